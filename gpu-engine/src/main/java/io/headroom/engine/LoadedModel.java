@@ -1,0 +1,130 @@
+package io.headroom.engine;
+
+import io.headroom.engine.backend.Kernels;
+import io.headroom.engine.backend.cpu.Parallel;
+import io.headroom.engine.backend.cpu.ScalarKernels;
+import io.headroom.engine.generate.Generator;
+import io.headroom.engine.model.ModelConfig;
+import io.headroom.engine.model.ModelConfigReader;
+import io.headroom.engine.model.llama.LlamaModel;
+import io.headroom.engine.model.llama.LlamaWeights;
+import io.headroom.engine.safetensors.Checkpoint;
+import io.headroom.engine.tokenizer.ChatTemplate;
+import io.headroom.engine.tokenizer.TextTokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A Hugging Face model directory loaded for inference: config, memory-mapped weights, tokenizer,
+ * chat template and a backend. The entry point for embedding the engine.
+ */
+public final class LoadedModel implements AutoCloseable {
+
+    private final Path directory;
+    private final ModelConfig config;
+    private final Checkpoint checkpoint;
+    private final TextTokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final Parallel parallel;
+    private final LlamaModel model;
+    private final EngineOptions options;
+
+    private LoadedModel(Path directory, ModelConfig config, Checkpoint checkpoint, TextTokenizer tokenizer,
+            ChatTemplate chatTemplate, Parallel parallel, LlamaModel model, EngineOptions options) {
+        this.directory = directory;
+        this.config = config;
+        this.checkpoint = checkpoint;
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+        this.parallel = parallel;
+        this.model = model;
+        this.options = options;
+    }
+
+    /** Loads {@code directory}; every problem with it fails with a {@link ModelFormatException}. */
+    public static LoadedModel load(Path directory, EngineOptions options) {
+        if (!Files.isDirectory(directory)) {
+            throw new ModelFormatException("model directory " + directory + " does not exist");
+        }
+        ModelConfig config = ModelConfigReader.read(directory);
+        Checkpoint checkpoint = Checkpoint.open(directory);
+        Parallel parallel = null;
+        TextTokenizer tokenizer = null;
+        try {
+            LlamaWeights weights = LlamaWeights.load(checkpoint, config);
+            tokenizer = TextTokenizer.load(directory);
+            ChatTemplate template = ChatTemplate.load(directory);
+            parallel = new Parallel(options.threads());
+            Kernels kernels = Backends.cpuKernels(options.backend(), parallel);
+            return new LoadedModel(directory, config, checkpoint, tokenizer, template, parallel,
+                    new LlamaModel(config, weights, kernels), options);
+        } catch (RuntimeException e) {
+            checkpoint.close();
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+            if (parallel != null) {
+                parallel.close();
+            }
+            throw e;
+        }
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public TextTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public long weightBytes() {
+        return checkpoint.totalBytes();
+    }
+
+    public Generator generator() {
+        return new Generator(model, tokenizer, options.prefillChunk());
+    }
+
+    @Override
+    public void close() {
+        parallel.close();
+        tokenizer.close();
+        checkpoint.close();
+    }
+
+    /** Chooses CPU kernels; keeps the Vector API classes unloaded when the module is absent. */
+    static final class Backends {
+
+        private Backends() {
+        }
+
+        static Kernels cpuKernels(String backend, Parallel parallel) {
+            if (backend.equals("cpu-scalar")) {
+                return new ScalarKernels();
+            }
+            if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+                if (backend.equals("cpu")) {
+                    throw new IllegalStateException("the cpu backend needs the Vector API: run java with "
+                            + "--add-modules jdk.incubator.vector (or choose --backend cpu-scalar)");
+                }
+                System.err.println("warning: jdk.incubator.vector is not enabled (java --add-modules "
+                        + "jdk.incubator.vector); using the slow scalar reference kernels");
+                return new ScalarKernels();
+            }
+            return new io.headroom.engine.backend.cpu.VectorKernels(parallel);
+        }
+    }
+}

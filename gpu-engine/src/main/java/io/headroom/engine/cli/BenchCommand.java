@@ -1,0 +1,135 @@
+package io.headroom.engine.cli;
+
+import io.headroom.engine.backend.Kernels;
+import io.headroom.engine.backend.cpu.Parallel;
+import io.headroom.engine.backend.cpu.VectorKernels;
+import io.headroom.engine.bench.MemoryBandwidth;
+import io.headroom.engine.bench.RandomCheckpoint;
+import io.headroom.engine.generate.Generator;
+import io.headroom.engine.generate.Sampler;
+import io.headroom.engine.model.ModelConfig;
+import io.headroom.engine.model.ModelConfigReader;
+import io.headroom.engine.model.llama.KvCache;
+import io.headroom.engine.model.llama.LlamaModel;
+import io.headroom.engine.model.llama.LlamaWeights;
+import io.headroom.engine.safetensors.Checkpoint;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Decode benchmark on the CPU: tokens/s, the weight bytes streamed per second, and the machine's
+ * measured read bandwidth, which bounds decode (every token reads every weight once).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure CPU decode speed against the machine's memory bandwidth; prints JSON.")
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "model directory; with --random, where the random checkpoint is written (reused if there)")
+    Path model;
+
+    @Option(names = "--random", paramLabel = "GEOMETRY",
+            description = "write a random bf16 checkpoint of this geometry first: llama-1b or tiny")
+    String random;
+
+    @Option(names = "--threads", paramLabel = "N", description = "worker threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--prompt-tokens", defaultValue = "32", paramLabel = "N", description = "Default: ${DEFAULT-VALUE}")
+    int promptTokens;
+
+    @Option(names = "--decode-tokens", defaultValue = "32", paramLabel = "N", description = "Default: ${DEFAULT-VALUE}")
+    int decodeTokens;
+
+    @Option(names = "--bandwidth-bytes", defaultValue = "2147483648", paramLabel = "BYTES",
+            description = "buffer size for the bandwidth probe. Default: ${DEFAULT-VALUE}")
+    long bandwidthBytes;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (model == null) {
+            throw new IllegalArgumentException("--model DIR is required");
+        }
+        if (promptTokens < 1 || decodeTokens < 2) {
+            throw new IllegalArgumentException("--prompt-tokens must be >= 1 and --decode-tokens >= 2");
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        if (random != null) {
+            RandomCheckpoint geometry = RandomCheckpoint.named(random);
+            err.printf(Locale.ROOT, "writing random %s checkpoint (%.2f B parameters) to %s if absent%n",
+                    geometry.name(), geometry.parameterCount() / 1e9, model);
+            err.flush();
+            geometry.writeTo(model, 42);
+        }
+        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        Map<String, Object> json = new LinkedHashMap<>();
+        try (Parallel parallel = new Parallel(n); Checkpoint ckpt = Checkpoint.open(model)) {
+            ModelConfig config = ModelConfigReader.read(model);
+            Kernels kernels = new VectorKernels(parallel);
+            LlamaModel llama = new LlamaModel(config, LlamaWeights.load(ckpt, config), kernels);
+            int[] prompt = new int[promptTokens];
+            Arrays.setAll(prompt, i -> (i * 7919 + 13) % config.vocabSize());
+
+            // warm-up run: JIT compilation and page faults of the mapped weights stay out of the numbers
+            KvCache warm = llama.newCache();
+            float[] logits = Generator.prefill(llama, warm, prompt, 128);
+            llama.forward(new int[] {Sampler.argmax(logits)}, warm, new int[] {0});
+
+            KvCache cache = llama.newCache();
+            long t0 = System.nanoTime();
+            logits = Generator.prefill(llama, cache, prompt, 128);
+            long t1 = System.nanoTime();
+            long[] perToken = new long[decodeTokens];
+            for (int i = 0; i < decodeTokens; i++) {
+                long s = System.nanoTime();
+                logits = llama.forward(new int[] {Sampler.argmax(logits)}, cache, new int[] {0})[0];
+                perToken[i] = System.nanoTime() - s;
+            }
+            long[] sorted = perToken.clone();
+            Arrays.sort(sorted);
+            double medianSeconds = sorted[sorted.length / 2] / 1e9;
+            // decode reads every matrix once per token; the embedding only one row (unless tied: LM head)
+            long streamed = ckpt.totalBytes() - (config.tieWordEmbeddings() ? 0
+                    : (long) config.vocabSize() * config.hiddenSize() * 2);
+            double achieved = streamed / medianSeconds;
+            err.println("measuring memory read bandwidth...");
+            err.flush();
+            double bandwidth = MemoryBandwidth.readBytesPerSecond(parallel, bandwidthBytes, 5);
+
+            json.put("model", model.toString());
+            json.put("parameters", config.parameterCount());
+            json.put("weight_bytes", ckpt.totalBytes());
+            json.put("weight_bytes_streamed_per_token", streamed);
+            json.put("kernels", kernels.name());
+            json.put("threads", n);
+            json.put("prompt_tokens", promptTokens);
+            json.put("prefill_seconds", (t1 - t0) / 1e9);
+            json.put("prefill_tokens_per_second", promptTokens / ((t1 - t0) / 1e9));
+            json.put("decode_tokens", decodeTokens);
+            json.put("decode_median_seconds_per_token", medianSeconds);
+            json.put("decode_tokens_per_second", 1 / medianSeconds);
+            json.put("achieved_weight_gb_per_second", achieved / 1e9);
+            json.put("measured_read_bandwidth_gb_per_second", bandwidth / 1e9);
+            json.put("fraction_of_bandwidth", achieved / bandwidth);
+            json.put("java", Runtime.version().toString());
+            json.put("cpu_cores", Runtime.getRuntime().availableProcessors());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(JsonMapper.builder().build().writerWithDefaultPrettyPrinter().writeValueAsString(json));
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,60 @@
+package io.headroom.engine.cli;
+
+import io.headroom.engine.LoadedModel;
+import io.headroom.engine.model.llama.KvCache;
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import tools.jackson.databind.json.JsonMapper;
+
+/** Prints float32 logits of a token sequence as JSON. */
+@Command(name = "logits", mixinStandardHelpOptions = true,
+        description = "Print the model's float32 logits for a token sequence as JSON "
+                + "{\"positions\":[...],\"logits\":[[...],...]}.")
+final class LogitsCommand implements Callable<Integer> {
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Option(names = "--tokens", required = true, paramLabel = "IDS", description = "token ids, e.g. 1,2,3")
+    String tokens;
+
+    @Option(names = "--positions", defaultValue = "last", paramLabel = "WHICH",
+            description = "last or all. Default: ${DEFAULT-VALUE}")
+    String positions;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        int[] ids = TokenIds.parse(tokens);
+        int[] rows = switch (positions) {
+            case "last" -> new int[] {ids.length - 1};
+            case "all" -> IntStream.range(0, ids.length).toArray();
+            default -> throw new IllegalArgumentException("--positions must be last or all, got '" + positions + "'");
+        };
+        try (LoadedModel m = modelOptions.load()) {
+            if (ids.length > m.config().maxPositions()) {
+                throw new IllegalArgumentException(ids.length + " tokens exceed the model's context limit of "
+                        + m.config().maxPositions());
+            }
+            KvCache cache = m.model().newCache();
+            float[][] logits = m.model().forward(ids, cache, rows);
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("positions", rows);
+            json.put("logits", logits);
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(JsonMapper.builder().build().writeValueAsString(json));
+            out.flush();
+        }
+        return 0;
+    }
+}

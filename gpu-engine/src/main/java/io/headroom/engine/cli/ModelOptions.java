@@ -1,0 +1,30 @@
+package io.headroom.engine.cli;
+
+import io.headroom.engine.EngineOptions;
+import io.headroom.engine.LoadedModel;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Options shared by every command that loads a model. */
+final class ModelOptions {
+
+    @Option(names = "--model", required = true, paramLabel = "DIR",
+            description = "Hugging Face model directory (config.json, *.safetensors, tokenizer.json)")
+    Path model;
+
+    @Option(names = "--backend", defaultValue = "auto", paramLabel = "NAME",
+            description = "auto, cpu (Vector API) or cpu-scalar (reference ops). Default: ${DEFAULT-VALUE}")
+    String backend;
+
+    @Option(names = "--threads", paramLabel = "N", description = "CPU worker threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--prefill-chunk", defaultValue = "128", paramLabel = "N",
+            description = "prompt tokens per forward pass. Default: ${DEFAULT-VALUE}")
+    int prefillChunk;
+
+    LoadedModel load() {
+        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        return LoadedModel.load(model, new EngineOptions(backend, n, prefillChunk));
+    }
+}

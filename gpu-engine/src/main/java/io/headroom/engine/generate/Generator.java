@@ -1,0 +1,112 @@
+package io.headroom.engine.generate;
+
+import io.headroom.engine.model.llama.KvCache;
+import io.headroom.engine.model.llama.LlamaModel;
+import io.headroom.engine.tokenizer.StreamingDetokenizer;
+import io.headroom.engine.tokenizer.TextTokenizer;
+import java.util.Arrays;
+
+/**
+ * Autoregressive generation: the prompt is prefilled in chunks (bounding activation memory and
+ * keeping each chunk's weights in cache), then one token at a time is decoded against the KV cache.
+ */
+public final class Generator {
+
+    private final LlamaModel model;
+    private final TextTokenizer tokenizer;
+    private final int prefillChunk;
+
+    public Generator(LlamaModel model, TextTokenizer tokenizer, int prefillChunk) {
+        if (prefillChunk < 1) {
+            throw new IllegalArgumentException("prefill chunk must be >= 1, got " + prefillChunk);
+        }
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.prefillChunk = prefillChunk;
+    }
+
+    /**
+     * Runs {@code tokens} through the model in chunks of at most {@code chunk}, appending to
+     * {@code cache}; returns the logits of the last token.
+     */
+    public static float[] prefill(LlamaModel model, KvCache cache, int[] tokens, int chunk) {
+        float[] last = null;
+        for (int from = 0; from < tokens.length; from += chunk) {
+            int to = Math.min(tokens.length, from + chunk);
+            boolean lastChunk = to == tokens.length;
+            float[][] logits = model.forward(Arrays.copyOfRange(tokens, from, to), cache,
+                    lastChunk ? new int[] {to - from - 1} : new int[0]);
+            if (lastChunk) {
+                last = logits[0];
+            }
+        }
+        return last;
+    }
+
+    public GenerationResult generate(GenerationRequest req) {
+        int limit = model.config().maxPositions();
+        if (req.prompt().length > limit) {
+            throw new IllegalArgumentException("prompt of " + req.prompt().length
+                    + " tokens exceeds the model's context limit of " + limit);
+        }
+        KvCache cache = model.newCache();
+        long t0 = System.nanoTime();
+        float[] logits = prefill(model, cache, req.prompt(), prefillChunk);
+        long t1 = System.nanoTime();
+
+        Sampler sampler = new Sampler(req.sampling());
+        StopStringMatcher stops = new StopStringMatcher(req.stopStrings());
+        StreamingDetokenizer detok = tokenizer.streamingDecoder();
+        int[] context = Arrays.copyOf(req.prompt(), req.prompt().length + req.maxNewTokens());
+        int contextLength = req.prompt().length;
+        int[] out = new int[req.maxNewTokens()];
+        int generated = 0;
+        FinishReason reason = FinishReason.LENGTH;
+        while (generated < req.maxNewTokens()) {
+            if (req.cancelled().get()) {
+                reason = FinishReason.CANCELLED;
+                break;
+            }
+            int token = sampler.sample(logits, context, contextLength);
+            out[generated++] = token;
+            context[contextLength++] = token;
+            if (req.stopTokenIds().contains(token)) {
+                req.listener().onToken(token, drain(stops, detok));
+                reason = FinishReason.STOP_TOKEN;
+                break;
+            }
+            String piece = stops.accept(detok.push(token));
+            req.listener().onToken(token, piece);
+            if (stops.matched()) {
+                reason = FinishReason.STOP_STRING;
+                break;
+            }
+            if (generated == req.maxNewTokens()) {
+                break;
+            }
+            if (cache.length() >= limit) {
+                reason = FinishReason.CONTEXT_LIMIT;
+                break;
+            }
+            logits = model.forward(new int[] {token}, cache, new int[] {0})[0];
+        }
+        if (reason != FinishReason.STOP_TOKEN && reason != FinishReason.STOP_STRING) {
+            String tail = drain(stops, detok);
+            if (!tail.isEmpty()) {
+                req.listener().onToken(-1, tail);
+            }
+            if (stops.matched()) {
+                reason = FinishReason.STOP_STRING;
+            }
+        }
+        long t2 = System.nanoTime();
+        return new GenerationResult(Arrays.copyOf(out, generated), stops.text(), reason, req.prompt().length,
+                t1 - t0, t2 - t1);
+    }
+
+    /** Releases everything still held back by the detokenizer and the stop-string matcher. */
+    private static String drain(StopStringMatcher stops, StreamingDetokenizer detok) {
+        String piece = stops.accept(detok.flush());
+        return stops.matched() ? piece : piece + stops.finish();
+    }
+}
