@@ -22,7 +22,7 @@ public final class MemoryBandwidth {
 
     /** Best-of-{@code repeats} read bandwidth in bytes per second over a buffer of {@code bytes}. */
     public static double readBytesPerSecond(Parallel parallel, long bytes, int repeats) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             long floats = bytes / Float.BYTES / F.length() * F.length();
             MemorySegment seg = arena.allocate(floats * Float.BYTES, 64);
             for (long i = 0; i < floats; i += 1024) {

@@ -111,6 +111,11 @@ public final class ChatTemplate {
         RenderResult result = jinjava.renderForResult(template, ctx);
         for (TemplateError error : result.getErrors()) {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
+                for (Throwable t = error.getException(); t != null; t = t.getCause()) {
+                    if (t instanceof TemplateRejection rejection) {
+                        throw new IllegalArgumentException(rejection.getMessage(), rejection);
+                    }
+                }
                 throw new IllegalArgumentException("chat template failed: " + error.getMessage());
             }
         }
@@ -119,6 +124,16 @@ public final class ChatTemplate {
 
     /** Called by templates as {@code raise_exception('...')} to reject a conversation. */
     public static String raiseException(String message) {
-        throw new IllegalArgumentException("chat template rejected the conversation: " + message);
+        throw new TemplateRejection("chat template rejected the conversation: " + message);
+    }
+
+    /** Thrown by {@code raise_exception}; carries the template's own message through Jinjava. */
+    static final class TemplateRejection extends RuntimeException {
+
+        private static final long serialVersionUID = 1L;
+
+        TemplateRejection(String message) {
+            super(message);
+        }
     }
 }
