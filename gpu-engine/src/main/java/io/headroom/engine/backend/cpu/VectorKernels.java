@@ -6,7 +6,9 @@ import io.headroom.engine.tensor.F16Tensor;
 import io.headroom.engine.tensor.F32Tensor;
 import io.headroom.engine.tensor.WeightTensor;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -29,6 +31,8 @@ public final class VectorKernels implements Kernels {
             VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final int L = F.length();
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
     private final Parallel parallel;
 
@@ -76,18 +80,21 @@ public final class VectorKernels implements Kernels {
     static float dotBf16(MemorySegment seg, long byteOffset, float[] x, int xOff, int n) {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F);
+        FloatVector acc3 = FloatVector.zero(F);
         int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
+        for (; i + 4 * L <= n; i += 4 * L) {
             acc0 = bf16(seg, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc0);
             acc1 = bf16(seg, byteOffset + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xOff + i + L), acc1);
+            acc2 = bf16(seg, byteOffset + 2L * (i + 2 * L)).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), acc2);
+            acc3 = bf16(seg, byteOffset + 2L * (i + 3 * L)).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), acc3);
         }
         for (; i + L <= n; i += L) {
             acc0 = bf16(seg, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
-            sum += Bf16Tensor.toFloat(seg.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE),
-                    byteOffset + 2L * i)) * x[xOff + i];
+            sum += Bf16Tensor.toFloat(seg.get(SHORT_LE, byteOffset + 2L * i)) * x[xOff + i];
         }
         return sum;
     }
@@ -114,16 +121,15 @@ public final class VectorKernels implements Kernels {
         }
         float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
-            sum += seg.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE), byteOffset + 4L * i)
+            sum += seg.get(FLOAT_LE, byteOffset + 4L * i)
                     * x[xOff + i];
         }
         return sum;
     }
 
     private static void widenF16(MemorySegment seg, long byteOffset, float[] dst, int n) {
-        var layout = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
         for (int i = 0; i < n; i++) {
-            dst[i] = Float.float16ToFloat(seg.get(layout, byteOffset + 2L * i));
+            dst[i] = Float.float16ToFloat(seg.get(SHORT_LE, byteOffset + 2L * i));
         }
     }
 
@@ -228,7 +234,7 @@ public final class VectorKernels implements Kernels {
                     scores[j] = (float) Math.exp(scores[j] - max);
                     sum += scores[j];
                 }
-                java.util.Arrays.fill(out, qBase, qBase + headDim, 0f);
+                Arrays.fill(out, qBase, qBase + headDim, 0f);
                 float invSum = 1f / sum;
                 for (int j = 0; j < len; j++) {
                     axpy(out, qBase, scores[j] * invSum, values, j * kvDim + kvOff, headDim);
