@@ -107,7 +107,7 @@ final class BenchCommand implements Callable<Integer> {
             double achieved = streamed / medianSeconds;
             err.println("measuring memory read bandwidth...");
             err.flush();
-            double bandwidth = MemoryBandwidth.readBytesPerSecond(parallel, bandwidthBytes, 5);
+            double bandwidth = MemoryBandwidth.readBytesPerSecond(parallel, bandwidthBytes, 12);
 
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
