@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Splits index ranges over a fixed pool of worker threads (the machine's cores by default). The
@@ -17,6 +17,9 @@ public final class Parallel implements AutoCloseable {
     public interface RangeBody {
         void run(int from, int to);
     }
+
+    /** Chunks per thread: enough to balance load, few enough that hand-offs stay cheap. */
+    private static final int CHUNKS_PER_THREAD = 8;
 
     private final int threads;
     private final ForkJoinPool pool;
@@ -34,29 +37,29 @@ public final class Parallel implements AutoCloseable {
     }
 
     /**
-     * Runs {@code body} over {@code [0, n)} split into at most {@code threads} contiguous chunks of at
-     * least {@code minChunk} items each.
+     * Runs {@code body} over {@code [0, n)}, split into contiguous chunks of at least
+     * {@code minChunk} items (several per thread). Threads take chunks from a shared counter, so a
+     * thread that is descheduled for a while (common on shared virtual machines) delays only the
+     * chunk it holds, not a fixed share of the work.
      */
     public void forRange(int n, int minChunk, RangeBody body) {
-        int chunks = Math.max(1, Math.min(threads, n / Math.max(1, minChunk)));
+        int chunks = Math.max(1, Math.min(threads * CHUNKS_PER_THREAD, n / Math.max(1, minChunk)));
         if (chunks == 1 || pool == null) {
             body.run(0, n);
             return;
         }
-        List<ForkJoinTask<?>> tasks = new ArrayList<>(chunks - 1);
-        for (int c = 1; c < chunks; c++) {
-            int from = (int) ((long) n * c / chunks);
-            int to = (int) ((long) n * (c + 1) / chunks);
-            tasks.add(pool.submit(new RecursiveAction() {
-                private static final long serialVersionUID = 1L;
-
-                @Override
-                protected void compute() {
-                    body.run(from, to);
-                }
-            }));
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            for (int c = next.getAndIncrement(); c < chunks; c = next.getAndIncrement()) {
+                body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
+            }
+        };
+        int helpers = Math.min(threads - 1, chunks - 1);
+        List<ForkJoinTask<?>> tasks = new ArrayList<>(helpers);
+        for (int i = 0; i < helpers; i++) {
+            tasks.add(pool.submit(worker));
         }
-        body.run(0, (int) ((long) n / chunks));
+        worker.run();
         for (ForkJoinTask<?> t : tasks) {
             t.join();
         }
