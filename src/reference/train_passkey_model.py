@@ -74,16 +74,31 @@ def question(colour):
     return f" what is the secret code of {colour}? the secret code of {colour} is"
 
 
-def make_sample(rng, hay, tok, target_tokens, depth=None, needles=None):
+class SentencePool:
+    """Pre-drawn haystack sentences with their approximate token counts, so that building a batch
+    costs list look-ups instead of Markov-chain draws. Separate pools (seeds) for training and
+    evaluation keep the evaluation haystacks unseen."""
+
+    def __init__(self, hay, tok, seed, size):
+        rng = random.Random(seed)
+        self.sentences = [hay.sentence(rng) for _ in range(size)]
+        self.counts = [hay.token_count(tok, s) for s in self.sentences]
+
+    def draw(self, rng):
+        i = rng.randrange(len(self.sentences))
+        return self.sentences[i], self.counts[i]
+
+
+def make_sample(rng, pool, target_tokens, depth=None, needles=None):
     """Haystack of about target_tokens tokens with 1-3 needles; returns (prompt, answer)."""
     n = needles or rng.randint(1, 3)
     colours = rng.sample(COLOURS, n)
     codes = ["".join(rng.choice("0123456789") for _ in range(5)) for _ in range(n)]
     sentences, count = [], 0
     while count < target_tokens:
-        s = hay.sentence(rng)
-        sentences.append(s)
-        count += hay.token_count(tok, s)
+        sentence, tokens = pool.draw(rng)
+        sentences.append(sentence)
+        count += tokens
     asked = rng.randrange(n)
     for i in range(n):
         d = depth if (depth is not None and i == asked) else rng.uniform(0.05, 0.95)
@@ -205,6 +220,8 @@ def main():
     hay = Haystack()
     tok = build_tokenizer(hay, 2)
     bos, eos, pad = tok.token_to_id("<s>"), tok.token_to_id("</s>"), tok.token_to_id("<pad>")
+    pool = SentencePool(hay, tok, seed=3, size=2000 if args.smoke else 100000)
+    eval_pool = SentencePool(hay, tok, seed=4, size=2000 if args.smoke else 20000)
     os.makedirs(f"{args.out}/model", exist_ok=True)
     os.makedirs(f"{args.out}/pattern", exist_ok=True)
     os.makedirs(f"{args.out}/eval", exist_ok=True)
@@ -228,22 +245,33 @@ def main():
         items = []
         for _ in range(batch):
             chars = rng.randint(100, max_chars)
-            prompt, answer = make_sample(rng, hay, tok, max(8, chars // 6))
+            prompt, answer = make_sample(rng, pool, max(8, chars // 6))
             items.append(encode_training(tok, prompt, answer, eos))
         ids, w = batch_tensors(items, pad, "cuda")
         with torch.autocast("cuda", dtype=torch.bfloat16):
             logits = model(ids).logits
         ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
                              reduction="none").view(ids.shape[0], -1)
-        loss = (ce * w[:, 1:]).sum() / w[:, 1:].sum()
+        wt = w[:, 1:]
+        answer = (wt == 1.0).float()
+        haystack = ((wt > 0) & (wt < 1.0)).float()
+        answer_ce = (ce * answer).sum() / answer.sum()
+        loss = answer_ce + 0.1 * (ce * haystack).sum() / haystack.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         if step % 100 == 0 or step == steps - 1:
-            curve.append({"step": step, "loss": float(loss), "max_chars": max_chars, "seconds": time.time() - t0})
-            print(f"train step {step} loss {float(loss):.4f} max_chars {max_chars} {time.time() - t0:.0f}s", flush=True)
+            with torch.no_grad():
+                hit = (logits[:, :-1].argmax(-1) == ids[:, 1:]).float()
+                answer_acc = float((hit * answer).sum() / answer.sum())
+            curve.append({"step": step, "loss": float(loss), "answer_ce": float(answer_ce),
+                          "answer_token_accuracy": answer_acc, "max_chars": max_chars,
+                          "seconds": time.time() - t0})
+            print(f"train step {step} loss {float(loss):.4f} answer ce {float(answer_ce):.4f} "
+                  f"answer tok acc {answer_acc:.3f} max_chars {max_chars} {time.time() - t0:.0f}s", flush=True)
+    report["loss"] = "mean CE of answer tokens + 0.1 * mean CE of haystack tokens"
     report["train"] = {"steps": steps, "batch": batch, "seconds": time.time() - t0, "curve": curve}
     model.eval()
 
@@ -259,7 +287,7 @@ def main():
         p.requires_grad_(False)
 
     # the manual DuoAttention forward must equal transformers' forward with all gates = 1
-    check_ids = torch.tensor([tok.encode(make_sample(rng, hay, tok, 200)[0]).ids], device="cuda")
+    check_ids = torch.tensor([tok.encode(make_sample(rng, pool, 200)[0]).ids], device="cuda")
     with torch.no_grad():
         ref = model(check_ids).logits
         ours = duo_forward(model, check_ids, torch.ones(cfg.num_hidden_layers, cfg.num_key_value_heads,
@@ -276,7 +304,7 @@ def main():
     id_curve = []
     t1 = time.time()
     for step in range(id_steps):
-        prompt, answer = make_sample(rng, hay, tok, rng.randint(250, 700), needles=3)
+        prompt, answer = make_sample(rng, pool, rng.randint(250, 700), needles=3)
         ids, _ = encode_training(tok, prompt, answer, eos)
         n_prompt = len(tok.encode(prompt).ids)
         x = torch.tensor([ids], device="cuda")
@@ -311,7 +339,7 @@ def main():
 
     # held-out evaluation set and NIAH grid, from a generator seed never used above
     erng = random.Random(123456)
-    heldout = [make_sample(erng, hay, tok, erng.randint(250, 600)) for _ in range(20 if args.smoke else 200)]
+    heldout = [make_sample(erng, eval_pool, erng.randint(250, 600)) for _ in range(20 if args.smoke else 200)]
     with open(f"{args.out}/eval/passkey-heldout.jsonl", "w") as f:
         for p, a in heldout:
             f.write(json.dumps({"prompt": p, "answer": a}) + "\n")
@@ -319,7 +347,7 @@ def main():
         for length in [100, 200, 300, 400, 500, 600]:
             for depth in [0.0, 0.25, 0.5, 0.75, 1.0]:
                 for _ in range(2 if args.smoke else 10):
-                    p, a = make_sample(erng, hay, tok, length, depth=depth)
+                    p, a = make_sample(erng, eval_pool, length, depth=depth)
                     f.write(json.dumps({"prompt": p, "answer": a, "length": length, "depth": depth}) + "\n")
 
     acc = {"full": greedy_accuracy(model, tok, heldout)}
