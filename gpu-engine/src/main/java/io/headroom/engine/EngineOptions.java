@@ -6,8 +6,13 @@ package io.headroom.engine;
  * @param backend {@code cpu} (Vector API, multi-threaded) or {@code cpu-scalar} (the reference ops)
  * @param threads worker threads for the cpu backend
  * @param prefillChunk prompt tokens per forward pass during prefill
+ * @param kvPageTokens positions per retrieval-head KV page
  */
-public record EngineOptions(String backend, int threads, int prefillChunk) {
+public record EngineOptions(String backend, int threads, int prefillChunk, int kvPageTokens) {
+
+    public EngineOptions(String backend, int threads, int prefillChunk) {
+        this(backend, threads, prefillChunk, 64);
+    }
 
     public EngineOptions {
         if (!backend.equals("cpu") && !backend.equals("cpu-scalar") && !backend.equals("auto")) {
@@ -18,6 +23,9 @@ public record EngineOptions(String backend, int threads, int prefillChunk) {
         }
         if (prefillChunk < 1) {
             throw new IllegalArgumentException("prefill chunk must be >= 1, got " + prefillChunk);
+        }
+        if (kvPageTokens < 1) {
+            throw new IllegalArgumentException("KV page size must be >= 1 token, got " + kvPageTokens);
         }
     }
 

@@ -3,6 +3,7 @@ package io.headroom.engine;
 import io.headroom.engine.backend.Kernels;
 import io.headroom.engine.backend.cpu.Parallel;
 import io.headroom.engine.backend.cpu.ScalarKernels;
+import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.ModelConfigReader;
@@ -94,8 +95,18 @@ public final class LoadedModel implements AutoCloseable {
         return checkpoint.totalBytes();
     }
 
+    /** A generator with full attention. */
     public Generator generator() {
-        return new Generator(model, tokenizer, options.prefillChunk());
+        return generator(DuoLayout.full(config.numLayers(), config.numKvHeads()));
+    }
+
+    /** A generator with the DuoAttention head layout {@code layout}. */
+    public Generator generator(DuoLayout layout) {
+        return new Generator(model, tokenizer, options.prefillChunk(), layout, options.kvPageTokens());
+    }
+
+    public EngineOptions options() {
+        return options;
     }
 
     @Override

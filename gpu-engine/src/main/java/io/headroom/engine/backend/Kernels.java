@@ -35,17 +35,16 @@ public interface Kernels {
     void rope(float[] x, int tokens, int heads, int headDim, float[] cos, float[] sin);
 
     /**
-     * Causal attention with grouped KV heads. Query row t (absolute position {@code startPos + t})
-     * attends to cached positions {@code 0 .. startPos + t}; query head h reads KV head
-     * {@code h / (numHeads / numKvHeads)}.
+     * Causal attention with grouped KV heads and DuoAttention masking. Query row t is at absolute
+     * position {@code startPos + t}; query head h reads KV head {@code h / (numHeads / kv.length)},
+     * over the positions of that head's spans that {@link HeadKv#visible} allows.
      *
      * @param out {@code (tokens, numHeads · headDim)}
      * @param q {@code (tokens, numHeads · headDim)}, already rotated
-     * @param keys {@code (positions, numKvHeads · headDim)} for this layer, rotated
-     * @param values {@code (positions, numKvHeads · headDim)} for this layer
+     * @param kv one entry per KV head
      */
-    void attention(float[] out, float[] q, float[] keys, float[] values, int tokens, int startPos,
-            int numHeads, int numKvHeads, int headDim, float scale);
+    void attention(float[] out, float[] q, int tokens, int startPos, int numHeads, int headDim, float scale,
+            HeadKv[] kv);
 
     /** {@code gate[i] = silu(gate[i]) · up[i]} for i < n, where silu(z) = z / (1 + e^(−z)). */
     void siluGate(float[] gate, float[] up, int n);

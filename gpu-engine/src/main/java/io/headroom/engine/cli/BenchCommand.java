@@ -9,7 +9,7 @@ import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.Sampler;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.ModelConfigReader;
-import io.headroom.engine.model.llama.KvCache;
+import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.llama.LlamaModel;
 import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.safetensors.Checkpoint;
@@ -84,11 +84,11 @@ final class BenchCommand implements Callable<Integer> {
             Arrays.setAll(prompt, i -> (i * 7919 + 13) % config.vocabSize());
 
             // warm-up run: JIT compilation and page faults of the mapped weights stay out of the numbers
-            KvCache warm = llama.newCache();
+            SequenceKv warm = llama.newCache();
             float[] logits = Generator.prefill(llama, warm, prompt, 128);
             llama.forward(new int[] {Sampler.argmax(logits)}, warm, new int[] {0});
 
-            KvCache cache = llama.newCache();
+            SequenceKv cache = llama.newCache();
             long t0 = System.nanoTime();
             logits = Generator.prefill(llama, cache, prompt, 128);
             long t1 = System.nanoTime();

@@ -1,7 +1,7 @@
 package io.headroom.engine.cli;
 
 import io.headroom.engine.LoadedModel;
-import io.headroom.engine.model.llama.KvCache;
+import io.headroom.engine.kv.SequenceKv;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -46,7 +46,7 @@ final class LogitsCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(ids.length + " tokens exceed the model's context limit of "
                         + m.config().maxPositions());
             }
-            KvCache cache = m.model().newCache();
+            SequenceKv cache = m.model().newCache();
             float[][] logits = m.model().forward(ids, cache, rows);
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("positions", rows);

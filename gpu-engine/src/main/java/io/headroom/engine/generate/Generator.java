@@ -1,6 +1,7 @@
 package io.headroom.engine.generate;
 
-import io.headroom.engine.model.llama.KvCache;
+import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.llama.LlamaModel;
 import io.headroom.engine.tokenizer.StreamingDetokenizer;
 import io.headroom.engine.tokenizer.TextTokenizer;
@@ -15,21 +16,34 @@ public final class Generator {
     private final LlamaModel model;
     private final TextTokenizer tokenizer;
     private final int prefillChunk;
+    private final DuoLayout layout;
+    private final int pageTokens;
 
-    public Generator(LlamaModel model, TextTokenizer tokenizer, int prefillChunk) {
+    /**
+     * @param layout which heads are retrieval and streaming heads (see {@link DuoLayout#full})
+     * @param pageTokens retrieval-head KV page size
+     */
+    public Generator(LlamaModel model, TextTokenizer tokenizer, int prefillChunk, DuoLayout layout, int pageTokens) {
         if (prefillChunk < 1) {
             throw new IllegalArgumentException("prefill chunk must be >= 1, got " + prefillChunk);
         }
         this.model = model;
         this.tokenizer = tokenizer;
         this.prefillChunk = prefillChunk;
+        this.layout = layout;
+        this.pageTokens = pageTokens;
+    }
+
+    /** An empty KV cache with this generator's head layout. */
+    public SequenceKv newSequence() {
+        return model.newCache(layout, pageTokens);
     }
 
     /**
      * Runs {@code tokens} through the model in chunks of at most {@code chunk}, appending to
      * {@code cache}; returns the logits of the last token.
      */
-    public static float[] prefill(LlamaModel model, KvCache cache, int[] tokens, int chunk) {
+    public static float[] prefill(LlamaModel model, SequenceKv cache, int[] tokens, int chunk) {
         float[] last = null;
         for (int from = 0; from < tokens.length; from += chunk) {
             int to = Math.min(tokens.length, from + chunk);
@@ -43,13 +57,23 @@ public final class Generator {
         return last;
     }
 
+    /** Generates from the request's prompt alone. */
     public GenerationResult generate(GenerationRequest req) {
+        return generate(req, newSequence());
+    }
+
+    /**
+     * Appends the request's prompt to {@code cache} (which may already hold earlier context, e.g. an
+     * imported session) and generates. On return the cache holds the prompt and every generated token
+     * but the last one sampled (whose keys are computed when the sequence continues).
+     */
+    public GenerationResult generate(GenerationRequest req, SequenceKv cache) {
         int limit = model.config().maxPositions();
-        if (req.prompt().length > limit) {
-            throw new IllegalArgumentException("prompt of " + req.prompt().length
-                    + " tokens exceeds the model's context limit of " + limit);
+        if (cache.length() + req.prompt().length > limit) {
+            throw new IllegalArgumentException("prompt of " + req.prompt().length + " tokens"
+                    + (cache.length() > 0 ? " after " + cache.length() + " tokens of context" : "")
+                    + " exceeds the model's context limit of " + limit);
         }
-        KvCache cache = model.newCache();
         long t0 = System.nanoTime();
         float[] logits = prefill(model, cache, req.prompt(), prefillChunk);
         long t1 = System.nanoTime();

@@ -10,7 +10,7 @@ import io.headroom.engine.generate.GenerationRequest;
 import io.headroom.engine.generate.GenerationResult;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.SamplingParams;
-import io.headroom.engine.model.llama.KvCache;
+import io.headroom.engine.kv.SequenceKv;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -132,7 +132,7 @@ class GenerationTests {
 
     @Test
     void tokenOutsideTheVocabularyShouldBeRefused() {
-        KvCache cache = model.model().newCache();
+        SequenceKv cache = model.model().newCache();
         assertThatThrownBy(() -> model.model().forward(new int[] {1, 100000}, cache, new int[] {1}))
                 .hasMessageContaining("token id 100000 is outside the vocabulary");
         assertThat(cache.length()).isZero();

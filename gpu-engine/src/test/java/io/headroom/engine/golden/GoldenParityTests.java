@@ -6,7 +6,7 @@ import io.headroom.engine.EngineOptions;
 import io.headroom.engine.LoadedModel;
 import io.headroom.engine.generate.GenerationRequest;
 import io.headroom.engine.generate.GenerationResult;
-import io.headroom.engine.model.llama.KvCache;
+import io.headroom.engine.kv.SequenceKv;
 import java.lang.foreign.Arena;
 import java.util.HashSet;
 import java.util.stream.IntStream;
@@ -36,7 +36,7 @@ class GoldenParityTests {
                 for (int p = 0; p < f.promptCount(); p++) {
                     int[] prompt = f.prompt(p);
                     float[][] ref = f.logits(p, arena);
-                    KvCache cache = m.model().newCache();
+                    SequenceKv cache = m.model().newCache();
                     float[][] ours = m.model().forward(prompt, cache, IntStream.range(0, prompt.length).toArray());
                     for (int pos = 0; pos < prompt.length; pos++) {
                         assertThat(relativeError(ours[pos], ref[pos]))

@@ -1,6 +1,8 @@
 package io.headroom.engine.backend.cpu;
 
+import io.headroom.engine.backend.HeadKv;
 import io.headroom.engine.backend.Kernels;
+import io.headroom.engine.backend.KvSpan;
 import io.headroom.engine.tensor.WeightTensor;
 
 /**
@@ -67,38 +69,52 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void attention(float[] out, float[] q, float[] keys, float[] values, int tokens, int startPos,
-            int numHeads, int numKvHeads, int headDim, float scale) {
-        int group = numHeads / numKvHeads;
+    public void attention(float[] out, float[] q, int tokens, int startPos, int numHeads, int headDim, float scale,
+            HeadKv[] kv) {
+        int group = numHeads / kv.length;
         int qDim = numHeads * headDim;
-        int kvDim = numKvHeads * headDim;
-        float[] scores = new float[startPos + tokens];
         for (int t = 0; t < tokens; t++) {
-            int len = startPos + t + 1;
+            int position = startPos + t;
             for (int h = 0; h < numHeads; h++) {
+                HeadKv head = kv[h / group];
                 int qBase = t * qDim + h * headDim;
-                int kvOff = (h / group) * headDim;
+                float[] scores = new float[head.positions()];
                 float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < len; j++) {
-                    float s = 0f;
-                    for (int i = 0; i < headDim; i++) {
-                        s += q[qBase + i] * keys[j * kvDim + kvOff + i];
+                int n = 0;
+                for (KvSpan span : head.spans()) {
+                    for (int i = 0; i < span.count(); i++, n++) {
+                        scores[n] = Float.NEGATIVE_INFINITY;
+                        if (!head.visible(span.firstPosition() + i, position)) {
+                            continue;
+                        }
+                        int k = span.offset() + i * span.stride();
+                        float s = 0f;
+                        for (int d = 0; d < headDim; d++) {
+                            s += q[qBase + d] * span.keys()[k + d];
+                        }
+                        scores[n] = s * scale;
+                        max = Math.max(max, scores[n]);
                     }
-                    scores[j] = s * scale;
-                    max = Math.max(max, scores[j]);
                 }
                 float sum = 0f;
-                for (int j = 0; j < len; j++) {
-                    scores[j] = (float) Math.exp(scores[j] - max);
+                for (int j = 0; j < n; j++) {
+                    scores[j] = scores[j] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(scores[j] - max);
                     sum += scores[j];
                 }
-                for (int i = 0; i < headDim; i++) {
-                    out[qBase + i] = 0f;
+                for (int d = 0; d < headDim; d++) {
+                    out[qBase + d] = 0f;
                 }
-                for (int j = 0; j < len; j++) {
-                    float p = scores[j] / sum;
-                    for (int i = 0; i < headDim; i++) {
-                        out[qBase + i] += p * values[j * kvDim + kvOff + i];
+                n = 0;
+                for (KvSpan span : head.spans()) {
+                    for (int i = 0; i < span.count(); i++, n++) {
+                        if (scores[n] == 0f) {
+                            continue; // masked (or underflowed): contributes nothing
+                        }
+                        float p = scores[n] / sum;
+                        int v = span.offset() + i * span.stride();
+                        for (int d = 0; d < headDim; d++) {
+                            out[qBase + d] += p * span.values()[v + d];
+                        }
                     }
                 }
             }

@@ -1,6 +1,8 @@
 package io.headroom.engine.backend.cpu;
 
+import io.headroom.engine.backend.HeadKv;
 import io.headroom.engine.backend.Kernels;
+import io.headroom.engine.backend.KvSpan;
 import io.headroom.engine.tensor.Bf16Tensor;
 import io.headroom.engine.tensor.F16Tensor;
 import io.headroom.engine.tensor.F32Tensor;
@@ -211,33 +213,48 @@ public final class VectorKernels implements Kernels {
     }
 
     @Override
-    public void attention(float[] out, float[] q, float[] keys, float[] values, int tokens, int startPos,
-            int numHeads, int numKvHeads, int headDim, float scale) {
-        int group = numHeads / numKvHeads;
+    public void attention(float[] out, float[] q, int tokens, int startPos, int numHeads, int headDim, float scale,
+            HeadKv[] kv) {
+        int group = numHeads / kv.length;
         int qDim = numHeads * headDim;
-        int kvDim = numKvHeads * headDim;
         parallel.forRange(tokens * numHeads, 1, (from, to) -> {
-            float[] scores = new float[startPos + tokens];
+            float[] scores = new float[0];
             for (int task = from; task < to; task++) {
                 int t = task / numHeads;
                 int h = task % numHeads;
-                int len = startPos + t + 1;
+                HeadKv head = kv[h / group];
+                int position = startPos + t;
                 int qBase = t * qDim + h * headDim;
-                int kvOff = (h / group) * headDim;
+                if (scores.length < head.positions()) {
+                    scores = new float[head.positions()];
+                }
                 float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < len; j++) {
-                    scores[j] = dot(q, qBase, keys, j * kvDim + kvOff, headDim) * scale;
-                    max = Math.max(max, scores[j]);
+                int n = 0;
+                for (KvSpan span : head.spans()) {
+                    for (int i = 0; i < span.count(); i++, n++) {
+                        if (head.visible(span.firstPosition() + i, position)) {
+                            scores[n] = dot(q, qBase, span.keys(), span.offset() + i * span.stride(), headDim) * scale;
+                            max = Math.max(max, scores[n]);
+                        } else {
+                            scores[n] = Float.NEGATIVE_INFINITY;
+                        }
+                    }
                 }
                 float sum = 0f;
-                for (int j = 0; j < len; j++) {
-                    scores[j] = (float) Math.exp(scores[j] - max);
+                for (int j = 0; j < n; j++) {
+                    scores[j] = scores[j] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(scores[j] - max);
                     sum += scores[j];
                 }
                 Arrays.fill(out, qBase, qBase + headDim, 0f);
                 float invSum = 1f / sum;
-                for (int j = 0; j < len; j++) {
-                    axpy(out, qBase, scores[j] * invSum, values, j * kvDim + kvOff, headDim);
+                n = 0;
+                for (KvSpan span : head.spans()) {
+                    for (int i = 0; i < span.count(); i++, n++) {
+                        if (scores[n] != 0f) {
+                            axpy(out, qBase, scores[n] * invSum, span.values(), span.offset() + i * span.stride(),
+                                    headDim);
+                        }
+                    }
                 }
             }
         });

@@ -1,6 +1,9 @@
 package io.headroom.engine.model.llama;
 
 import io.headroom.engine.backend.Kernels;
+import io.headroom.engine.backend.HeadKv;
+import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.ModelConfig;
 
 /**
@@ -14,6 +17,9 @@ public final class LlamaModel {
     private final LlamaWeights weights;
     private final Kernels kernels;
     private final float[] invFreq; // (headDim / 2)
+
+    /** Retrieval-head page size when the caller does not choose one. */
+    public static final int DEFAULT_PAGE_TOKENS = 64;
 
     public LlamaModel(ModelConfig config, LlamaWeights weights, Kernels kernels) {
         this.config = config;
@@ -30,8 +36,19 @@ public final class LlamaModel {
         return kernels;
     }
 
-    public KvCache newCache() {
-        return new KvCache(config);
+    /** A cache for full attention (every head a retrieval head). */
+    public SequenceKv newCache() {
+        return newCache(DuoLayout.full(config.numLayers(), config.numKvHeads()), DEFAULT_PAGE_TOKENS);
+    }
+
+    /** A cache for {@code layout}, which must have one row per layer and one column per KV head. */
+    public SequenceKv newCache(DuoLayout layout, int pageTokens) {
+        if (layout.layers() != config.numLayers() || layout.kvHeads() != config.numKvHeads()) {
+            throw new IllegalArgumentException("head layout has shape (" + layout.layers() + ", " + layout.kvHeads()
+                    + ") but the model has " + config.numLayers() + " layers and " + config.numKvHeads()
+                    + " KV heads");
+        }
+        return new SequenceKv(layout, config.headDim(), pageTokens, config.maxPositions());
     }
 
     /**
@@ -39,7 +56,7 @@ public final class LlamaModel {
      * and values to {@code cache}, and returns the logits of the chunk's rows selected by
      * {@code logitRows} (indices into the chunk), each of width vocab.
      */
-    public float[][] forward(int[] tokens, KvCache cache, int[] logitRows) {
+    public float[][] forward(int[] tokens, SequenceKv cache, int[] logitRows) {
         ModelConfig c = config;
         int n = tokens.length;
         int start = cache.length();
@@ -49,7 +66,7 @@ public final class LlamaModel {
                         + c.vocabSize() + ")");
             }
         }
-        cache.ensureCapacity(start + n);
+        cache.checkRoom(n);
         int hidden = c.hiddenSize();
         float[] x = new float[n * hidden];          // (n, hidden) residual stream
         float[] xb = new float[n * hidden];         // (n, hidden) normed input
@@ -86,9 +103,10 @@ public final class LlamaModel {
             }
             kernels.rope(q, n, c.numHeads(), c.headDim(), cos, sin);
             kernels.rope(k, n, c.numKvHeads(), c.headDim(), cos, sin);
-            cache.write(l, start, k, v, n);
-            kernels.attention(att, q, cache.keys(l), cache.values(l), n, start, c.numHeads(), c.numKvHeads(),
-                    c.headDim(), scale);
+            cache.append(l, k, v, n);
+            HeadKv[] heads = cache.heads(l, k, v, n);
+            kernels.attention(att, q, n, start, c.numHeads(), c.headDim(), scale, heads);
+            cache.commitStreaming(l, k, v, n);
             kernels.matmul(proj, att, w.wo(), n);
             if (w.bo() != null) {
                 kernels.addBias(proj, w.bo(), n, hidden);
@@ -102,7 +120,7 @@ public final class LlamaModel {
             kernels.matmul(proj, gate, w.wDown(), n);
             kernels.add(x, proj, n * hidden);
         }
-        cache.setLength(start + n);
+        cache.advance(n);
 
         float[][] logits = new float[logitRows.length][];
         float[] row = new float[hidden];

@@ -2,6 +2,8 @@ package io.headroom.engine.backend.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.headroom.engine.backend.HeadKv;
+import io.headroom.engine.backend.KvSpan;
 import io.headroom.engine.tensor.Bf16Tensor;
 import io.headroom.engine.tensor.DType;
 import io.headroom.engine.tensor.WeightTensor;
@@ -121,14 +123,78 @@ class VectorKernelsTests {
             float[] q = randomArray(tokens * heads * headDim);
             float[] k = randomArray(positions * kvHeads * headDim);
             float[] v = randomArray(positions * kvHeads * headDim);
+            HeadKv[] kv = denseHeads(k, v, kvHeads, headDim, positions, false, 0, 1);
             float[] expected = poisoned(tokens * heads * headDim);
             float[] actual = poisoned(tokens * heads * headDim);
             float scale = (float) (1 / Math.sqrt(headDim));
-            REF.attention(expected, q, k, v, tokens, startPos, heads, kvHeads, headDim, scale);
-            fast.attention(actual, q, k, v, tokens, startPos, heads, kvHeads, headDim, scale);
+            REF.attention(expected, q, tokens, startPos, heads, headDim, scale, kv);
+            fast.attention(actual, q, tokens, startPos, heads, headDim, scale, kv);
             assertClose(actual, expected, ATTENTION_RTOL, ATTENTION_ATOL,
                     "attention " + heads + "/" + kvHeads + " heads, dim " + headDim);
         }
+    }
+
+    @Test
+    void streamingHeadsOverSinkRingAndChunkSpansShouldMatchReference() {
+        int heads = 4;
+        int kvHeads = 2;
+        int headDim = 20;
+        int sink = 3;
+        int recent = 5;
+        int tokens = 6;
+        int startPos = 17;
+        float[] q = randomArray(tokens * heads * headDim);
+        HeadKv[] kv = new HeadKv[kvHeads];
+        for (int h = 0; h < kvHeads; h++) {
+            // sink (positions 0..2), the ring before the chunk as two wrapped runs (12..14, 15..16),
+            // then the chunk itself (17..22) with the stride of an interleaved (tokens, kvDim) array
+            float[] sk = randomArray((sink + recent) * headDim);
+            float[] sv = randomArray((sink + recent) * headDim);
+            float[] ck = randomArray(tokens * kvHeads * headDim);
+            float[] cv = randomArray(tokens * kvHeads * headDim);
+            kv[h] = new HeadKv(h == 0, sink, recent, new KvSpan[] {
+                new KvSpan(sk, sv, 0, headDim, 0, sink),
+                new KvSpan(sk, sv, (sink + 2) * headDim, headDim, 12, 3),
+                new KvSpan(sk, sv, sink * headDim, headDim, 15, 2),
+                new KvSpan(ck, cv, h * headDim, kvHeads * headDim, startPos, tokens)});
+        }
+        float[] expected = poisoned(tokens * heads * headDim);
+        float[] actual = poisoned(tokens * heads * headDim);
+        REF.attention(expected, q, tokens, startPos, heads, headDim, 0.2f, kv);
+        fast.attention(actual, q, tokens, startPos, heads, headDim, 0.2f, kv);
+        assertClose(actual, expected, ATTENTION_RTOL, ATTENTION_ATOL, "streaming spans");
+    }
+
+    @Test
+    void streamingHeadShouldSeeExactlyTheSinkAndTheRecentWindow() {
+        // definition check on dense keys: a streaming head at position i equals full attention over
+        // the subset {j < sink} ∪ {i − recent < j ≤ i}, computed here by dropping the other positions
+        int headDim = 8;
+        int positions = 30;
+        int sink = 4;
+        int recent = 6;
+        float[] q = randomArray(headDim);
+        float[] k = randomArray(positions * headDim);
+        float[] v = randomArray(positions * headDim);
+        int query = positions - 1;
+        float[] streaming = new float[headDim];
+        REF.attention(streaming, q, 1, query, 1, headDim, 0.3f, denseHeads(k, v, 1, headDim, positions, true, sink,
+                recent));
+        int[] kept = java.util.stream.IntStream.range(0, positions)
+                .filter(j -> j < sink || j > query - recent).toArray();
+        float[] k2 = new float[kept.length * headDim];
+        float[] v2 = new float[kept.length * headDim];
+        for (int i = 0; i < kept.length; i++) {
+            System.arraycopy(k, kept[i] * headDim, k2, i * headDim, headDim);
+            System.arraycopy(v, kept[i] * headDim, v2, i * headDim, headDim);
+        }
+        float[] subset = new float[headDim];
+        REF.attention(subset, q, 1, kept.length - 1, 1, headDim, 0.3f, denseHeads(k2, v2, 1, headDim, kept.length,
+                false, 0, 1));
+        assertClose(streaming, subset, 1e-6, 1e-7, "streaming = full over sink + window");
+        float[] full = new float[headDim];
+        REF.attention(full, q, 1, query, 1, headDim, 0.3f, denseHeads(k, v, 1, headDim, positions, false, 0, 1));
+        assertThat(full).isNotEqualTo(streaming);
     }
 
     @Test
@@ -139,14 +205,25 @@ class VectorKernelsTests {
         float[] k = randomArray(10 * heads * headDim);
         float[] v = randomArray(10 * heads * headDim);
         float[] first = new float[heads * headDim];
-        fast.attention(first, q, k, v, 1, 4, heads, heads, headDim, 0.25f);
+        fast.attention(first, q, 1, 4, heads, headDim, 0.25f, denseHeads(k, v, heads, headDim, 10, false, 0, 1));
         for (int i = 5 * heads * headDim; i < k.length; i++) { // positions 5.. are in the future of position 4
             k[i] = 1e6f;
             v[i] = Float.NaN;
         }
         float[] second = new float[heads * headDim];
-        fast.attention(second, q, k, v, 1, 4, heads, heads, headDim, 0.25f);
+        fast.attention(second, q, 1, 4, heads, headDim, 0.25f, denseHeads(k, v, heads, headDim, 10, false, 0, 1));
         assertThat(second).containsExactly(first);
+    }
+
+    /** One span per KV head over dense {@code (positions, kvHeads · headDim)} arrays. */
+    static HeadKv[] denseHeads(float[] k, float[] v, int kvHeads, int headDim, int positions, boolean streaming,
+            int sink, int recent) {
+        HeadKv[] out = new HeadKv[kvHeads];
+        for (int h = 0; h < kvHeads; h++) {
+            out[h] = new HeadKv(streaming, sink, recent,
+                    new KvSpan[] {new KvSpan(k, v, h * headDim, kvHeads * headDim, 0, positions)});
+        }
+        return out;
     }
 
     @Test

@@ -1,0 +1,214 @@
+package io.headroom.engine.kv;
+
+import io.headroom.engine.duo.DuoLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+
+/**
+ * Export and import of one sequence's KV state as two self-describing byte blocks, so the session
+ * cache can move them between tiers and verify them on the way back:
+ * <ul>
+ *   <li>{@link Part#RETRIEVAL}: every position of every retrieval head (grows with the sequence);</li>
+ *   <li>{@link Part#STREAMING}: the sink and recent positions of every streaming head (constant).</li>
+ * </ul>
+ * Layout, little-endian:
+ * <pre>
+ *   magic "HRKV" | version u16 | part u8 | dtype u8 (1 = f32) | tokens i32 | layers i32 | kvHeads i32
+ *   | headDim i32 | sink i32 | recent i32 | layout: layers·kvHeads bytes (1 = retrieval)
+ *   | payload: per layer, per head of the part, per held position in order: key then value (headDim f32 each)
+ *   | CRC32C of everything before it, u32
+ * </pre>
+ * Retrieval positions are stored without their page structure, so a block imports into a cache with
+ * any page size.
+ */
+public final class KvStateCodec {
+
+    /** The two halves of a sequence's KV state. */
+    public enum Part {
+        RETRIEVAL(1), STREAMING(2);
+
+        final int code;
+
+        Part(int code) {
+            this.code = code;
+        }
+    }
+
+    static final int MAGIC = 0x564B5248; // "HRKV" read little-endian
+    static final int VERSION = 1;
+    private static final int DTYPE_F32 = 1;
+
+    private KvStateCodec() {
+    }
+
+    /** Serialises one part of {@code kv}. */
+    public static byte[] export(SequenceKv kv, Part part) {
+        DuoLayout layout = kv.layout();
+        int hd = kv.headDim();
+        int[] streamingPositions = kv.streamingPositions();
+        int heads = 0;
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                heads += layout.isRetrieval(l, h) == (part == Part.RETRIEVAL) ? 1 : 0;
+            }
+        }
+        int positions = part == Part.RETRIEVAL ? kv.length() : streamingPositions.length;
+        long payload = 2L * heads * positions * hd * Float.BYTES;
+        int header = 4 + 2 + 1 + 1 + 4 * 7 + layout.layers() * layout.kvHeads();
+        long total = header + payload + 4;
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("KV part of " + total + " bytes is too large for one block");
+        }
+        ByteBuffer b = ByteBuffer.allocate((int) total).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(MAGIC).putShort((short) VERSION).put((byte) part.code).put((byte) DTYPE_F32);
+        b.putInt(kv.length()).putInt(layout.layers()).putInt(layout.kvHeads()).putInt(hd)
+                .putInt(layout.sink()).putInt(layout.recent()).putInt(kv.pageTokens());
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                b.put((byte) (layout.isRetrieval(l, h) ? 1 : 0));
+            }
+        }
+        float[] row = new float[hd];
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                if (layout.isRetrieval(l, h) != (part == Part.RETRIEVAL)) {
+                    continue;
+                }
+                for (int i = 0; i < positions; i++) {
+                    for (boolean value : new boolean[] {false, true}) {
+                        if (part == Part.RETRIEVAL) {
+                            kv.readRetrieval(l, h, i, value, row, 0);
+                        } else {
+                            kv.readStreaming(l, h, streamingPositions[i], value, row, 0);
+                        }
+                        for (float f : row) {
+                            b.putFloat(f);
+                        }
+                    }
+                }
+            }
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 0, b.position());
+        b.putInt((int) crc.getValue());
+        return b.array();
+    }
+
+    /**
+     * Rebuilds a sequence's cache from its two parts. Both must be intact (checksum), of this format
+     * version, for {@code layout} and {@code headDim}, and hold the same number of tokens; otherwise
+     * this fails with an {@link IllegalArgumentException} saying which check failed.
+     */
+    public static SequenceKv importState(byte[] retrieval, byte[] streaming, DuoLayout layout, int headDim,
+            int pageTokens, int maxPositions) {
+        Header r = Header.read(retrieval, Part.RETRIEVAL, layout, headDim);
+        Header s = Header.read(streaming, Part.STREAMING, layout, headDim);
+        if (r.tokens != s.tokens) {
+            throw new IllegalArgumentException("KV parts do not belong together: retrieval block holds " + r.tokens
+                    + " tokens, streaming block " + s.tokens);
+        }
+        if (r.tokens > maxPositions) {
+            throw new IllegalArgumentException("KV state of " + r.tokens + " tokens exceeds the model's limit of "
+                    + maxPositions);
+        }
+        SequenceKv kv = new SequenceKv(layout, headDim, pageTokens, maxPositions);
+        kv.setLength(r.tokens);
+        int[] streamingPositions = kv.streamingPositions();
+        int retrievalHeads = layout.retrievalCount();
+        int streamingHeads = layout.layers() * layout.kvHeads() - retrievalHeads;
+        checkPayload(r, "retrieval", 2L * retrievalHeads * r.tokens * headDim * Float.BYTES);
+        checkPayload(s, "streaming", 2L * streamingHeads * streamingPositions.length * headDim * Float.BYTES);
+        float[] row = new float[headDim];
+        for (Header part : new Header[] {r, s}) {
+            ByteBuffer b = part.payload;
+            boolean isRetrieval = part == r;
+            int positions = isRetrieval ? r.tokens : streamingPositions.length;
+            for (int l = 0; l < layout.layers(); l++) {
+                for (int h = 0; h < layout.kvHeads(); h++) {
+                    if (layout.isRetrieval(l, h) != isRetrieval) {
+                        continue;
+                    }
+                    for (int i = 0; i < positions; i++) {
+                        for (boolean value : new boolean[] {false, true}) {
+                            b.asFloatBuffer().get(row);
+                            b.position(b.position() + headDim * Float.BYTES);
+                            if (isRetrieval) {
+                                kv.writeRetrieval(l, h, i, value, row, 0);
+                            } else {
+                                kv.writeStreaming(l, h, streamingPositions[i], value, row, 0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return kv;
+    }
+
+    private static void checkPayload(Header h, String what, long expected) {
+        if (h.payload.remaining() - 4 != expected) {
+            throw new IllegalArgumentException("KV " + what + " block holds " + (h.payload.remaining() - 4)
+                    + " payload bytes, but " + h.tokens + " tokens need " + expected);
+        }
+    }
+
+    /** A checked header; {@code payload} is positioned at the first payload byte. */
+    private record Header(int tokens, ByteBuffer payload) {
+
+        static Header read(byte[] block, Part expected, DuoLayout layout, int headDim) {
+            String what = "KV " + expected.name().toLowerCase(java.util.Locale.ROOT) + " block";
+            int fixed = 4 + 2 + 1 + 1 + 4 * 7;
+            if (block == null || block.length < fixed + 4) {
+                throw new IllegalArgumentException(what + " is truncated (" + (block == null ? 0 : block.length)
+                        + " bytes)");
+            }
+            ByteBuffer b = ByteBuffer.wrap(block).order(ByteOrder.LITTLE_ENDIAN);
+            if (b.getInt() != MAGIC) {
+                throw new IllegalArgumentException(what + " is not a Headroom KV block (bad magic)");
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(block, 0, block.length - 4);
+            int stored = ByteBuffer.wrap(block, block.length - 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+            if ((int) crc.getValue() != stored) {
+                throw new IllegalArgumentException(what + " is corrupt: checksum mismatch");
+            }
+            int version = b.getShort();
+            if (version != VERSION) {
+                throw new IllegalArgumentException(what + " has format version " + version + ", this engine reads "
+                        + VERSION);
+            }
+            int part = b.get();
+            if (part != expected.code) {
+                throw new IllegalArgumentException(what + " holds part " + part + ", expected " + expected.code);
+            }
+            int dtype = b.get();
+            if (dtype != DTYPE_F32) {
+                throw new IllegalArgumentException(what + " has dtype code " + dtype + ", expected f32");
+            }
+            int tokens = b.getInt();
+            int layers = b.getInt();
+            int kvHeads = b.getInt();
+            int hd = b.getInt();
+            int sink = b.getInt();
+            int recent = b.getInt();
+            b.getInt(); // page size of the exporter: informative only
+            if (tokens < 0 || layers != layout.layers() || kvHeads != layout.kvHeads() || hd != headDim
+                    || sink != layout.sink() || recent != layout.recent()) {
+                throw new IllegalArgumentException(what + " does not match this model and layout: it has "
+                        + layers + " layers, " + kvHeads + " KV heads, head dim " + hd + ", sink " + sink
+                        + ", recent " + recent + "; expected " + layout.layers() + ", " + layout.kvHeads() + ", "
+                        + headDim + ", " + layout.sink() + ", " + layout.recent());
+            }
+            for (int l = 0; l < layers; l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    if ((b.get() == 1) != layout.isRetrieval(l, h)) {
+                        throw new IllegalArgumentException(what + " was exported with a different head layout"
+                                + " (layer " + l + ", head " + h + ")");
+                    }
+                }
+            }
+            return new Header(tokens, b);
+        }
+    }
+}
