@@ -1,0 +1,193 @@
+package io.headroom.engine.duo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.headroom.engine.EngineOptions;
+import io.headroom.engine.LoadedModel;
+import io.headroom.engine.generate.GenerationRequest;
+import io.headroom.engine.generate.GenerationResult;
+import io.headroom.engine.generate.Generator;
+import io.headroom.engine.kv.KvMemory;
+import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.SequenceKv;
+import io.headroom.engine.model.ModelConfig;
+import java.util.Arrays;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The invariants of DuoAttention in the engine, on the shipped passkey model (4 layers, 4 KV heads,
+ * head dim 32) and its pattern.
+ */
+class DuoAttentionInvariantsTests {
+
+    static LoadedModel model;
+    static ModelConfig config;
+    static AttentionPattern pattern;
+    static int[] prompt; // a held-out passkey prompt, ~300 tokens
+
+    @BeforeAll
+    static void load() throws Exception {
+        model = LoadedModel.load(PassKeyModel.model(), new EngineOptions("cpu", 2, 64, 16));
+        config = model.config();
+        pattern = AttentionPattern.load(PassKeyModel.pattern());
+        String line = java.nio.file.Files.readAllLines(PassKeyModel.heldOut()).get(3);
+        String text = tools.jackson.databind.json.JsonMapper.builder().build().readTree(line).get("prompt").asString();
+        prompt = model.tokenizer().encode(text, true);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    DuoLayout duo(double sparsity, int sink, int recent) {
+        return new DuoLayout(pattern.retrievalBySparsity(sparsity), sink, recent);
+    }
+
+    float[] logits(DuoLayout layout, int chunk) {
+        SequenceKv kv = model.model().newCache(layout, 16);
+        return Generator.prefill(model.model(), kv, prompt, chunk);
+    }
+
+    @Test
+    void allGatesOneShouldGiveExactlyFullAttention() {
+        DuoLayout allRetrieval = new DuoLayout(pattern.retrievalBySparsity(0.0), 8, 32);
+        assertThat(allRetrieval.allRetrieval()).isTrue();
+        float[] full = logits(DuoLayout.full(config.numLayers(), config.numKvHeads()), 64);
+        assertThat(logits(allRetrieval, 64)).containsExactly(full);
+    }
+
+    @Test
+    void streamingHeadsWhoseWindowCoversTheSequenceShouldEqualFullAttention() {
+        int sink = 8;
+        int recent = prompt.length - sink + 1; // S + R ≥ sequence length
+        float[] full = logits(DuoLayout.full(config.numLayers(), config.numKvHeads()), 64);
+        float[] streaming = logits(DuoLayout.streamingOnly(config.numLayers(), config.numKvHeads(), sink, recent), 64);
+        assertThat(relativeError(streaming, full)).isLessThan(1e-6);
+        // and a window one token short of that changes the result (the test can fail)
+        float[] shorter = logits(DuoLayout.streamingOnly(config.numLayers(), config.numKvHeads(), sink, 32), 64);
+        assertThat(relativeError(shorter, full)).isGreaterThan(1e-3);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 64})
+    void prefillChunkSizeShouldNotChangeLogitsOrKvState(int chunk) {
+        DuoLayout layout = duo(0.5, 8, 32);
+        SequenceKv whole = model.model().newCache(layout, 16);
+        float[] expected = Generator.prefill(model.model(), whole, prompt, prompt.length);
+        SequenceKv chunked = model.model().newCache(layout, 16);
+        float[] actual = Generator.prefill(model.model(), chunked, prompt, chunk);
+        assertThat(relativeError(actual, expected)).as("logits, chunk %d", chunk).isLessThan(1e-6);
+        for (KvStateCodec.Part part : KvStateCodec.Part.values()) {
+            float[] a = floats(KvStateCodec.export(chunked, part));
+            float[] b = floats(KvStateCodec.export(whole, part));
+            assertThat(relativeError(a, b)).as("%s KV state, chunk %d", part, chunk).isLessThan(1e-6);
+        }
+    }
+
+    @Test
+    void exportImportAndContinueShouldGiveTheSameTokens() {
+        DuoLayout layout = duo(0.5, 8, 32);
+        Generator gen = model.generator(layout);
+        int half = prompt.length / 2;
+        int[] first = Arrays.copyOf(prompt, half);
+        int[] second = Arrays.copyOfRange(prompt, half, prompt.length);
+
+        SequenceKv direct = gen.newSequence();
+        Generator.prefill(model.model(), direct, first, 64);
+        GenerationResult expected = gen.generate(GenerationRequest.greedy(second, 12, Set.of()), direct);
+
+        SequenceKv original = gen.newSequence();
+        Generator.prefill(model.model(), original, first, 64);
+        byte[] retrieval = KvStateCodec.export(original, KvStateCodec.Part.RETRIEVAL);
+        byte[] streaming = KvStateCodec.export(original, KvStateCodec.Part.STREAMING);
+        SequenceKv restored = KvStateCodec.importState(retrieval, streaming, layout, config.headDim(), 32,
+                config.maxPositions()); // a different page size on the way back
+        assertThat(restored.length()).isEqualTo(half);
+        GenerationResult actual = gen.generate(GenerationRequest.greedy(second, 12, Set.of()), restored);
+        assertThat(actual.tokens()).containsExactly(expected.tokens());
+    }
+
+    @Test
+    void corruptOrMismatchedBlocksShouldBeRefusedClearly() {
+        DuoLayout layout = duo(0.5, 8, 32);
+        SequenceKv kv = model.model().newCache(layout, 16);
+        Generator.prefill(model.model(), kv, Arrays.copyOf(prompt, 50), 64);
+        byte[] retrieval = KvStateCodec.export(kv, KvStateCodec.Part.RETRIEVAL);
+        byte[] streaming = KvStateCodec.export(kv, KvStateCodec.Part.STREAMING);
+        int hd = config.headDim();
+        int max = config.maxPositions();
+
+        byte[] flipped = retrieval.clone();
+        flipped[flipped.length / 2] ^= 1;
+        assertThatThrownBy(() -> KvStateCodec.importState(flipped, streaming, layout, hd, 16, max))
+                .hasMessageContaining("retrieval block is corrupt: checksum mismatch");
+        assertThatThrownBy(() -> KvStateCodec.importState(Arrays.copyOf(retrieval, 20), streaming, layout, hd, 16,
+                max)).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> KvStateCodec.importState(streaming, retrieval, layout, hd, 16, max))
+                .hasMessageContaining("holds part");
+        assertThatThrownBy(() -> KvStateCodec.importState(retrieval, streaming, duo(0.25, 8, 32), hd, 16, max))
+                .hasMessageContaining("different head layout");
+        assertThatThrownBy(() -> KvStateCodec.importState(retrieval, streaming, duo(0.5, 4, 32), hd, 16, max))
+                .hasMessageContaining("does not match this model and layout");
+
+        SequenceKv longer = model.model().newCache(layout, 16);
+        Generator.prefill(model.model(), longer, Arrays.copyOf(prompt, 60), 64);
+        byte[] otherStreaming = KvStateCodec.export(longer, KvStateCodec.Part.STREAMING);
+        assertThatThrownBy(() -> KvStateCodec.importState(retrieval, otherStreaming, layout, hd, 16, max))
+                .hasMessageContaining("retrieval block holds 50 tokens, streaming block 60");
+    }
+
+    @Test
+    void streamingBytesShouldStayConstantAndRetrievalBytesGrowLinearly() {
+        DuoLayout layout = duo(0.5, 8, 32);
+        SequenceKv kv = model.model().newCache(layout, 16);
+        long[] retrieval = new long[4];
+        long[] streaming = new long[4];
+        for (int step = 0; step < 4; step++) {
+            Generator.prefill(model.model(), kv, Arrays.copyOfRange(prompt, step * 64, (step + 1) * 64), 64);
+            KvMemory m = kv.memory();
+            retrieval[step] = m.retrievalBytes();
+            streaming[step] = m.streamingBytes();
+            assertThat(m.totalBytes()).isEqualTo(m.retrievalBytes() + m.streamingBytes());
+            assertThat(Arrays.stream(m.retrievalBytesPerLayer()).sum()).isEqualTo(m.retrievalBytes());
+        }
+        int retrievalHeads = layout.retrievalCount();
+        int streamingHeads = config.numLayers() * config.numKvHeads() - retrievalHeads;
+        long perToken = 2L * retrievalHeads * config.headDim() * Float.BYTES; // K and V, float32
+        for (int step = 0; step < 4; step++) {
+            assertThat(retrieval[step]).isEqualTo(perToken * 64 * (step + 1)); // 64 tokens = 4 whole pages
+            assertThat(streaming[step]).isEqualTo(2L * streamingHeads * (8 + 32) * config.headDim() * Float.BYTES);
+        }
+    }
+
+    @Test
+    void layoutOfTheWrongShapeShouldBeRefused() {
+        assertThatThrownBy(() -> model.model().newCache(DuoLayout.full(3, 4), 16))
+                .hasMessageContaining("head layout has shape (3, 4) but the model has 4 layers and 4 KV heads");
+    }
+
+    static float[] floats(byte[] block) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(block).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        float[] out = new float[(block.length - 64) / 4];
+        b.position(block.length - 4 - out.length * 4);
+        b.asFloatBuffer().get(out);
+        return out;
+    }
+
+    static double relativeError(float[] a, float[] b) {
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < b.length; i++) {
+            diff += (a[i] - (double) b[i]) * (a[i] - (double) b[i]);
+            norm += b[i] * (double) b[i];
+        }
+        return Math.sqrt(diff / norm);
+    }
+}
