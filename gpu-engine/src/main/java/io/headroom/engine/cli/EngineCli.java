@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "headroom-engine", mixinStandardHelpOptions = true, version = "Headroom engine 0.1.0",
         description = "Headroom's inference engine: run Hugging Face Llama-family checkpoints.",
-        subcommands = {LogitsCommand.class, GenerateCommand.class, BenchCommand.class})
+        subcommands = {LogitsCommand.class, GenerateCommand.class, PasskeyEvalCommand.class, NiahEvalCommand.class,
+            BenchCommand.class})
 public final class EngineCli implements Runnable {
 
     @picocli.CommandLine.Spec

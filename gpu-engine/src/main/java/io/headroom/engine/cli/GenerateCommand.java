@@ -43,6 +43,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    DuoOptions duoOptions;
+
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
 
@@ -105,8 +108,8 @@ final class GenerateCommand implements Callable<Integer> {
             AtomicBoolean cancelled = new AtomicBoolean();
             Thread hook = new Thread(() -> cancelled.set(true));
             Runtime.getRuntime().addShutdownHook(hook);
-            GenerationResult r = m.generator().generate(new GenerationRequest(prompt, maxNewTokens, sampling,
-                    stopIds, stop, listener, cancelled));
+            GenerationResult r = m.generator(duoOptions.layout(m.config())).generate(new GenerationRequest(prompt,
+                    maxNewTokens, sampling, stopIds, stop, listener, cancelled));
             Runtime.getRuntime().removeShutdownHook(hook);
             if (json) {
                 Map<String, Object> result = new LinkedHashMap<>();

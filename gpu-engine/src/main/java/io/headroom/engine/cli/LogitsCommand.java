@@ -23,6 +23,9 @@ final class LogitsCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    DuoOptions duoOptions;
+
     @Option(names = "--tokens", required = true, paramLabel = "IDS", description = "token ids, e.g. 1,2,3")
     String tokens;
 
@@ -46,8 +49,17 @@ final class LogitsCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(ids.length + " tokens exceed the model's context limit of "
                         + m.config().maxPositions());
             }
-            SequenceKv cache = m.model().newCache();
-            float[][] logits = m.model().forward(ids, cache, rows);
+            SequenceKv cache = m.model().newCache(duoOptions.layout(m.config()), m.options().kvPageTokens());
+            float[][] logits = new float[rows.length][];
+            int done = 0;
+            for (int from = 0; from < ids.length; from += m.options().prefillChunk()) { // chunked like generate
+                int to = Math.min(ids.length, from + m.options().prefillChunk());
+                int f = from;
+                int[] inChunk = java.util.Arrays.stream(rows).filter(r -> r >= f && r < to).map(r -> r - f).toArray();
+                float[][] part = m.model().forward(java.util.Arrays.copyOfRange(ids, from, to), cache, inChunk);
+                System.arraycopy(part, 0, logits, done, part.length);
+                done += part.length;
+            }
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("positions", rows);
             json.put("logits", logits);
