@@ -60,7 +60,8 @@ class DuoAttentionInvariantsTests {
         DuoLayout allRetrieval = new DuoLayout(pattern.retrievalBySparsity(0.0), 8, 32);
         assertThat(allRetrieval.allRetrieval()).isTrue();
         float[] full = logits(DuoLayout.full(config.numLayers(), config.numKvHeads()), 64);
-        assertThat(logits(allRetrieval, 64)).containsExactly(full);
+        // the same arithmetic; only the JIT's lane-reduction order may differ between the two runs
+        assertThat(relativeError(logits(allRetrieval, 64), full)).isLessThan(1e-6);
     }
 
     @Test
