@@ -1,0 +1,260 @@
+package io.headroom.service.chat;
+
+import io.headroom.engine.generate.FinishReason;
+import io.headroom.sessions.SessionEngine;
+import io.headroom.sessions.kv.KvTiers;
+import io.headroom.sessions.store.MessageRecord;
+import io.headroom.sessions.store.SessionNotFoundException;
+import io.headroom.sessions.store.SessionRecord;
+import io.headroom.sessions.store.SessionStore;
+import io.headroom.service.api.ApiErrors;
+import io.headroom.service.api.ApiException;
+import io.headroom.service.api.CurrentUser;
+import io.headroom.service.api.Sampling;
+import io.headroom.service.chat.SessionApi.AppendContext;
+import io.headroom.service.chat.SessionApi.ContextAppended;
+import io.headroom.service.chat.SessionApi.CreateSession;
+import io.headroom.service.chat.SessionApi.Message;
+import io.headroom.service.chat.SessionApi.SessionPage;
+import io.headroom.service.chat.SessionApi.SessionView;
+import io.headroom.service.chat.SessionApi.TokenEvent;
+import io.headroom.service.chat.SessionApi.TurnDone;
+import io.headroom.service.chat.SessionApi.TurnRequest;
+import io.headroom.service.chat.SessionApi.TurnResponse;
+import io.headroom.service.config.EngineProperties;
+import io.headroom.service.config.SessionProperties;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The session API: sessions over huge contexts, documents appended to their context, and chat
+ * turns answered token by token over Server-Sent Events (or as one JSON response).
+ */
+@RestController
+@RequestMapping("/v1/sessions")
+public class SessionController {
+
+    private final SessionEngine engine;
+    private final SessionStore store;
+    private final CurrentUser user;
+    private final EngineProperties engineProperties;
+    private final SessionProperties sessionProperties;
+    private final MeterRegistry metrics;
+    private final JsonMapper json;
+
+    public SessionController(SessionEngine engine, SessionStore store, CurrentUser user,
+            EngineProperties engineProperties, SessionProperties sessionProperties, MeterRegistry metrics,
+            JsonMapper json) {
+        this.engine = engine;
+        this.store = store;
+        this.user = user;
+        this.engineProperties = engineProperties;
+        this.sessionProperties = sessionProperties;
+        this.metrics = metrics;
+        this.json = json;
+    }
+
+    @PostMapping
+    public Mono<ResponseEntity<SessionView>> create(@RequestBody(required = false) CreateSession body) {
+        CreateSession b = body != null ? body : new CreateSession(null, null, null);
+        if (b.model() != null && !b.model().equals(engine.modelName())) {
+            return Mono.error(new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "unknown model '"
+                    + b.model() + "' (this service runs " + engine.modelName() + ")", "model", "model_not_found"));
+        }
+        return blocking(() -> engine.create(user.owner(), b.sparsity(), b.systemPrompt()))
+                .map(r -> ResponseEntity.status(HttpStatus.CREATED).body(view(r)));
+    }
+
+    @GetMapping
+    public Mono<SessionPage> list(@RequestParam(defaultValue = "0") int page,
+            @RequestParam(defaultValue = "20") int size) {
+        if (page < 0 || size < 1 || size > 200) {
+            return Mono.error(ApiException.invalid("page must be >= 0 and size in [1, 200]", "size"));
+        }
+        return blocking(() -> store.list(user.owner(), PageRequest.of(page, size,
+                Sort.by(Sort.Direction.DESC, "createdAt"))))
+                .map((Page<SessionRecord> p) -> new SessionPage(p.getContent().stream().map(this::view).toList(),
+                        page, size, p.getTotalElements()));
+    }
+
+    @GetMapping("/{id}")
+    public Mono<SessionView> get(@PathVariable String id) {
+        UUID sid = parse(id);
+        return blocking(() -> view(store.find(user.owner(), sid).orElseThrow(() -> new SessionNotFoundException(sid))));
+    }
+
+    @DeleteMapping("/{id}")
+    public Mono<ResponseEntity<Void>> delete(@PathVariable String id) {
+        UUID sid = parse(id);
+        return blocking(() -> engine.delete(user.owner(), sid)).map(deleted -> {
+            if (!deleted) {
+                throw new SessionNotFoundException(sid);
+            }
+            return ResponseEntity.noContent().<Void>build();
+        });
+    }
+
+    @GetMapping("/{id}/messages")
+    public Mono<Map<String, Object>> messages(@PathVariable String id) {
+        UUID sid = parse(id);
+        return blocking(() -> {
+            store.find(user.owner(), sid).orElseThrow(() -> new SessionNotFoundException(sid));
+            return Map.of("data", store.messages(sid).stream().map(SessionController::message).toList());
+        });
+    }
+
+    @PostMapping("/{id}/context")
+    public Mono<ContextAppended> appendContext(@PathVariable String id, @RequestBody AppendContext body) {
+        UUID sid = parse(id);
+        if (body == null || body.text() == null || body.text().isEmpty()) {
+            return Mono.error(ApiException.invalid("text is required and must not be empty", "text"));
+        }
+        long limit = sessionProperties.maxAppendSize().toBytes();
+        if (body.text().getBytes(StandardCharsets.UTF_8).length > limit) {
+            return Mono.error(new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "invalid_request_error",
+                    "text is larger than the limit of " + limit + " bytes", "text", "request_too_large"));
+        }
+        return blocking(() -> engine.appendDocument(user.owner(), sid, body.name(), body.text()))
+                .flatMap(Mono::fromFuture)
+                .map(r -> new ContextAppended(r.documentTokens(), r.sessionTokens(), source(r.timing().kvSource()),
+                        r.timing().prefillNanos() / 1e6));
+    }
+
+    @PostMapping(value = "/{id}/turns", produces = {MediaType.APPLICATION_JSON_VALUE,
+        MediaType.TEXT_EVENT_STREAM_VALUE})
+    public Mono<ResponseEntity<?>> turn(@PathVariable String id, @RequestBody TurnRequest body) {
+        UUID sid = parse(id);
+        if (body == null || body.message() == null || body.message().isBlank()) {
+            return Mono.error(ApiException.invalid("message is required and must not be blank", "message"));
+        }
+        if (body.message().getBytes(StandardCharsets.UTF_8).length > sessionProperties.maxAppendSize().toBytes()) {
+            return Mono.error(new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "invalid_request_error",
+                    "message is larger than the limit", "message", "request_too_large"));
+        }
+        SessionEngine.GenerationOptions options = Sampling.options(engineProperties, body.maxTokens(),
+                body.temperature() != null ? body.temperature() : 0f, body.topP(), body.topK(), body.minP(),
+                body.repetitionPenalty(), body.seed(), body.stop());
+        boolean stream = body.stream() == null || body.stream();
+        AtomicBoolean cancelled = new AtomicBoolean();
+        Sinks.Many<String> pieces = Sinks.many().unicast().onBackpressureBuffer();
+        AtomicLong firstToken = new AtomicLong();
+        long started = System.nanoTime();
+        return blocking(() -> engine.turn(user.owner(), sid, body.message(), options, (tokenId, text) -> {
+            if (firstToken.compareAndSet(0, System.nanoTime())) {
+                metrics.timer("headroom.time.to.first.token").record(firstToken.get() - started,
+                        TimeUnit.NANOSECONDS);
+            }
+            if (!text.isEmpty() && stream) {
+                pieces.tryEmitNext(text);
+            }
+        }, cancelled)).map(future -> {
+            future.whenComplete((r, e) -> {
+                pieces.tryEmitComplete();
+                if (r != null) {
+                    metrics.counter("headroom.tokens.generated").increment(r.usage().completionTokens());
+                }
+            });
+            if (!stream) {
+                return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON).body(Mono.fromFuture(future)
+                        .map(r -> new TurnResponse(new Message("assistant", r.text(), r.tokens().length, null),
+                                finish(r.finishReason()), usage(r.usage()), timing(r))));
+            }
+            Flux<ServerSentEvent<String>> tokens = pieces.asFlux()
+                    .map(t -> event("token", new TokenEvent(t)));
+            Flux<ServerSentEvent<String>> done = Mono.fromFuture(future)
+                    .map(r -> event("done", new TurnDone(finish(r.finishReason()), usage(r.usage()), timing(r))))
+                    .onErrorResume(e -> Mono.just(event("error", ApiErrors.envelope(ApiErrors.classify(e)))))
+                    .flux();
+            Flux<ServerSentEvent<String>> all = Flux.concat(tokens, done).doOnCancel(() -> cancelled.set(true));
+            return ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM).body(all);
+        });
+    }
+
+    private ServerSentEvent<String> event(String name, Object data) {
+        return ServerSentEvent.<String>builder().event(name).data(json.writeValueAsString(data)).build();
+    }
+
+    static String finish(FinishReason r) {
+        return switch (r) {
+            case STOP_TOKEN, STOP_STRING -> "stop";
+            case LENGTH, CONTEXT_LIMIT -> "length";
+            case CANCELLED -> "cancelled";
+        };
+    }
+
+    static SessionApi.Usage usage(SessionEngine.Usage u) {
+        return new SessionApi.Usage(u.promptTokens(), u.contextTokens(), u.completionTokens(),
+                u.contextTokens() + u.promptTokens() + u.completionTokens());
+    }
+
+    static SessionApi.Timing timing(SessionEngine.TurnResult r) {
+        double decodeMs = r.timing().decodeNanos() / 1e6;
+        double tps = decodeMs > 0 ? Math.max(0, r.tokens().length - 1) / (decodeMs / 1000) : 0;
+        return new SessionApi.Timing(r.timing().queueNanos() / 1e6, r.timing().prefillNanos() / 1e6, decodeMs, tps,
+                source(r.timing().kvSource()));
+    }
+
+    static String source(KvTiers.Source s) {
+        return s.name().toLowerCase(Locale.ROOT);
+    }
+
+    private SessionView view(SessionRecord r) {
+        SessionEngine.SessionInfo info = engine.info(r.getOwner(), r.getId());
+        Map<String, Long> bytes = info.kvBytes().entrySet().stream().collect(Collectors.toMap(
+                e -> e.getKey().name().toLowerCase(Locale.ROOT), Map.Entry::getValue, (a, b) -> a,
+                java.util.LinkedHashMap::new));
+        return new SessionView(r.getId().toString(), r.getModel(), r.getSparsity(), r.getSystemPrompt(),
+                r.getTokenCount(), info.state(), bytes, r.getCreatedAt(), r.getLastActiveAt());
+    }
+
+    private static Message message(MessageRecord m) {
+        return new Message(m.getRole(), m.getContent(), m.getTokenCount(), m.getCreatedAt());
+    }
+
+    static UUID parse(String id) {
+        try {
+            return UUID.fromString(id);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "session " + id + " not found",
+                    "session_id", "session_not_found");
+        }
+    }
+
+    /** Runs blocking work (JPA, tokenisation, queueing) off the event loop. */
+    static <T> Mono<T> blocking(java.util.concurrent.Callable<T> work) {
+        return Mono.fromCallable(work).subscribeOn(Schedulers.boundedElastic());
+    }
+
+    /** For futures' results that complete on the engine thread. */
+    static <T> Mono<T> await(CompletableFuture<T> f) {
+        return Mono.fromFuture(f);
+    }
+}

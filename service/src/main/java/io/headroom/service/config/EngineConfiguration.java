@@ -1,0 +1,76 @@
+package io.headroom.service.config;
+
+import io.headroom.engine.EngineOptions;
+import io.headroom.engine.LoadedModel;
+import io.headroom.engine.duo.AttentionPattern;
+import io.headroom.engine.sched.EngineQueue;
+import io.headroom.sessions.SessionEngine;
+import io.headroom.sessions.kv.KvTiers;
+import io.headroom.sessions.store.SessionStore;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Files;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.scheduling.annotation.Scheduled;
+
+/** Maps the typed properties onto the engine's plain configuration and wires the session engine. */
+@Configuration(proxyBeanMethods = false)
+public class EngineConfiguration {
+
+    @Bean(destroyMethod = "close")
+    LoadedModel loadedModel(EngineProperties p) {
+        int threads = p.threads() > 0 ? p.threads() : Runtime.getRuntime().availableProcessors();
+        return LoadedModel.load(p.model(), new EngineOptions(p.backend(), threads, p.prefillChunk(),
+                p.kvPageTokens()));
+    }
+
+    @Bean(destroyMethod = "close")
+    EngineQueue engineQueue(EngineProperties p) {
+        return new EngineQueue(p.queueCapacity());
+    }
+
+    @Bean(destroyMethod = "close")
+    KvTiers kvTiers(SessionProperties p, LoadedModel model) {
+        var t = p.tiers();
+        return new KvTiers(t.deviceBudget().toBytes(), t.hostBudget().toBytes(), t.idleTimeout(),
+                t.spillDirectoryOrDefault(), new KvTiers.KvShape(model.config().headDim(),
+                        model.options().kvPageTokens(), model.config().maxPositions()));
+    }
+
+    @Bean
+    SessionEngine sessionEngine(EngineProperties p, LoadedModel model, KvTiers tiers, SessionStore store,
+            EngineQueue queue, MeterRegistry registry) {
+        AttentionPattern pattern = p.pattern() != null && Files.isDirectory(p.pattern())
+                ? AttentionPattern.load(p.pattern()) : null;
+        SessionEngine engine = new SessionEngine(model, p.modelName(), pattern, tiers, store, queue);
+        Gauge.builder("headroom.engine.queue.depth", queue, EngineQueue::depth)
+                .description("engine jobs waiting").register(registry);
+        for (KvTiers.Tier tier : KvTiers.Tier.values()) {
+            Gauge.builder("headroom.kv.bytes", tiers, t -> t.totals().get(tier))
+                    .tag("tier", tier.name().toLowerCase(java.util.Locale.ROOT))
+                    .description("KV bytes held per tier").baseUnit("bytes").register(registry);
+        }
+        Gauge.builder("headroom.sessions.resident", tiers, t -> t.counts().get(0)).tag("state", "active")
+                .register(registry);
+        Gauge.builder("headroom.sessions.resident", tiers, t -> t.counts().get(1)).tag("state", "idle")
+                .register(registry);
+        return engine;
+    }
+
+    /** Moves idle sessions down a tier now and then. */
+    @Configuration(proxyBeanMethods = false)
+    static class IdleSweep {
+
+        private final SessionEngine engine;
+
+        IdleSweep(SessionEngine engine) {
+            this.engine = engine;
+        }
+
+        @Scheduled(fixedDelayString = "${headroom.sessions.tiers.eviction-interval:30s}")
+        void sweep() {
+            engine.evictIdle();
+        }
+    }
+}

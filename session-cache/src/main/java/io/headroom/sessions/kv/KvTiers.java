@@ -1,0 +1,305 @@
+package io.headroom.sessions.kv;
+
+import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.SequenceKv;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Where each session's KV lives between turns, by tier:
+ * <ul>
+ *   <li>{@link Tier#DEVICE}: the engine's own cache object, ready for the next turn;</li>
+ *   <li>{@link Tier#HOST}: exported retrieval pages in off-heap memory plus the streaming block;</li>
+ *   <li>{@link Tier#DISK}: the retrieval block in a checksummed spill file (the streaming block is
+ *       in PostgreSQL).</li>
+ * </ul>
+ * Sessions move down when a tier's byte budget is exceeded (least recently used first) or when
+ * idle longer than the idle timeout; they move back up on their next turn. Nothing here is
+ * durable: a missing, stale or corrupt spill file means the caller recomputes the KV from the
+ * session's stored tokens. Thread-safe; the engine worker is its main user.
+ */
+public final class KvTiers implements AutoCloseable {
+
+    /** Storage tiers, fastest first. */
+    public enum Tier { DEVICE, HOST, DISK }
+
+    /** How a checked-out cache was obtained. */
+    public enum Source { DEVICE, HOST, DISK, RECOMPUTED, EMPTY }
+
+    /** What the caller knows that tiers do not: the durable streaming state and how to rebuild. */
+    public interface Rebuild {
+        /** The streaming block stored with the session for {@code tokens} tokens, or null. */
+        byte[] streamingState(int tokens);
+
+        /** The cache recomputed by prefilling the session's stored tokens. */
+        SequenceKv recompute();
+    }
+
+    /** A checked-out cache and where it came from. */
+    public record Checkout(SequenceKv kv, Source source) {
+    }
+
+    /** Shape a cache needs to be imported. */
+    public record KvShape(int headDim, int pageTokens, int maxPositions) {
+    }
+
+    private record Resident(SequenceKv kv, long bytes, Instant lastUsed) {
+    }
+
+    private record Parked(Arena arena, MemorySegment retrieval, byte[] streaming, DuoLayout layout, int tokens,
+            Instant lastUsed) {
+        long bytes() {
+            return retrieval.byteSize() + streaming.length;
+        }
+    }
+
+    private final long deviceBudget;
+    private final long hostBudget;
+    private final Duration idleTimeout;
+    private final Path spillDirectory;
+    private final KvShape shape;
+    private final LinkedHashMap<UUID, Resident> device = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<UUID, Parked> host = new LinkedHashMap<>(16, 0.75f, true);
+    private final Map<Source, AtomicLong> checkouts = new EnumMap<>(Source.class);
+
+    public KvTiers(long deviceBudget, long hostBudget, Duration idleTimeout, Path spillDirectory, KvShape shape) {
+        this.deviceBudget = deviceBudget;
+        this.hostBudget = hostBudget;
+        this.idleTimeout = idleTimeout;
+        this.spillDirectory = spillDirectory;
+        this.shape = shape;
+        for (Source s : Source.values()) {
+            checkouts.put(s, new AtomicLong());
+        }
+        try {
+            Files.createDirectories(spillDirectory);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the KV spill directory " + spillDirectory, e);
+        }
+    }
+
+    /**
+     * Takes the session's cache out of the tiers for a turn: from the fastest tier that holds it for
+     * exactly {@code tokens} tokens, else rebuilt. Until {@link #checkin} the tiers do not hold it.
+     */
+    public synchronized Checkout checkout(UUID id, int tokens, DuoLayout layout, Rebuild rebuild) {
+        Checkout c = find(id, tokens, layout, rebuild);
+        checkouts.get(c.source()).incrementAndGet();
+        return c;
+    }
+
+    private Checkout find(UUID id, int tokens, DuoLayout layout, Rebuild rebuild) {
+        Resident r = device.remove(id);
+        if (r != null && r.kv.length() == tokens && r.kv.layout().equals(layout)) {
+            return new Checkout(r.kv, Source.DEVICE);
+        }
+        Parked p = host.remove(id);
+        if (p != null) {
+            try {
+                if (p.tokens == tokens && p.layout.equals(layout)) {
+                    return new Checkout(KvStateCodec.importState(p.retrieval.toArray(ValueLayout.JAVA_BYTE),
+                            p.streaming, layout, shape.headDim(), shape.pageTokens(), shape.maxPositions()),
+                            Source.HOST);
+                }
+            } finally {
+                p.arena.close();
+            }
+        }
+        Path file = spillFile(id);
+        if (Files.isRegularFile(file)) {
+            try {
+                byte[] streaming = rebuild.streamingState(tokens);
+                if (streaming != null) {
+                    SequenceKv kv = KvStateCodec.importState(Files.readAllBytes(file), streaming, layout,
+                            shape.headDim(), shape.pageTokens(), shape.maxPositions());
+                    if (kv.length() == tokens) {
+                        return new Checkout(kv, Source.DISK);
+                    }
+                }
+            } catch (IOException | IllegalArgumentException e) {
+                // stale, corrupt or unreadable: recomputed below
+            } finally {
+                deleteQuietly(file);
+            }
+        }
+        SequenceKv kv = rebuild.recompute();
+        return new Checkout(kv, tokens == 0 ? Source.EMPTY : Source.RECOMPUTED);
+    }
+
+    /** Returns a session's cache after a turn; then budgets are enforced. */
+    public synchronized void checkin(UUID id, SequenceKv kv) {
+        device.put(id, new Resident(kv, kv.memory().totalBytes(), Instant.now()));
+        enforceBudgets();
+    }
+
+    /** Moves sessions idle longer than the idle timeout from device to host (and host to disk). */
+    public synchronized void evictIdle(Instant now) {
+        Instant limit = now.minus(idleTimeout);
+        for (UUID id : new ArrayList<>(device.keySet())) {
+            Resident r = device.get(id);
+            if (r.lastUsed.isBefore(limit)) {
+                park(id, device.remove(id));
+            }
+        }
+        for (UUID id : new ArrayList<>(host.keySet())) {
+            Parked p = host.get(id);
+            if (p.lastUsed.isBefore(limit.minus(idleTimeout))) {
+                spill(id, host.remove(id));
+            }
+        }
+        enforceBudgets();
+    }
+
+    /** Forgets a session in every tier (its spill file too). */
+    public synchronized void drop(UUID id) {
+        device.remove(id);
+        Parked p = host.remove(id);
+        if (p != null) {
+            p.arena.close();
+        }
+        deleteQuietly(spillFile(id));
+    }
+
+    /** Bytes this session holds per tier. */
+    public synchronized Map<Tier, Long> bytes(UUID id) {
+        Map<Tier, Long> out = new EnumMap<>(Tier.class);
+        Resident r = device.get(id);
+        Parked p = host.get(id);
+        Path f = spillFile(id);
+        out.put(Tier.DEVICE, r == null ? 0L : r.bytes);
+        out.put(Tier.HOST, p == null ? 0L : p.bytes());
+        long disk = 0;
+        try {
+            disk = Files.isRegularFile(f) ? Files.size(f) : 0;
+        } catch (IOException e) {
+            disk = 0;
+        }
+        out.put(Tier.DISK, disk);
+        return out;
+    }
+
+    /** The fastest tier holding the session, or null when none does. */
+    public synchronized Tier tierOf(UUID id) {
+        if (device.containsKey(id)) {
+            return Tier.DEVICE;
+        }
+        if (host.containsKey(id)) {
+            return Tier.HOST;
+        }
+        return Files.isRegularFile(spillFile(id)) ? Tier.DISK : null;
+    }
+
+    /** Total bytes per tier, for metrics. */
+    public synchronized Map<Tier, Long> totals() {
+        Map<Tier, Long> out = new EnumMap<>(Tier.class);
+        out.put(Tier.DEVICE, device.values().stream().mapToLong(Resident::bytes).sum());
+        out.put(Tier.HOST, host.values().stream().mapToLong(Parked::bytes).sum());
+        long disk = 0;
+        try (var files = Files.list(spillDirectory)) {
+            disk = files.filter(f -> f.toString().endsWith(".kv")).mapToLong(f -> f.toFile().length()).sum();
+        } catch (IOException e) {
+            disk = 0;
+        }
+        out.put(Tier.DISK, disk);
+        return out;
+    }
+
+    /** How often each source served a checkout. */
+    public long checkouts(Source source) {
+        return checkouts.get(source).get();
+    }
+
+    private void enforceBudgets() {
+        Iterator<Map.Entry<UUID, Resident>> d = device.entrySet().iterator();
+        while (deviceBytes() > deviceBudget && d.hasNext()) { // LRU first (access order)
+            Map.Entry<UUID, Resident> e = d.next();
+            d.remove();
+            park(e.getKey(), e.getValue());
+        }
+        Iterator<Map.Entry<UUID, Parked>> h = host.entrySet().iterator();
+        while (hostBytes() > hostBudget && h.hasNext()) {
+            Map.Entry<UUID, Parked> e = h.next();
+            h.remove();
+            spill(e.getKey(), e.getValue());
+        }
+    }
+
+    private long deviceBytes() {
+        return device.values().stream().mapToLong(Resident::bytes).sum();
+    }
+
+    private long hostBytes() {
+        return host.values().stream().mapToLong(Parked::bytes).sum();
+    }
+
+    private void park(UUID id, Resident r) {
+        byte[] retrieval = KvStateCodec.export(r.kv, KvStateCodec.Part.RETRIEVAL);
+        byte[] streaming = KvStateCodec.export(r.kv, KvStateCodec.Part.STREAMING);
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate(retrieval.length);
+        MemorySegment.copy(MemorySegment.ofArray(retrieval), 0, seg, 0, retrieval.length);
+        host.put(id, new Parked(arena, seg, streaming, r.kv.layout(), r.kv.length(), r.lastUsed));
+    }
+
+    private void spill(UUID id, Parked p) {
+        Path file = spillFile(id);
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer buf = p.retrieval.asByteBuffer();
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            deleteQuietly(tmp); // the session recomputes on its next turn; nothing durable is lost
+        } finally {
+            p.arena.close();
+        }
+    }
+
+    Path spillFile(UUID id) {
+        return spillDirectory.resolve(id + ".kv");
+    }
+
+    private static void deleteQuietly(Path f) {
+        try {
+            Files.deleteIfExists(f);
+        } catch (IOException e) {
+            // a leftover file is re-validated (checksum, token count) before any use
+        }
+    }
+
+    /** Sessions currently held in memory tiers (device and host), for metrics. */
+    public synchronized List<Integer> counts() {
+        return List.of(device.size(), host.size());
+    }
+
+    @Override
+    public synchronized void close() {
+        host.values().forEach(p -> p.arena.close());
+        host.clear();
+        device.clear();
+    }
+}
