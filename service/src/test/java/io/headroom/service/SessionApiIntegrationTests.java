@@ -171,9 +171,16 @@ class SessionApiIntegrationTests {
         String id = createSession("{}");
         // occupy the worker and the one queue slot (capacity 1) with jobs that wait for a latch
         CountDownLatch release = new CountDownLatch(1);
-        CompletableFuture<Object> running = queue.submit(() -> await(release));
-        CompletableFuture<Object> waiting = queue.submit(() -> await(release));
+        CountDownLatch started = new CountDownLatch(1);
+        CompletableFuture<Object> running;
+        CompletableFuture<Object> waiting;
         try {
+            running = queue.submit(() -> {
+                started.countDown();
+                return await(release);
+            });
+            assertThat(started.await(10, TimeUnit.SECONDS)).isTrue(); // the worker holds it: the queue is empty
+            waiting = queue.submit(() -> await(release));
             long t0 = System.nanoTime();
             byte[] body = client.post().uri("/v1/sessions/" + id + "/turns").contentType(MediaType.APPLICATION_JSON)
                     .bodyValue("{\"message\": \"x\", \"stream\": false}").exchange()

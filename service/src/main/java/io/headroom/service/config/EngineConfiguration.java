@@ -68,7 +68,8 @@ public class EngineConfiguration {
             this.engine = engine;
         }
 
-        @Scheduled(fixedDelayString = "${headroom.sessions.tiers.eviction-interval:30s}")
+        @Scheduled(fixedDelayString = "${headroom.sessions.tiers.eviction-interval:30s}",
+                initialDelayString = "${headroom.sessions.tiers.eviction-interval:30s}")
         void sweep() {
             engine.evictIdle();
         }
