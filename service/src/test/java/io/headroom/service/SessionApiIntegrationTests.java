@@ -106,6 +106,18 @@ class SessionApiIntegrationTests {
     }
 
     @Test
+    void apiShouldBeDocumentedWithOpenApiAndHealthProbesUp() {
+        JsonNode doc = get("/v3/api-docs", 200);
+        assertThat(doc.get("paths").has("/v1/sessions/{id}/turns")).isTrue();
+        assertThat(doc.get("paths").has("/v1/chat/completions")).isTrue();
+        assertThat(get("/actuator/health/readiness", 200).get("status").asString()).isEqualTo("UP");
+        assertThat(get("/actuator/health/liveness", 200).get("status").asString()).isEqualTo("UP");
+        String metrics = client.get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                .expectBody(String.class).returnResult().getResponseBody();
+        assertThat(metrics).contains("headroom_engine_queue_depth").contains("headroom_kv_bytes{tier=\"device\"}");
+    }
+
+    @Test
     void streamedTurnShouldSendTokenEventsThenADoneEventWithUsage() {
         String id = createSession("{}");
         post("/v1/sessions/" + id + "/context", "{\"text\": \"" + DOCUMENT + "\"}", 200);
