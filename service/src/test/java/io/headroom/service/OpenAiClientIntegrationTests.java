@@ -25,11 +25,7 @@ class OpenAiClientIntegrationTests {
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry r) {
-        r.add("headroom.engine.model", ServiceTestSupport.MODEL::toString);
-        r.add("headroom.engine.pattern", ServiceTestSupport.PATTERN::toString);
-        r.add("headroom.engine.threads", () -> "2");
-        r.add("headroom.sessions.database.data-directory", () -> ServiceTestSupport.tempDir("hr-pg").toString());
-        r.add("headroom.sessions.tiers.spill-directory", () -> ServiceTestSupport.tempDir("hr-kv").toString());
+        ServiceTestSupport.commonProperties(r);
     }
 
     @LocalServerPort

@@ -23,6 +23,15 @@ final class ServiceTestSupport {
     private ServiceTestSupport() {
     }
 
+    /** The settings every in-process service test shares: shipped model, 2 threads, fresh directories. */
+    static void commonProperties(org.springframework.test.context.DynamicPropertyRegistry r) {
+        r.add("headroom.engine.model", MODEL::toString);
+        r.add("headroom.engine.pattern", PATTERN::toString);
+        r.add("headroom.engine.threads", () -> "2");
+        r.add("headroom.sessions.database.data-directory", () -> tempDir("hr-pg").toString());
+        r.add("headroom.sessions.tiers.spill-directory", () -> tempDir("hr-kv").toString());
+    }
+
     static Path tempDir(String prefix) {
         try {
             return Files.createTempDirectory(prefix);

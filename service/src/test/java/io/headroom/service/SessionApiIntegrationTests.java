@@ -33,12 +33,8 @@ class SessionApiIntegrationTests {
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry r) {
-        r.add("headroom.engine.model", ServiceTestSupport.MODEL::toString);
-        r.add("headroom.engine.pattern", ServiceTestSupport.PATTERN::toString);
-        r.add("headroom.engine.threads", () -> "2");
+        ServiceTestSupport.commonProperties(r);
         r.add("headroom.engine.queue-capacity", () -> "1");
-        r.add("headroom.sessions.database.data-directory", () -> ServiceTestSupport.tempDir("hr-pg").toString());
-        r.add("headroom.sessions.tiers.spill-directory", () -> ServiceTestSupport.tempDir("hr-kv").toString());
         r.add("headroom.sessions.max-append-size", () -> "64KB");
     }
 
