@@ -1,0 +1,167 @@
+package io.headroom.sessions.kv;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.headroom.engine.EngineOptions;
+import io.headroom.engine.LoadedModel;
+import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.generate.Generator;
+import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.SequenceKv;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Tier movement, budgets, idle eviction and the fallbacks to recomputation, on the shipped model. */
+class KvTiersTests {
+
+    static LoadedModel model;
+    static DuoLayout layout;
+    static int[] tokens;
+
+    @TempDir
+    Path spill;
+
+    @BeforeAll
+    static void load() {
+        Path dir = Path.of("..", "src", "models", "passkey", "model").toAbsolutePath().normalize();
+        model = LoadedModel.load(dir, new EngineOptions("cpu", 2, 64, 16));
+        layout = DuoLayout.streamingOnly(4, 4, 8, 32);
+        tokens = model.tokenizer().encode("lindor muzo a pawimu wipako. the secret code of blue is 48213. "
+                .repeat(6), true);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    SequenceKv filled() {
+        SequenceKv kv = model.model().newCache(layout, 16);
+        Generator.prefill(model.model(), kv, tokens, 64);
+        return kv;
+    }
+
+    /** Counts recomputations and serves the streaming state the way the database would. */
+    final class Db implements KvTiers.Rebuild {
+        final AtomicInteger recomputed = new AtomicInteger();
+        final byte[] streaming;
+
+        Db(SequenceKv committed) {
+            streaming = KvStateCodec.export(committed, KvStateCodec.Part.STREAMING);
+        }
+
+        @Override
+        public byte[] streamingState(int n) {
+            return n == tokens.length ? streaming : null;
+        }
+
+        @Override
+        public SequenceKv recompute() {
+            recomputed.incrementAndGet();
+            return filled();
+        }
+    }
+
+    KvTiers tiers(long device, long host) {
+        return new KvTiers(device, host, Duration.ofMinutes(10), spill, new KvTiers.KvShape(
+                model.config().headDim(), 16, model.config().maxPositions()));
+    }
+
+    @Test
+    void residentSessionShouldComeBackFromTheDevice() {
+        try (KvTiers tiers = tiers(1L << 30, 1L << 30)) {
+            UUID id = UUID.randomUUID();
+            SequenceKv kv = filled();
+            Db db = new Db(kv);
+            tiers.checkin(id, kv);
+            assertThat(tiers.tierOf(id)).isEqualTo(KvTiers.Tier.DEVICE);
+            KvTiers.Checkout c = tiers.checkout(id, tokens.length, layout, db);
+            assertThat(c.source()).isEqualTo(KvTiers.Source.DEVICE);
+            assertThat(c.kv()).isSameAs(kv);
+        }
+    }
+
+    @Test
+    void budgetsShouldMoveTheLeastRecentlyUsedDownAndBackUpIntact() {
+        SequenceKv a = filled();
+        long one = a.memory().totalBytes();
+        try (KvTiers tiers = tiers(one, 1)) { // room for one session on the device, none in host memory
+            UUID first = UUID.randomUUID();
+            UUID second = UUID.randomUUID();
+            Db db = new Db(a);
+            byte[] expected = KvStateCodec.export(a, KvStateCodec.Part.STREAMING);
+            tiers.checkin(first, a);
+            tiers.checkin(second, filled());
+            assertThat(tiers.tierOf(second)).isEqualTo(KvTiers.Tier.DEVICE);
+            assertThat(tiers.tierOf(first)).isEqualTo(KvTiers.Tier.DISK);
+            assertThat(tiers.bytes(first).get(KvTiers.Tier.DISK)).isPositive();
+
+            KvTiers.Checkout back = tiers.checkout(first, tokens.length, layout, db);
+            assertThat(back.source()).isEqualTo(KvTiers.Source.DISK);
+            assertThat(db.recomputed).hasValue(0);
+            assertThat(KvStateCodec.export(back.kv(), KvStateCodec.Part.STREAMING)).isEqualTo(expected);
+            assertThat(tiers.tierOf(first)).isNull(); // checked out: the tiers no longer hold it
+        }
+    }
+
+    @Test
+    void idleSessionsShouldMoveToHostAndComeBackFromThere() {
+        try (KvTiers tiers = new KvTiers(1L << 30, 1L << 30, Duration.ofSeconds(1), spill, new KvTiers.KvShape(
+                model.config().headDim(), 16, model.config().maxPositions()))) {
+            UUID id = UUID.randomUUID();
+            SequenceKv kv = filled();
+            Db db = new Db(kv);
+            tiers.checkin(id, kv);
+            tiers.evictIdle(Instant.now().plusMillis(1500)); // idle > 1 timeout: host; > 2 timeouts: disk
+            assertThat(tiers.tierOf(id)).isEqualTo(KvTiers.Tier.HOST);
+            assertThat(tiers.bytes(id).get(KvTiers.Tier.HOST)).isPositive();
+            assertThat(tiers.checkout(id, tokens.length, layout, db).source()).isEqualTo(KvTiers.Source.HOST);
+        }
+    }
+
+    @Test
+    void corruptOrStaleSpillFilesShouldBeRecomputedAndRemoved() throws Exception {
+        try (KvTiers tiers = tiers(1, 1)) {
+            UUID corrupt = UUID.randomUUID();
+            UUID stale = UUID.randomUUID();
+            SequenceKv kv = filled();
+            Db db = new Db(kv);
+            tiers.checkin(corrupt, kv);
+            tiers.checkin(stale, filled());
+            Path file = spill.resolve(corrupt + ".kv");
+            byte[] bytes = Files.readAllBytes(file);
+            bytes[bytes.length / 3] ^= 1;
+            Files.write(file, bytes);
+
+            assertThat(tiers.checkout(corrupt, tokens.length, layout, db).source())
+                    .isEqualTo(KvTiers.Source.RECOMPUTED);
+            assertThat(file).doesNotExist();
+            // the database says the session has grown since the file was written
+            assertThat(tiers.checkout(stale, tokens.length + 5, layout, db).source())
+                    .isEqualTo(KvTiers.Source.RECOMPUTED);
+            assertThat(db.recomputed).hasValue(2);
+        }
+    }
+
+    @Test
+    void dropShouldForgetTheSessionInEveryTier() {
+        try (KvTiers tiers = tiers(1, 1)) {
+            UUID id = UUID.randomUUID();
+            tiers.checkin(id, filled());
+            assertThat(spill.resolve(id + ".kv")).exists();
+            tiers.drop(id);
+            assertThat(tiers.tierOf(id)).isNull();
+            assertThat(spill.resolve(id + ".kv")).doesNotExist();
+            assertThat(Arrays.stream(KvTiers.Tier.values()).mapToLong(t -> tiers.bytes(id).get(t)).sum()).isZero();
+        }
+    }
+}
