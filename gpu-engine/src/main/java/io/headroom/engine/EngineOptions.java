@@ -3,7 +3,8 @@ package io.headroom.engine;
 /**
  * How a model is run.
  *
- * @param backend {@code cpu} (Vector API, multi-threaded) or {@code cpu-scalar} (the reference ops)
+ * @param backend {@code auto} (cuda when a device and the kernels are present, else cpu), {@code cpu}
+ *     (Vector API, multi-threaded), {@code cpu-scalar} (the reference ops) or {@code cuda}
  * @param threads worker threads for the cpu backend
  * @param prefillChunk prompt tokens per forward pass during prefill
  * @param kvPageTokens positions per retrieval-head KV page
@@ -15,8 +16,9 @@ public record EngineOptions(String backend, int threads, int prefillChunk, int k
     }
 
     public EngineOptions {
-        if (!backend.equals("cpu") && !backend.equals("cpu-scalar") && !backend.equals("auto")) {
-            throw new IllegalArgumentException("unknown backend '" + backend + "' (choose auto, cpu or cpu-scalar)");
+        if (!java.util.List.of("auto", "cpu", "cpu-scalar", "cuda").contains(backend)) {
+            throw new IllegalArgumentException("unknown backend '" + backend
+                    + "' (choose auto, cpu, cpu-scalar or cuda)");
         }
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);

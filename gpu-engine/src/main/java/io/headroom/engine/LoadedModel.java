@@ -111,6 +111,13 @@ public final class LoadedModel implements AutoCloseable {
 
     @Override
     public void close() {
+        if (model.kernels() instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing the " + model.kernels().name() + " backend failed", e);
+            }
+        }
         parallel.close();
         tokenizer.close();
         checkpoint.close();
@@ -125,6 +132,12 @@ public final class LoadedModel implements AutoCloseable {
         static Kernels cpuKernels(String backend, Parallel parallel) {
             if (backend.equals("cpu-scalar")) {
                 return new ScalarKernels();
+            }
+            if (backend.equals("cuda")) {
+                return io.headroom.engine.backend.cuda.CudaKernels.open();
+            }
+            if (backend.equals("auto") && io.headroom.engine.backend.cuda.CudaDevice.unavailableReason() == null) {
+                return io.headroom.engine.backend.cuda.CudaKernels.open();
             }
             if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
                 if (backend.equals("cpu")) {

@@ -1,6 +1,7 @@
 package io.headroom.engine.cli;
 
 import io.headroom.engine.ModelFormatException;
+import io.headroom.engine.backend.cuda.CudaException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -41,7 +42,8 @@ public final class EngineCli implements Runnable {
         });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             String message = ex instanceof ModelFormatException || ex instanceof IllegalArgumentException
-                    || ex instanceof IllegalStateException ? ex.getMessage() : ex.toString();
+                    || ex instanceof IllegalStateException || ex instanceof CudaException ? ex.getMessage()
+                    : ex.toString();
             err.println("error: " + message);
             err.flush();
             return ex instanceof IllegalArgumentException ? 2 : 1;

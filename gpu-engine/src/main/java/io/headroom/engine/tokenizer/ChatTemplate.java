@@ -31,19 +31,25 @@ public final class ChatTemplate {
     private final String template; // null: plain fallback
     private final String bosToken;
     private final String eosToken;
-    private final Jinjava jinjava;
+    private Jinjava jinjava; // created on first render: models without a template never need it
 
     ChatTemplate(String template, String bosToken, String eosToken) {
         this.template = template;
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
-        this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
-                .withTrimBlocks(true)
-                .withLstripBlocks(true)
-                .withFailOnUnknownTokens(false)
-                .build());
-        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
-                ChatTemplate.class, "raiseException", String.class));
+    }
+
+    private synchronized Jinjava jinjava() {
+        if (jinjava == null) {
+            jinjava = new Jinjava(JinjavaConfig.newBuilder()
+                    .withTrimBlocks(true)
+                    .withLstripBlocks(true)
+                    .withFailOnUnknownTokens(false)
+                    .build());
+            jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
+                    ChatTemplate.class, "raiseException", String.class));
+        }
+        return jinjava;
     }
 
     /** Reads the template of {@code modelDir}; a directory without tokenizer_config.json gets the fallback. */
@@ -108,7 +114,7 @@ public final class ChatTemplate {
         ctx.put("add_generation_prompt", addGenerationPrompt);
         ctx.put("bos_token", bosToken);
         ctx.put("eos_token", eosToken);
-        RenderResult result = jinjava.renderForResult(template, ctx);
+        RenderResult result = jinjava().renderForResult(template, ctx);
         for (TemplateError error : result.getErrors()) {
             if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
                 for (Throwable t = error.getException(); t != null; t = t.getCause()) {

@@ -1,0 +1,49 @@
+// Elementwise ops of the Llama forward pass, float32 activations.
+//
+// embedding_bf16: out[t, :] = table[tokens[t], :]; grid = tokens, block = 256; table (vocab, dim) bf16.
+// silu_gate_f32:  gate[i] = silu(gate[i]) * up[i]; 1-D grid over n.
+// add_f32:        acc[i] += x[i]; 1-D grid over n.
+// add_bias_f32:   x[t, i] += bias[i]; 1-D grid over tokens·dim.
+// rope_f32:       transformers' rotate-half rotary embedding in place; grid = tokens·heads,
+//                 block = headDim/2 (≤ 1024): x[i] = a·cos − b·sin, x[i+d/2] = b·cos + a·sin.
+// Variants: these are memory-bound one-pass kernels; fusing them into their neighbours (rmsnorm
+// with the residual add, RoPE into the QKV projection) is the planned next step.
+#include "common.cuh"
+
+extern "C" __global__ void embedding_bf16(const uint16_t* __restrict__ table, const int* __restrict__ tokens,
+                                          float* __restrict__ out, int dim) {
+    int t = blockIdx.x;
+    const uint16_t* row = table + (long long) tokens[t] * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) out[(long long) t * dim + i] = bf16_to_float(row[i]);
+}
+
+extern "C" __global__ void silu_gate_f32(float* __restrict__ gate, const float* __restrict__ up, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float g = gate[i];
+        gate[i] = g / (1.f + expf(-g)) * up[i];
+    }
+}
+
+extern "C" __global__ void add_f32(float* __restrict__ acc, const float* __restrict__ x, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) acc[i] += x[i];
+}
+
+extern "C" __global__ void add_bias_f32(float* __restrict__ x, const float* __restrict__ bias, int tokens, int dim) {
+    long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < (long long) tokens * dim) x[i] += bias[i % dim];
+}
+
+extern "C" __global__ void rope_f32(float* __restrict__ x, const float* __restrict__ cos_t,
+                                    const float* __restrict__ sin_t, int heads, int head_dim) {
+    int t = blockIdx.x / heads;
+    int half = head_dim / 2;
+    int i = threadIdx.x;
+    if (i >= half) return;
+    float* v = x + (long long) blockIdx.x * head_dim;
+    float c = cos_t[t * half + i], s = sin_t[t * half + i];
+    float a = v[i], b = v[i + half];
+    v[i] = a * c - b * s;
+    v[i + half] = b * c + a * s;
+}

@@ -1,0 +1,219 @@
+package io.headroom.engine.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * One CUDA device through JCuda's driver API: the primary context, Headroom's kernels loaded from
+ * the fatbins the build put on the classpath, memory and launches. Every driver call is checked;
+ * a failure becomes a {@link CudaException} naming the call (and for launches the kernel and its
+ * grid and block), never a silent fallback. Calls may come from any thread: each makes the
+ * context current first.
+ */
+public final class CudaDevice implements AutoCloseable {
+
+    static final String KERNEL_DIR = "/io/headroom/engine/backend/cuda/";
+
+    private final CUdevice device;
+    private final CUcontext context;
+    private final String name;
+    private final Map<String, CUfunction> functions = new HashMap<>();
+
+    private CudaDevice(CUdevice device, CUcontext context, String name) {
+        this.device = device;
+        this.context = context;
+        this.name = name;
+    }
+
+    /** Why the CUDA backend cannot run here, or null when it can. */
+    public static String unavailableReason() {
+        if (CudaDevice.class.getResource(KERNEL_DIR + "kernels.index") == null) {
+            return "this build has no CUDA kernels (nvcc was not found when it was built)";
+        }
+        try {
+            JCudaDriver.setExceptionsEnabled(false);
+            int r = cuInit(0);
+            if (r != CUresult.CUDA_SUCCESS) {
+                return "no usable CUDA driver (cuInit: " + CUresult.stringFor(r) + ")";
+            }
+            int[] count = new int[1];
+            r = cuDeviceGetCount(count);
+            if (r != CUresult.CUDA_SUCCESS || count[0] == 0) {
+                return "no CUDA device found";
+            }
+            return null;
+        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+            String first = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
+            return "the CUDA driver (libcuda.so.1) or JCuda's native library could not be loaded (" + first + ")";
+        }
+    }
+
+    /** Opens device {@code ordinal}; fails with the reason when CUDA cannot run here. */
+    public static CudaDevice open(int ordinal) {
+        String reason = unavailableReason();
+        if (reason != null) {
+            throw new CudaException("the cuda backend is unavailable: " + reason);
+        }
+        CUdevice dev = new CUdevice();
+        check(cuDeviceGet(dev, ordinal), "cuDeviceGet(" + ordinal + ")");
+        CUcontext ctx = new CUcontext();
+        check(cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain");
+        check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+        byte[] nameBytes = new byte[256];
+        check(cuDeviceGetName(nameBytes, nameBytes.length, dev), "cuDeviceGetName");
+        String name = new String(nameBytes, StandardCharsets.US_ASCII).trim().replace("\0", "");
+        CudaDevice d = new CudaDevice(dev, ctx, name);
+        d.loadKernels();
+        return d;
+    }
+
+    private void loadKernels() {
+        String index = resourceText(KERNEL_DIR + "kernels.index");
+        for (String file : index.split("\\s+")) {
+            if (file.isBlank()) {
+                continue;
+            }
+            byte[] image = resourceBytes(KERNEL_DIR + file);
+            CUmodule module = new CUmodule();
+            // cuModuleLoadData, not cuModuleLoadFatBinary: the latter loads but its functions cannot be found
+            check(cuModuleLoadData(module, image), "cuModuleLoadData(" + file + ")");
+            for (String kernel : kernelNames(file)) {
+                CUfunction f = new CUfunction();
+                check(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
+                functions.put(kernel, f);
+            }
+        }
+    }
+
+    /** The extern "C" kernels each file defines (kept in step with gpu-engine/src/main/cuda). */
+    private static String[] kernelNames(String file) {
+        return switch (file) {
+            case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "add_f32", "add_bias_f32",
+                "rope_f32"};
+            case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32"};
+            case "matmul.fatbin" -> new String[] {"matmul_bf16"};
+            case "attention.fatbin" -> new String[] {"attention_f32"};
+            default -> new String[0];
+        };
+    }
+
+    public String name() {
+        return name;
+    }
+
+    void makeCurrent() {
+        check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    /** Launches {@code kernel} and waits for it; errors name the kernel and the launch shape. */
+    public void launch(String kernel, int grid, int block, int sharedBytes, Object... args) {
+        makeCurrent();
+        CUfunction f = functions.get(kernel);
+        if (f == null) {
+            throw new CudaException("kernel " + kernel + " is not in the loaded fatbins");
+        }
+        Pointer[] params = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            params[i] = switch (args[i]) {
+                case CUdeviceptr p -> Pointer.to(p);
+                case Integer n -> Pointer.to(new int[] {n});
+                case Float x -> Pointer.to(new float[] {x});
+                default -> throw new IllegalArgumentException("unsupported kernel argument " + args[i]);
+            };
+        }
+        String shape = kernel + "<<<" + grid + ", " + block + ", " + sharedBytes + ">>>";
+        check(cuLaunchKernel(f, grid, 1, 1, block, 1, 1, sharedBytes, null, Pointer.to(params), null),
+                "launch " + shape);
+        check(cuCtxSynchronize(), "execution of " + shape);
+    }
+
+    public CUdeviceptr alloc(long bytes) {
+        makeCurrent();
+        CUdeviceptr p = new CUdeviceptr();
+        check(cuMemAlloc(p, Math.max(bytes, 4)), "cuMemAlloc(" + bytes + " bytes)");
+        return p;
+    }
+
+    public void free(CUdeviceptr p) {
+        makeCurrent();
+        check(cuMemFree(p), "cuMemFree");
+    }
+
+    public CUdeviceptr upload(float[] host, int count) {
+        CUdeviceptr p = alloc(4L * count);
+        check(cuMemcpyHtoD(p, Pointer.to(host), 4L * count), "cuMemcpyHtoD(" + 4L * count + " bytes)");
+        return p;
+    }
+
+    public CUdeviceptr upload(int[] host) {
+        CUdeviceptr p = alloc(4L * host.length);
+        check(cuMemcpyHtoD(p, Pointer.to(host), 4L * host.length), "cuMemcpyHtoD(" + 4L * host.length + " bytes)");
+        return p;
+    }
+
+    public CUdeviceptr upload(short[] host) {
+        CUdeviceptr p = alloc(2L * host.length);
+        check(cuMemcpyHtoD(p, Pointer.to(host), 2L * host.length), "cuMemcpyHtoD(" + 2L * host.length + " bytes)");
+        return p;
+    }
+
+    public void download(CUdeviceptr p, float[] host, int count) {
+        makeCurrent();
+        check(cuMemcpyDtoH(Pointer.to(host), p, 4L * count), "cuMemcpyDtoH(" + 4L * count + " bytes)");
+    }
+
+    static void check(int result, String what) {
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw new CudaException("CUDA " + what + " failed: " + CUresult.stringFor(result));
+        }
+    }
+
+    private static byte[] resourceBytes(String path) {
+        try (InputStream in = CudaDevice.class.getResourceAsStream(path)) {
+            if (in == null) {
+                throw new CudaException("kernel image " + path + " is missing from the classpath");
+            }
+            byte[] data = in.readAllBytes();
+            // a trailing NUL: cuModuleLoadData reads PTX images as C strings
+            return java.util.Arrays.copyOf(data, data.length + 1);
+        } catch (IOException e) {
+            throw new CudaException("cannot read kernel image " + path, e);
+        }
+    }
+
+    private static String resourceText(String path) {
+        return new String(resourceBytes(path), StandardCharsets.UTF_8).replace("\0", "");
+    }
+
+    @Override
+    public void close() {
+        check(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
+    }
+}
