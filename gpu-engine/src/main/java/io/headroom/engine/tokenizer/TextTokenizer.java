@@ -27,6 +27,12 @@ public final class TextTokenizer implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             throw new ModelFormatException("no " + FILE + " in " + modelDir);
         }
+        // DJL picks a CUDA build of the tokenizers library when it sees a GPU and, not finding one in
+        // its jar, tries to download it (no network on GPU nodes). Tokenising is CPU work: use the
+        // bundled CPU build unless the operator chose otherwise.
+        if (System.getenv("RUST_FLAVOR") == null && System.getProperty("RUST_FLAVOR") == null) {
+            System.setProperty("RUST_FLAVOR", "cpu");
+        }
         try {
             // Path-based loading also reads tokenizer_config.json; load only tokenizer.json so what it
             // says (post-processor, normaliser) is the whole truth, as in transformers.
