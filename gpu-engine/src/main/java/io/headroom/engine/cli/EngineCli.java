@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
 @Command(name = "headroom-engine", mixinStandardHelpOptions = true, version = "Headroom engine 0.1.0",
         description = "Headroom's inference engine: run Hugging Face Llama-family checkpoints.",
         subcommands = {LogitsCommand.class, GenerateCommand.class, PasskeyEvalCommand.class, NiahEvalCommand.class,
+            IdentifyCommand.class,
             BenchCommand.class})
 public final class EngineCli implements Runnable {
 
