@@ -242,7 +242,7 @@ public final class SessionEngine {
         }
     }
 
-    /** The number of tokens {@code text} becomes as a new message of the given session. */
+    /** The model's context limit in tokens. */
     public int maxContext() {
         return model.config().maxPositions();
     }

@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *       in PostgreSQL).</li>
  * </ul>
  * Sessions move down when a tier's byte budget is exceeded (least recently used first) or when
- * idle longer than the idle timeout; they move back up on their next turn. Nothing here is
+ * idle: to host after one idle timeout, to disk after two; they move back up on their next turn. Nothing here is
  * durable: a missing, stale or corrupt spill file means the caller recomputes the KV from the
  * session's stored tokens. Thread-safe; the engine worker is its main user.
  */
