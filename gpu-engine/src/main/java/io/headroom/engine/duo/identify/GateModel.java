@@ -119,16 +119,9 @@ public final class GateModel {
                 x[i * h + j] = embeddingTensor.get((long) tokens[i] * h + j);
             }
         }
-        int half = c.headDim() / 2;
-        double[] cos = new double[t * half];
-        double[] sin = new double[t * half];
-        for (int i = 0; i < t; i++) {
-            for (int j = 0; j < half; j++) {
-                double angle = i * invFreq[j];
-                cos[i * half + j] = Math.cos(angle);
-                sin[i * half + j] = Math.sin(angle);
-            }
-        }
+        double[][] rot = ropeTables(t);
+        double[] cos = rot[0];
+        double[] sin = rot[1];
         Saved[] saved = new Saved[layers.length];
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
@@ -191,16 +184,9 @@ public final class GateModel {
         int t = pass.tokens;
         int h = c.hiddenSize();
         int hd = c.headDim();
-        int half = hd / 2;
-        double[] cos = new double[t * half];
-        double[] sin = new double[t * half];
-        for (int i = 0; i < t; i++) {
-            for (int j = 0; j < half; j++) {
-                double angle = i * invFreq[j];
-                cos[i * half + j] = Math.cos(angle);
-                sin[i * half + j] = Math.sin(angle);
-            }
-        }
+        double[][] rot = ropeTables(t);
+        double[] cos = rot[0];
+        double[] sin = rot[1];
         double[][] dGates = new double[layers.length][c.numKvHeads()];
         double[] dx = rmsnormBackward(pass.xFinal, finalNorm, pass.invRmsFinal, dHidden, t);
         for (int l = layers.length - 1; l >= 0; l--) {
@@ -271,6 +257,21 @@ public final class GateModel {
             dx = add(dx2, rmsnormBackward(s.x, w.attnNorm, s.invRms1, da, t));
         }
         return dGates;
+    }
+
+    /** Cosines and sines of the rotary angles of positions 0 .. t−1, each {@code (t, headDim/2)}. */
+    private double[][] ropeTables(int t) {
+        int half = c.headDim() / 2;
+        double[] cos = new double[t * half];
+        double[] sin = new double[t * half];
+        for (int i = 0; i < t; i++) {
+            for (int j = 0; j < half; j++) {
+                double angle = i * invFreq[j];
+                cos[i * half + j] = Math.cos(angle);
+                sin[i * half + j] = Math.sin(angle);
+            }
+        }
+        return new double[][] {cos, sin};
     }
 
     /**

@@ -3,15 +3,11 @@ package io.headroom.engine.backend.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.headroom.engine.backend.HeadKv;
+import io.headroom.engine.backend.KernelTestData;
 import io.headroom.engine.backend.KvSpan;
 import io.headroom.engine.tensor.Bf16Tensor;
 import io.headroom.engine.tensor.DType;
 import io.headroom.engine.tensor.WeightTensor;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -49,8 +45,7 @@ class VectorKernelsTests {
     static VectorKernels fast;
     static final ScalarKernels REF = new ScalarKernels();
 
-    final SplittableRandom random = new SplittableRandom(20261125);
-    final Arena arena = Arena.ofAuto();
+    final KernelTestData data = new KernelTestData(20261125);
 
     @BeforeAll
     static void start() {
@@ -272,33 +267,15 @@ class VectorKernelsTests {
     }
 
     WeightTensor randomTensor(DType dtype, int rows, int cols) {
-        MemorySegment seg = arena.allocate((long) rows * cols * dtype.bytes());
-        for (long i = 0; i < (long) rows * cols; i++) {
-            float v = (float) (random.nextDouble() * 2 - 1);
-            switch (dtype) {
-                case BF16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i,
-                        Bf16Tensor.fromFloat(v));
-                case F16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i,
-                        Float.floatToFloat16(v));
-                case F32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, v);
-                default -> throw new IllegalStateException();
-            }
-        }
-        return WeightTensor.of("w", dtype, seg, rows, cols);
+        return data.weight(dtype, rows, cols);
     }
 
     float[] randomArray(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (random.nextDouble() * 2 - 1);
-        }
-        return a;
+        return data.random(n);
     }
 
     static float[] poisoned(int n) {
-        float[] a = new float[n];
-        java.util.Arrays.fill(a, Float.NaN);
-        return a;
+        return KernelTestData.poisoned(n);
     }
 
     static void assertClose(float[] actual, float[] expected, double rtol, double atol, String what) {

@@ -3,17 +3,12 @@ package io.headroom.engine.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.headroom.engine.backend.HeadKv;
+import io.headroom.engine.backend.KernelTestData;
 import io.headroom.engine.backend.KvSpan;
 import io.headroom.engine.backend.cpu.ScalarKernels;
-import io.headroom.engine.tensor.Bf16Tensor;
 import io.headroom.engine.tensor.DType;
 import io.headroom.engine.tensor.WeightTensor;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -38,8 +33,7 @@ class CudaKernelsTests {
 
     static CudaKernels gpu;
     static final ScalarKernels REF = new ScalarKernels();
-    final SplittableRandom random = new SplittableRandom(System.nanoTime());
-    final Arena arena = Arena.ofAuto();
+    final KernelTestData data = new KernelTestData(System.nanoTime()); // fresh inputs on every run
 
     @BeforeAll
     static void open() {
@@ -154,26 +148,15 @@ class CudaKernelsTests {
     }
 
     WeightTensor bf16(int rows, int cols) {
-        MemorySegment seg = arena.allocate((long) rows * cols * 2);
-        for (long i = 0; i < (long) rows * cols; i++) {
-            seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i,
-                    Bf16Tensor.fromFloat((float) (random.nextDouble() * 2 - 1)));
-        }
-        return WeightTensor.of("w", DType.BF16, seg, rows, cols);
+        return data.weight(DType.BF16, rows, cols);
     }
 
     float[] random(int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (random.nextDouble() * 2 - 1);
-        }
-        return a;
+        return data.random(n);
     }
 
     static float[] poisoned(int n) {
-        float[] a = new float[n];
-        Arrays.fill(a, Float.NaN);
-        return a;
+        return KernelTestData.poisoned(n);
     }
 
     static void assertClose(float[] actual, float[] expected, String what) {
