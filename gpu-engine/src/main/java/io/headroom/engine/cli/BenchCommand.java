@@ -3,6 +3,8 @@ package io.headroom.engine.cli;
 import io.headroom.engine.backend.Kernels;
 import io.headroom.engine.backend.cpu.Parallel;
 import io.headroom.engine.backend.cpu.VectorKernels;
+import io.headroom.engine.backend.cuda.CudaDevice;
+import io.headroom.engine.backend.cuda.CudaLlamaModel;
 import io.headroom.engine.bench.MemoryBandwidth;
 import io.headroom.engine.bench.RandomCheckpoint;
 import io.headroom.engine.generate.Generator;
@@ -55,6 +57,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "buffer size for the bandwidth probe. Default: ${DEFAULT-VALUE}")
     long bandwidthBytes;
 
+    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME",
+            description = "cpu, or cuda (device-resident forward, full attention). Default: ${DEFAULT-VALUE}")
+    String backend;
+
     @Spec
     CommandSpec spec;
 
@@ -75,6 +81,12 @@ final class BenchCommand implements Callable<Integer> {
             geometry.writeTo(model, 42);
         }
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        if (backend.equals("cuda")) {
+            return benchCuda(n);
+        }
+        if (!backend.equals("cpu")) {
+            throw new IllegalArgumentException("--backend must be cpu or cuda, got '" + backend + "'");
+        }
         Map<String, Object> json = new LinkedHashMap<>();
         try (Parallel parallel = new Parallel(n); Checkpoint ckpt = Checkpoint.open(model)) {
             ModelConfig config = ModelConfigReader.read(model);
@@ -127,9 +139,107 @@ final class BenchCommand implements Callable<Integer> {
             json.put("java", Runtime.version().toString());
             json.put("cpu_cores", Runtime.getRuntime().availableProcessors());
         }
+        print(json);
+        return 0;
+    }
+
+    private void print(Map<String, Object> json) {
         PrintWriter out = spec.commandLine().getOut();
         out.println(JsonMapper.builder().build().writerWithDefaultPrettyPrinter().writeValueAsString(json));
         out.flush();
+    }
+
+    /**
+     * The device-resident forward on the GPU, checked against the CPU path on the same prompt (last
+     * prompt position's logits and the first greedy tokens), then timed: prefill, median decode step,
+     * and the weight bytes streamed per second against the card's measured copy bandwidth.
+     */
+    private int benchCuda(int threads) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        try (Parallel parallel = new Parallel(threads); Checkpoint ckpt = Checkpoint.open(model);
+                CudaDevice device = CudaDevice.open(0)) {
+            ModelConfig config = ModelConfigReader.read(model);
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            int[] prompt = new int[promptTokens];
+            Arrays.setAll(prompt, i -> (i * 7919 + 13) % config.vocabSize());
+            int checkTokens = 4;
+            // CPU reference on the same prompt
+            LlamaModel cpu = new LlamaModel(config, weights, new VectorKernels(parallel));
+            SequenceKv cache = cpu.newCache();
+            float[] cpuLogits = Generator.prefill(cpu, cache, prompt, 128);
+            int[] cpuTokens = new int[checkTokens];
+            float[] l = cpuLogits;
+            for (int i = 0; i < checkTokens; i++) {
+                cpuTokens[i] = Sampler.argmax(l);
+                l = cpu.forward(new int[] {cpuTokens[i]}, cache, new int[] {0})[0];
+            }
+            int chunk = 64;
+            int capacity = promptTokens + decodeTokens + checkTokens + 8;
+            try (var gpu = new CudaLlamaModel(device, config, weights, capacity,
+                    chunk)) {
+                float[] gpuLogits = prefillCuda(gpu, prompt, chunk);
+                int[] gpuTokens = new int[checkTokens];
+                float[] g = gpuLogits;
+                for (int i = 0; i < checkTokens; i++) {
+                    gpuTokens[i] = Sampler.argmax(g);
+                    g = gpu.forward(new int[] {gpuTokens[i]});
+                }
+                json.put("check_prefill_logits_relative_error", relativeError(gpuLogits, cpuLogits));
+                json.put("check_greedy_tokens_equal", Arrays.equals(cpuTokens, gpuTokens));
+            }
+            try (var gpu = new CudaLlamaModel(device, config, weights, capacity,
+                    chunk)) {
+                prefillCuda(gpu, prompt, chunk); // warm-up of the whole path
+            }
+            try (var gpu = new CudaLlamaModel(device, config, weights, capacity,
+                    chunk)) {
+                long t0 = System.nanoTime();
+                float[] logits = prefillCuda(gpu, prompt, chunk);
+                long t1 = System.nanoTime();
+                long[] perToken = new long[decodeTokens];
+                for (int i = 0; i < decodeTokens; i++) {
+                    long s = System.nanoTime();
+                    logits = gpu.forward(new int[] {Sampler.argmax(logits)});
+                    perToken[i] = System.nanoTime() - s;
+                }
+                long[] sorted = perToken.clone();
+                Arrays.sort(sorted);
+                double median = sorted[sorted.length / 2] / 1e9;
+                long streamed = ckpt.totalBytes() - (config.tieWordEmbeddings() ? 0
+                        : (long) config.vocabSize() * config.hiddenSize() * 2);
+                double copy = device.copyBandwidth(1L << 30, 10);
+                json.put("device", device.name());
+                json.put("model", model.toString());
+                json.put("parameters", config.parameterCount());
+                json.put("prompt_tokens", promptTokens);
+                json.put("prefill_seconds", (t1 - t0) / 1e9);
+                json.put("decode_median_seconds_per_token", median);
+                json.put("decode_tokens_per_second", 1 / median);
+                json.put("achieved_weight_gb_per_second", streamed / median / 1e9);
+                json.put("measured_copy_bandwidth_gb_per_second_read_plus_write", copy / 1e9);
+                json.put("decode_floor_seconds_per_token", streamed / (copy));
+                json.put("decode_measured_over_floor", median / (streamed / copy));
+            }
+        }
+        print(json);
         return 0;
+    }
+
+    private static float[] prefillCuda(CudaLlamaModel gpu, int[] prompt, int chunk) {
+        float[] last = null;
+        for (int from = 0; from < prompt.length; from += chunk) {
+            last = gpu.forward(Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)));
+        }
+        return last;
+    }
+
+    private static double relativeError(float[] a, float[] b) {
+        double d = 0;
+        double n = 0;
+        for (int i = 0; i < b.length; i++) {
+            d += (a[i] - (double) b[i]) * (a[i] - (double) b[i]);
+            n += b[i] * (double) b[i];
+        }
+        return Math.sqrt(d / n);
     }
 }

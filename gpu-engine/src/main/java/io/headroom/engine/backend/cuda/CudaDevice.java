@@ -120,6 +120,7 @@ public final class CudaDevice implements AutoCloseable {
             case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
+            case "kvcache.fatbin" -> new String[] {"kv_write_f32"};
             default -> new String[0];
         };
     }
@@ -134,6 +135,21 @@ public final class CudaDevice implements AutoCloseable {
 
     /** Launches {@code kernel} and waits for it; errors name the kernel and the launch shape. */
     public void launch(String kernel, int grid, int block, int sharedBytes, Object... args) {
+        launchAsync(kernel, grid, block, sharedBytes, args);
+        synchronize(kernel + "<<<" + grid + ", " + block + ", " + sharedBytes + ">>>");
+    }
+
+    /** Waits for queued work; {@code what} names it in an error. */
+    public void synchronize(String what) {
+        makeCurrent();
+        check(cuCtxSynchronize(), "execution of " + what);
+    }
+
+    /**
+     * Queues {@code kernel} on the default stream without waiting; launch errors are reported here,
+     * execution errors at the next {@link #synchronize}.
+     */
+    public void launchAsync(String kernel, int grid, int block, int sharedBytes, Object... args) {
         makeCurrent();
         CUfunction f = functions.get(kernel);
         if (f == null) {
@@ -151,7 +167,6 @@ public final class CudaDevice implements AutoCloseable {
         String shape = kernel + "<<<" + grid + ", " + block + ", " + sharedBytes + ">>>";
         check(cuLaunchKernel(f, grid, 1, 1, block, 1, 1, sharedBytes, null, Pointer.to(params), null),
                 "launch " + shape);
-        check(cuCtxSynchronize(), "execution of " + shape);
     }
 
     public CUdeviceptr alloc(long bytes) {
@@ -187,6 +202,31 @@ public final class CudaDevice implements AutoCloseable {
     public void download(CUdeviceptr p, float[] host, int count) {
         makeCurrent();
         check(cuMemcpyDtoH(Pointer.to(host), p, 4L * count), "cuMemcpyDtoH(" + 4L * count + " bytes)");
+    }
+
+    /**
+     * Device-to-device copy bandwidth, counting bytes read plus bytes written (best of
+     * {@code repeats} copies of {@code bytes}), the bound a memory-bound kernel works against.
+     */
+    public double copyBandwidth(long bytes, int repeats) {
+        CUdeviceptr a = alloc(bytes);
+        CUdeviceptr b = alloc(bytes);
+        try {
+            double best = 0;
+            for (int r = 0; r < repeats + 1; r++) {
+                long t0 = System.nanoTime();
+                check(jcuda.driver.JCudaDriver.cuMemcpyDtoD(b, a, bytes), "cuMemcpyDtoD(" + bytes + " bytes)");
+                check(cuCtxSynchronize(), "cuMemcpyDtoD");
+                double s = (System.nanoTime() - t0) / 1e9;
+                if (r > 0) {
+                    best = Math.max(best, 2.0 * bytes / s);
+                }
+            }
+            return best;
+        } finally {
+            free(a);
+            free(b);
+        }
     }
 
     static void check(int result, String what) {
