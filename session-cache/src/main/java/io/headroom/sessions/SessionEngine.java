@@ -242,11 +242,6 @@ public final class SessionEngine {
         }
     }
 
-    /** The model's context limit in tokens. */
-    public int maxContext() {
-        return model.config().maxPositions();
-    }
-
     private GenerationRequest request(int[] prompt, GenerationOptions o, TokenListener listener,
             AtomicBoolean cancelled) {
         Set<Integer> stops = new HashSet<>(model.config().eosTokenIds());

@@ -28,7 +28,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -251,10 +250,5 @@ public class SessionController {
     /** Runs blocking work (JPA, tokenisation, queueing) off the event loop. */
     static <T> Mono<T> blocking(java.util.concurrent.Callable<T> work) {
         return Mono.fromCallable(work).subscribeOn(Schedulers.boundedElastic());
-    }
-
-    /** For futures' results that complete on the engine thread. */
-    static <T> Mono<T> await(CompletableFuture<T> f) {
-        return Mono.fromFuture(f);
     }
 }

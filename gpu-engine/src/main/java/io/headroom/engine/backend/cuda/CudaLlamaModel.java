@@ -118,12 +118,6 @@ public final class CudaLlamaModel implements AutoCloseable {
         return length;
     }
 
-    /** Bytes of device memory this model holds (weights, KV cache, activations). */
-    public long deviceBytes(long weightBytes) {
-        long kv = 2L * c.numLayers() * c.numKvHeads() * capacity * c.headDim() * 4;
-        return weightBytes + kv;
-    }
-
     /** Runs {@code tokens} (at most maxChunk) at positions {@code length()..}; returns the last row's logits. */
     public float[] forward(int[] tokens) {
         int n = tokens.length;
