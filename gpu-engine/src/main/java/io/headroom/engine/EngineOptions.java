@@ -30,8 +30,4 @@ public record EngineOptions(String backend, int threads, int prefillChunk, int k
             throw new IllegalArgumentException("KV page size must be >= 1 token, got " + kvPageTokens);
         }
     }
-
-    public static EngineOptions defaults() {
-        return new EngineOptions("auto", Runtime.getRuntime().availableProcessors(), 128);
-    }
 }

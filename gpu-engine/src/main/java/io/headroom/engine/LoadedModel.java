@@ -91,10 +91,6 @@ public final class LoadedModel implements AutoCloseable {
         return model;
     }
 
-    public long weightBytes() {
-        return checkpoint.totalBytes();
-    }
-
     /** A generator with full attention. */
     public Generator generator() {
         return generator(DuoLayout.full(config.numLayers(), config.numKvHeads()));

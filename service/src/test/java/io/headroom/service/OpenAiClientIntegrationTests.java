@@ -3,6 +3,7 @@ package io.headroom.service;
 import static io.headroom.service.ServiceTestSupport.DOCUMENT;
 import static io.headroom.service.ServiceTestSupport.QUESTION;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
@@ -77,11 +78,6 @@ class OpenAiClientIntegrationTests {
     void unknownModelShouldBeReportedThroughTheClient() {
         OpenAiChatModel model = OpenAiChatModel.builder().baseUrl("http://localhost:" + port + "/v1")
                 .apiKey("not-needed").modelName("gpt-4o").maxTokens(4).maxRetries(0).build();
-        try {
-            model.chat("hello");
-            throw new AssertionError("expected the client to report the error");
-        } catch (RuntimeException e) {
-            assertThat(e.getMessage()).contains("does not exist");
-        }
+        assertThatThrownBy(() -> model.chat("hello")).hasMessageContaining("does not exist");
     }
 }

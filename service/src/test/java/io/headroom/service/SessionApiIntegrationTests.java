@@ -110,7 +110,8 @@ class SessionApiIntegrationTests {
         assertThat(get("/actuator/health/liveness", 200).get("status").asString()).isEqualTo("UP");
         String metrics = client.get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
                 .expectBody(String.class).returnResult().getResponseBody();
-        assertThat(metrics).contains("headroom_engine_queue_depth").contains("headroom_kv_bytes{tier=\"device\"}");
+        assertThat(metrics).contains("headroom_engine_queue_depth").contains("headroom_kv_bytes{tier=\"device\"}")
+                .contains("headroom_kv_checkouts_total{source=\"recomputed\"}");
     }
 
     @Test
@@ -145,8 +146,8 @@ class SessionApiIntegrationTests {
         String id = createSession("{}");
         assertEnvelope(post("/v1/sessions/" + id + "/turns", "{\"message\": ", 400), "invalid_request_error",
                 "invalid_json");
-        assertEnvelope(post("/v1/sessions/" + id + "/turns", "{\"message\": \"x\", \"temperature\": -1}", 400),
-                "invalid_request_error", null).at("/error/param").asString().equals("temperature");
+        assertThat(assertEnvelope(post("/v1/sessions/" + id + "/turns", "{\"message\": \"x\", \"temperature\": -1}",
+                400), "invalid_request_error", null).at("/error/param").asString()).isEqualTo("temperature");
         assertThat(post("/v1/sessions/" + id + "/turns", "{\"message\": \"x\", \"top_p\": 0}", 400)
                 .at("/error/param").asString()).isEqualTo("top_p");
         assertThat(post("/v1/sessions/" + id + "/turns", "{\"message\": \"x\", \"max_tokens\": 0}", 400)

@@ -101,10 +101,6 @@ public final class SessionEngine {
         return tiers;
     }
 
-    public boolean hasPattern() {
-        return pattern != null;
-    }
-
     /** Creates a session (no engine work: its KV is built on first use). */
     public SessionRecord create(String owner, Double sparsity, String systemPrompt) {
         if (sparsity != null) {

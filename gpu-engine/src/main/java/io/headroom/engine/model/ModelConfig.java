@@ -80,6 +80,26 @@ public record ModelConfig(
         return out;
     }
 
+    /**
+     * Cosines and sines of the rotary angles {@code position · invFreq[i]} for positions
+     * {@code start .. start + tokens − 1}, each {@code (tokens, headDim/2)}; the angle is a float32
+     * product, as transformers computes it.
+     */
+    public float[][] ropeTables(float[] invFreq, int start, int tokens) {
+        int half = headDim / 2;
+        float[] cos = new float[tokens * half];
+        float[] sin = new float[tokens * half];
+        for (int t = 0; t < tokens; t++) {
+            float pos = start + t;
+            for (int i = 0; i < half; i++) {
+                float angle = pos * invFreq[i];
+                cos[t * half + i] = (float) Math.cos(angle);
+                sin[t * half + i] = (float) Math.sin(angle);
+            }
+        }
+        return new float[][] {cos, sin};
+    }
+
     /** Number of parameters, for reports. */
     public long parameterCount() {
         long attn = (long) hiddenSize * qDim() * 2 + (long) hiddenSize * kvDim() * 2;

@@ -53,11 +53,6 @@ public final class EngineQueue implements AutoCloseable {
         return executor.getQueue().size();
     }
 
-    /** Whether a job is running now. */
-    public boolean busy() {
-        return executor.getActiveCount() > 0;
-    }
-
     public int capacity() {
         return capacity;
     }

@@ -70,12 +70,13 @@ class EngineCliTests {
 
     @Test
     void everyCommandShouldHaveHelp() {
-        for (String cmd : new String[] {"logits", "generate", "bench"}) {
+        for (String cmd : new String[] {"logits", "generate", "passkey-eval", "niah-eval", "identify", "bench"}) {
             Run r = run(cmd, "--help");
             assertThat(r.code()).isZero();
             assertThat(r.out()).contains("Usage: headroom-engine " + cmd);
         }
-        assertThat(run("--help").out()).contains("logits").contains("generate").contains("bench");
+        assertThat(run("--help").out()).contains("logits").contains("generate").contains("passkey-eval")
+                .contains("niah-eval").contains("identify").contains("bench");
     }
 
     @Test

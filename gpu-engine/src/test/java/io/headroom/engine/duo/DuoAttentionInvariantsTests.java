@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.headroom.engine.EngineOptions;
 import io.headroom.engine.LoadedModel;
 import io.headroom.engine.generate.GenerationRequest;
+import io.headroom.engine.golden.GoldenFixture;
 import io.headroom.engine.generate.GenerationResult;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.kv.KvMemory;
@@ -61,7 +62,7 @@ class DuoAttentionInvariantsTests {
         assertThat(allRetrieval.allRetrieval()).isTrue();
         float[] full = logits(DuoLayout.full(config.numLayers(), config.numKvHeads()), 64);
         // the same arithmetic; only the JIT's lane-reduction order may differ between the two runs
-        assertThat(relativeError(logits(allRetrieval, 64), full)).isLessThan(1e-6);
+        assertThat(GoldenFixture.relativeError(logits(allRetrieval, 64), full)).isLessThan(1e-6);
     }
 
     @Test
@@ -70,10 +71,10 @@ class DuoAttentionInvariantsTests {
         int recent = prompt.length - sink + 1; // S + R ≥ sequence length
         float[] full = logits(DuoLayout.full(config.numLayers(), config.numKvHeads()), 64);
         float[] streaming = logits(DuoLayout.streamingOnly(config.numLayers(), config.numKvHeads(), sink, recent), 64);
-        assertThat(relativeError(streaming, full)).isLessThan(1e-6);
+        assertThat(GoldenFixture.relativeError(streaming, full)).isLessThan(1e-6);
         // and a window one token short of that changes the result (the test can fail)
         float[] shorter = logits(DuoLayout.streamingOnly(config.numLayers(), config.numKvHeads(), sink, 32), 64);
-        assertThat(relativeError(shorter, full)).isGreaterThan(1e-3);
+        assertThat(GoldenFixture.relativeError(shorter, full)).isGreaterThan(1e-3);
     }
 
     @ParameterizedTest
@@ -84,11 +85,11 @@ class DuoAttentionInvariantsTests {
         float[] expected = Generator.prefill(model.model(), whole, prompt, prompt.length);
         SequenceKv chunked = model.model().newCache(layout, 16);
         float[] actual = Generator.prefill(model.model(), chunked, prompt, chunk);
-        assertThat(relativeError(actual, expected)).as("logits, chunk %d", chunk).isLessThan(1e-6);
+        assertThat(GoldenFixture.relativeError(actual, expected)).as("logits, chunk %d", chunk).isLessThan(1e-6);
         for (KvStateCodec.Part part : KvStateCodec.Part.values()) {
             float[] a = floats(KvStateCodec.export(chunked, part));
             float[] b = floats(KvStateCodec.export(whole, part));
-            assertThat(relativeError(a, b)).as("%s KV state, chunk %d", part, chunk).isLessThan(1e-6);
+            assertThat(GoldenFixture.relativeError(a, b)).as("%s KV state, chunk %d", part, chunk).isLessThan(1e-6);
         }
     }
 
@@ -174,21 +175,14 @@ class DuoAttentionInvariantsTests {
                 .hasMessageContaining("head layout has shape (3, 4) but the model has 4 layers and 4 KV heads");
     }
 
+    /** The payload of a KV block: after the fixed header and the layout bytes, before the checksum. */
     static float[] floats(byte[] block) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(block).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        float[] out = new float[(block.length - 64) / 4];
-        b.position(block.length - 4 - out.length * 4);
+        int header = 4 + 2 + 1 + 1 + 4 * 7 + config.numLayers() * config.numKvHeads();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(block, header, block.length - 4 - header)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        float[] out = new float[(block.length - 4 - header) / 4];
         b.asFloatBuffer().get(out);
         return out;
     }
 
-    static double relativeError(float[] a, float[] b) {
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < b.length; i++) {
-            diff += (a[i] - (double) b[i]) * (a[i] - (double) b[i]);
-            norm += b[i] * (double) b[i];
-        }
-        return Math.sqrt(diff / norm);
-    }
 }

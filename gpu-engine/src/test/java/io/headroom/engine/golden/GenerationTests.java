@@ -43,7 +43,7 @@ class GenerationTests {
         float[] whole = Generator.prefill(model.model(), model.model().newCache(), prompt, prompt.length);
         for (int chunk : new int[] {1, 7, 64}) {
             float[] chunked = Generator.prefill(model.model(), model.model().newCache(), prompt, chunk);
-            assertThat(GoldenParityTests.relativeError(chunked, whole)).as("chunk %d", chunk).isLessThan(1e-6);
+            assertThat(GoldenFixture.relativeError(chunked, whole)).as("chunk %d", chunk).isLessThan(1e-6);
         }
     }
 

@@ -8,9 +8,7 @@ import java.lang.foreign.Arena;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -18,11 +16,11 @@ import tools.jackson.databind.json.JsonMapper;
  * One golden fixture made by {@code src/reference/make_golden_fixtures.py}: a tiny bf16 checkpoint
  * and what transformers computed from it (expected.json, reference.safetensors).
  */
-record GoldenFixture(String name, Path dir, JsonNode expected) {
+public record GoldenFixture(String name, Path dir, JsonNode expected) {
 
-    static final List<String> CASES = List.of("llama3-gqa", "llama-mha", "qwen2-tied", "mistral");
+    public static final List<String> CASES = List.of("llama3-gqa", "llama-mha", "qwen2-tied", "mistral");
 
-    static GoldenFixture load(String name) {
+    public static GoldenFixture load(String name) {
         try {
             Path dir = Path.of(GoldenFixture.class.getResource("/golden/" + name).toURI());
             JsonNode expected = JsonMapper.builder().build().readTree(Files.readString(dir.resolve("expected.json")));
@@ -34,16 +32,16 @@ record GoldenFixture(String name, Path dir, JsonNode expected) {
         }
     }
 
-    int[] prompt(int i) {
+    public int[] prompt(int i) {
         return ints(expected.get("prompts").get(i));
     }
 
-    int promptCount() {
+    public int promptCount() {
         return expected.get("prompts").size();
     }
 
     /** transformers' greedy continuation of prompt i. */
-    int[] greedy(int i) {
+    public int[] greedy(int i) {
         for (JsonNode g : expected.get("greedy")) {
             if (g.get("prompt").asInt() == i) {
                 return ints(g.get("tokens"));
@@ -53,7 +51,7 @@ record GoldenFixture(String name, Path dir, JsonNode expected) {
     }
 
     /** Reference logits of prompt i, {@code (positions, vocab)}. */
-    float[][] logits(int i, Arena arena) {
+    public float[][] logits(int i, Arena arena) {
         SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"), arena);
         var info = ref.tensors().get("logits." + i);
         int rows = (int) info.shape()[0];
@@ -66,7 +64,18 @@ record GoldenFixture(String name, Path dir, JsonNode expected) {
         return out;
     }
 
-    static int[] ints(JsonNode array) {
+    /** ‖ours − ref‖ / ‖ref‖, accumulated in double. */
+    public static double relativeError(float[] ours, float[] ref) {
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < ref.length; i++) {
+            diff += (ours[i] - (double) ref[i]) * (ours[i] - (double) ref[i]);
+            norm += ref[i] * (double) ref[i];
+        }
+        return Math.sqrt(diff / norm);
+    }
+
+    public static int[] ints(JsonNode array) {
         int[] out = new int[array.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = array.get(i).asInt();
@@ -74,7 +83,4 @@ record GoldenFixture(String name, Path dir, JsonNode expected) {
         return out;
     }
 
-    static List<Map.Entry<String, JsonNode>> entries(JsonNode node) {
-        return new ArrayList<>(node.properties());
-    }
 }

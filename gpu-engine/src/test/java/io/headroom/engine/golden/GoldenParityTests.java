@@ -39,7 +39,7 @@ class GoldenParityTests {
                     SequenceKv cache = m.model().newCache();
                     float[][] ours = m.model().forward(prompt, cache, IntStream.range(0, prompt.length).toArray());
                     for (int pos = 0; pos < prompt.length; pos++) {
-                        assertThat(relativeError(ours[pos], ref[pos]))
+                        assertThat(GoldenFixture.relativeError(ours[pos], ref[pos]))
                                 .as("%s/%s prompt %d position %d", name, backend, p, pos)
                                 .isLessThanOrEqualTo(MAX_RELATIVE_ERROR);
                     }
@@ -60,15 +60,5 @@ class GoldenParityTests {
                 assertThat(r.tokens()).as("%s prompt %d", name, p).containsExactly(expected);
             }
         }
-    }
-
-    static double relativeError(float[] ours, float[] ref) {
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < ref.length; i++) {
-            diff += (ours[i] - ref[i]) * (double) (ours[i] - ref[i]);
-            norm += ref[i] * (double) ref[i];
-        }
-        return Math.sqrt(diff / norm);
     }
 }

@@ -52,7 +52,7 @@ class WeightDtypeTests {
             float[][] ours = m.model().forward(prompt, m.model().newCache(),
                     IntStream.range(0, prompt.length).toArray());
             for (int p = 0; p < prompt.length; p++) {
-                assertThat(GoldenParityTests.relativeError(ours[p], ref[p])).isLessThan(1e-4);
+                assertThat(GoldenFixture.relativeError(ours[p], ref[p])).isLessThan(1e-4);
             }
         }
     }

@@ -7,6 +7,7 @@ import io.headroom.engine.sched.EngineQueue;
 import io.headroom.sessions.SessionEngine;
 import io.headroom.sessions.kv.KvTiers;
 import io.headroom.sessions.store.SessionStore;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Files;
@@ -50,6 +51,11 @@ public class EngineConfiguration {
             Gauge.builder("headroom.kv.bytes", tiers, t -> t.totals().get(tier))
                     .tag("tier", tier.name().toLowerCase(java.util.Locale.ROOT))
                     .description("KV bytes held per tier").baseUnit("bytes").register(registry);
+        }
+        for (KvTiers.Source source : KvTiers.Source.values()) {
+            FunctionCounter.builder("headroom.kv.checkouts", tiers, t -> t.checkouts(source))
+                    .tag("source", source.name().toLowerCase(java.util.Locale.ROOT))
+                    .description("where a session's KV came from at the start of a turn").register(registry);
         }
         Gauge.builder("headroom.sessions.resident", tiers, t -> t.counts().get(0)).tag("state", "active")
                 .register(registry);

@@ -16,7 +16,12 @@ import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 
+import io.headroom.engine.tensor.Bf16Tensor;
+import io.headroom.engine.tensor.WeightTensor;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
@@ -40,6 +45,8 @@ import jcuda.driver.JCudaDriver;
 public final class CudaDevice implements AutoCloseable {
 
     static final String KERNEL_DIR = "/io/headroom/engine/backend/cuda/";
+    private static final ValueLayout.OfShort SHORT_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final CUdevice device;
     private final CUcontext context;
@@ -197,6 +204,20 @@ public final class CudaDevice implements AutoCloseable {
         CUdeviceptr p = alloc(2L * host.length);
         check(cuMemcpyHtoD(p, Pointer.to(host), 2L * host.length), "cuMemcpyHtoD(" + 2L * host.length + " bytes)");
         return p;
+    }
+
+    /** Uploads a weight as bf16: bf16 storage as is, f16 and f32 rounded to nearest even. */
+    public CUdeviceptr uploadBf16(WeightTensor t) {
+        int n = Math.toIntExact(t.size());
+        short[] bf16 = new short[n];
+        if (t instanceof Bf16Tensor b) {
+            MemorySegment.copy(b.segment(), SHORT_LE, 0, bf16, 0, n);
+        } else {
+            for (int i = 0; i < n; i++) {
+                bf16[i] = Bf16Tensor.fromFloat(t.get(i));
+            }
+        }
+        return upload(bf16);
     }
 
     public void download(CUdeviceptr p, float[] host, int count) {

@@ -3,10 +3,7 @@ package io.headroom.engine.backend.cuda;
 import io.headroom.engine.backend.HeadKv;
 import io.headroom.engine.backend.Kernels;
 import io.headroom.engine.backend.KvSpan;
-import io.headroom.engine.tensor.Bf16Tensor;
 import io.headroom.engine.tensor.WeightTensor;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import jcuda.driver.CUdeviceptr;
@@ -21,8 +18,6 @@ import jcuda.driver.CUdeviceptr;
  */
 public final class CudaKernels implements Kernels, AutoCloseable {
 
-    private static final ValueLayout.OfShort SHORT_LE =
-            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int MATMUL_TOKENS = 8; // tokens per matmul_bf16 launch (MAX_TOKENS in matmul.cu)
 
     private final CudaDevice device;
@@ -44,20 +39,7 @@ public final class CudaKernels implements Kernels, AutoCloseable {
 
     /** The weight on the device in bf16, uploaded on first use. */
     private synchronized CUdeviceptr weight(WeightTensor w) {
-        return weights.computeIfAbsent(w, t -> {
-            int n = Math.toIntExact(t.size());
-            short[] bf16 = new short[n];
-            if (t instanceof Bf16Tensor b) {
-                for (int i = 0; i < n; i++) {
-                    bf16[i] = b.segment().getAtIndex(SHORT_LE, i);
-                }
-            } else {
-                for (int i = 0; i < n; i++) {
-                    bf16[i] = Bf16Tensor.fromFloat(t.get(i));
-                }
-            }
-            return device.upload(bf16);
-        });
+        return weights.computeIfAbsent(w, device::uploadBf16);
     }
 
     @Override
@@ -79,23 +61,16 @@ public final class CudaKernels implements Kernels, AutoCloseable {
         int rows = w.rows();
         int cols = w.cols();
         CUdeviceptr dw = weight(w);
-        float[] chunkOut = new float[MATMUL_TOKENS * rows];
-        float[] chunkIn = new float[MATMUL_TOKENS * cols];
-        CUdeviceptr dx = device.alloc(4L * MATMUL_TOKENS * cols);
-        CUdeviceptr dout = device.alloc(4L * MATMUL_TOKENS * rows);
+        CUdeviceptr dx = device.upload(x, tokens * cols);
+        CUdeviceptr dout = device.alloc(4L * tokens * rows);
         try {
             for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
                 int n = Math.min(MATMUL_TOKENS, tokens - t0);
-                System.arraycopy(x, t0 * cols, chunkIn, 0, n * cols);
-                CUdeviceptr in = device.upload(chunkIn, n * cols);
-                try {
-                    device.launch("matmul_bf16", (rows + 7) / 8, 256, 0, dw, in, dout, rows, cols, n);
-                } finally {
-                    device.free(in);
-                }
-                device.download(dout, chunkOut, n * rows);
-                System.arraycopy(chunkOut, 0, out, t0 * rows, n * rows);
+                device.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, dw, dx.withByteOffset(4L * t0 * cols),
+                        dout.withByteOffset(4L * t0 * rows), rows, cols, n);
             }
+            device.synchronize("matmul_bf16 over " + tokens + " tokens of (" + rows + ", " + cols + ")");
+            device.download(dout, out, tokens * rows);
         } finally {
             device.free(dx);
             device.free(dout);

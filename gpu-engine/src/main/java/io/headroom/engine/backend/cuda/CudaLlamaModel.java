@@ -2,10 +2,7 @@ package io.headroom.engine.backend.cuda;
 
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.llama.LlamaWeights;
-import io.headroom.engine.tensor.Bf16Tensor;
 import io.headroom.engine.tensor.WeightTensor;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import jcuda.driver.CUdeviceptr;
@@ -19,8 +16,6 @@ import jcuda.driver.CUdeviceptr;
  */
 public final class CudaLlamaModel implements AutoCloseable {
 
-    private static final ValueLayout.OfShort SHORT_LE =
-            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int MATMUL_TOKENS = 8;
 
     private final CudaDevice dev;
@@ -100,18 +95,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     private CUdeviceptr bf16(WeightTensor t) {
-        int n = Math.toIntExact(t.size());
-        short[] h = new short[n];
-        if (t instanceof Bf16Tensor b) {
-            for (int i = 0; i < n; i++) {
-                h[i] = b.segment().getAtIndex(SHORT_LE, i);
-            }
-        } else {
-            for (int i = 0; i < n; i++) {
-                h[i] = Bf16Tensor.fromFloat(t.get(i));
-            }
-        }
-        return own(dev.upload(h));
+        return own(dev.uploadBf16(t));
     }
 
     public int length() {
@@ -131,16 +115,9 @@ public final class CudaLlamaModel implements AutoCloseable {
         int h = c.hiddenSize();
         int hd = c.headDim();
         int half = hd / 2;
-        float[] cos = new float[n * half];
-        float[] sin = new float[n * half];
-        for (int t = 0; t < n; t++) {
-            float p = length + t;
-            for (int i = 0; i < half; i++) {
-                float angle = p * invFreq[i];
-                cos[t * half + i] = (float) Math.cos(angle);
-                sin[t * half + i] = (float) Math.sin(angle);
-            }
-        }
+        float[][] rotary = c.ropeTables(invFreq, length, n);
+        float[] cos = rotary[0];
+        float[] sin = rotary[1];
         CUdeviceptr dTokens = dev.upload(tokens);
         CUdeviceptr dCos = dev.upload(cos, cos.length);
         CUdeviceptr dSin = dev.upload(sin, sin.length);

@@ -77,17 +77,9 @@ public final class LlamaModel {
         float[] proj = new float[n * hidden];       // (n, hidden)
         float[] gate = new float[n * c.intermediateSize()]; // (n, intermediate)
         float[] up = new float[n * c.intermediateSize()];   // (n, intermediate)
-        int half = c.headDim() / 2;
-        float[] cos = new float[n * half];
-        float[] sin = new float[n * half];
-        for (int t = 0; t < n; t++) {
-            float pos = start + t;
-            for (int i = 0; i < half; i++) {
-                float angle = pos * invFreq[i]; // float32 product, as transformers computes it
-                cos[t * half + i] = (float) Math.cos(angle);
-                sin[t * half + i] = (float) Math.sin(angle);
-            }
-        }
+        float[][] rotary = c.ropeTables(invFreq, start, n);
+        float[] cos = rotary[0];
+        float[] sin = rotary[1];
         kernels.embed(x, weights.embedding(), tokens);
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         for (int l = 0; l < c.numLayers(); l++) {
