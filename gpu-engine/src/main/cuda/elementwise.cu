@@ -47,3 +47,40 @@ extern "C" __global__ void rope_f32(float* __restrict__ x, const float* __restri
     v[i] = a * c - b * s;
     v[i + half] = b * c + a * s;
 }
+
+// The Q/K/V post-processing of one chunk in one launch: optional biases on q, k and v, then the
+// rotary embedding on q and k (rotate-half form, tables (tokens, head_dim / 2) per position).
+// grid = tokens · (heads + 2 · kv_heads), block = 32·ceil(head_dim / 2 / 32) (one thread per pair).
+// Bias pointers may all be null (has_bias = 0).
+extern "C" __global__ void qkv_bias_rope_f32(float* __restrict__ q, float* __restrict__ k, float* __restrict__ v,
+                                             const float* __restrict__ bq, const float* __restrict__ bk,
+                                             const float* __restrict__ bv, const float* __restrict__ cos_t,
+                                             const float* __restrict__ sin_t, int heads, int kv_heads, int head_dim,
+                                             int has_bias) {
+    const int per_token = heads + 2 * kv_heads;
+    const int t = blockIdx.x / per_token, j = blockIdx.x % per_token;
+    const int half = head_dim / 2, i = threadIdx.x;
+    if (i >= half) return;
+    float* x;
+    const float* b;
+    bool rotate = true;
+    if (j < heads) {
+        x = q + ((long long) t * heads + j) * head_dim; b = bq + j * head_dim;
+    } else if (j < heads + kv_heads) {
+        x = k + ((long long) t * kv_heads + (j - heads)) * head_dim; b = bk + (j - heads) * head_dim;
+    } else {
+        x = v + ((long long) t * kv_heads + (j - heads - kv_heads)) * head_dim;
+        b = bv + (j - heads - kv_heads) * head_dim;
+        rotate = false;
+    }
+    float a = x[i], c2 = x[i + half];
+    if (has_bias) { a += b[i]; c2 += b[i + half]; }
+    if (rotate) {
+        float c = cos_t[t * half + i], s = sin_t[t * half + i];
+        x[i] = a * c - c2 * s;
+        x[i + half] = c2 * c + a * s;
+    } else {
+        x[i] = a;
+        x[i + half] = c2;
+    }
+}

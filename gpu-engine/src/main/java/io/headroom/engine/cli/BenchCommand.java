@@ -5,6 +5,9 @@ import io.headroom.engine.backend.cpu.Parallel;
 import io.headroom.engine.backend.cpu.VectorKernels;
 import io.headroom.engine.backend.cuda.CudaDevice;
 import io.headroom.engine.backend.cuda.CudaLlamaModel;
+import io.headroom.engine.backend.cuda.CudaSequence;
+import io.headroom.engine.backend.cuda.DeviceKvType;
+import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.bench.MemoryBandwidth;
 import io.headroom.engine.bench.RandomCheckpoint;
 import io.headroom.engine.generate.Generator;
@@ -58,8 +61,33 @@ final class BenchCommand implements Callable<Integer> {
     long bandwidthBytes;
 
     @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME",
-            description = "cpu, or cuda (device-resident forward, full attention). Default: ${DEFAULT-VALUE}")
+            description = "cpu, or cuda (device-resident forward). Default: ${DEFAULT-VALUE}")
     String backend;
+
+    @Option(names = "--chunk", defaultValue = "64", paramLabel = "N",
+            description = "cuda: prefill chunk in tokens. Default: ${DEFAULT-VALUE}")
+    int chunk;
+
+    @Option(names = "--kv-type", defaultValue = "bf16", paramLabel = "TYPE",
+            description = "cuda: KV cache element type, bf16 or f32. Default: ${DEFAULT-VALUE}")
+    String kvType;
+
+    @Option(names = "--retrieval-share", defaultValue = "1", paramLabel = "F",
+            description = "cuda: share of KV heads that are retrieval heads (randomly placed, seed 7); 1 = full "
+                    + "attention. Default: ${DEFAULT-VALUE}")
+    double retrievalShare;
+
+    @Option(names = "--sink", defaultValue = "64", paramLabel = "N",
+            description = "cuda: streaming heads' sink tokens. Default: ${DEFAULT-VALUE}")
+    int sink;
+
+    @Option(names = "--recent", defaultValue = "256", paramLabel = "N",
+            description = "cuda: streaming heads' recent window. Default: ${DEFAULT-VALUE}")
+    int recent;
+
+    @Option(names = "--page-tokens", defaultValue = "256", paramLabel = "N",
+            description = "cuda: positions per KV page. Default: ${DEFAULT-VALUE}")
+    int pageTokens;
 
     @Spec
     CommandSpec spec;
@@ -71,6 +99,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (promptTokens < 1 || decodeTokens < 2) {
             throw new IllegalArgumentException("--prompt-tokens must be >= 1 and --decode-tokens >= 2");
+        }
+        if (chunk < 1 || retrievalShare < 0 || retrievalShare > 1 || pageTokens < 1) {
+            throw new IllegalArgumentException("--chunk and --page-tokens must be >= 1, --retrieval-share in [0, 1]");
         }
         PrintWriter err = spec.commandLine().getErr();
         if (random != null) {
@@ -150,9 +181,11 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * The device-resident forward on the GPU, checked against the CPU path on the same prompt (last
-     * prompt position's logits and the first greedy tokens), then timed: prefill, median decode step,
-     * and the weight bytes streamed per second against the card's measured copy bandwidth.
+     * The device-resident forward on the GPU, checked against the CPU path on the same head layout
+     * (last prompt position's logits and the first greedy tokens of a prompt of at most 256 tokens),
+     * then timed: chunked prefill of the whole prompt, median decode step (graph replay, argmax on
+     * the device), and the bytes a decode step must read (weights + KV) per second against the
+     * card's measured copy bandwidth.
      */
     private int benchCuda(int threads) {
         Map<String, Object> json = new LinkedHashMap<>();
@@ -160,77 +193,104 @@ final class BenchCommand implements Callable<Integer> {
                 CudaDevice device = CudaDevice.open(0)) {
             ModelConfig config = ModelConfigReader.read(model);
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
-            int[] prompt = new int[promptTokens];
-            Arrays.setAll(prompt, i -> (i * 7919 + 13) % config.vocabSize());
-            int checkTokens = 4;
-            // CPU reference on the same prompt
-            LlamaModel cpu = new LlamaModel(config, weights, new VectorKernels(parallel));
-            SequenceKv cache = cpu.newCache();
-            float[] cpuLogits = Generator.prefill(cpu, cache, prompt, 128);
-            int[] cpuTokens = new int[checkTokens];
-            float[] l = cpuLogits;
-            for (int i = 0; i < checkTokens; i++) {
-                cpuTokens[i] = Sampler.argmax(l);
-                l = cpu.forward(new int[] {cpuTokens[i]}, cache, new int[] {0})[0];
-            }
-            int chunk = 64;
-            int capacity = promptTokens + decodeTokens + checkTokens + 8;
-            try (var gpu = new CudaLlamaModel(device, config, weights, capacity,
-                    chunk)) {
-                float[] gpuLogits = prefillCuda(gpu, prompt, chunk);
-                int[] gpuTokens = new int[checkTokens];
-                float[] g = gpuLogits;
-                for (int i = 0; i < checkTokens; i++) {
-                    gpuTokens[i] = Sampler.argmax(g);
-                    g = gpu.forward(new int[] {gpuTokens[i]});
+            DuoLayout layout = retrievalShare >= 1 ? DuoLayout.full(config.numLayers(), config.numKvHeads())
+                    : DuoLayout.random(config.numLayers(), config.numKvHeads(), 1 - retrievalShare, 7, sink, recent);
+            int capacity = promptTokens + decodeTokens + 8;
+            CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
+                    DeviceKvType.parse(kvType), pageTokens, 1, true);
+            json.put("device", device.name());
+            json.put("model", model.toString());
+            json.put("parameters", config.parameterCount());
+            json.put("kv_type", kvType);
+            json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
+            json.put("sink", layout.sink());
+            json.put("recent", layout.recent());
+            try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
+                json.put("memory_plan", gpu.plan().toString());
+                checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);
+                int[] prompt = new int[promptTokens];
+                Arrays.setAll(prompt, i -> (i * 7919 + 13) % config.vocabSize());
+                try (CudaSequence warm = gpu.newSequence()) {
+                    gpu.forwardGreedy(warm, Arrays.copyOf(prompt, Math.min(chunk, prompt.length)));
+                    gpu.forwardGreedy(warm, new int[] {1});
                 }
-                json.put("check_prefill_logits_relative_error", relativeError(gpuLogits, cpuLogits));
-                json.put("check_greedy_tokens_equal", Arrays.equals(cpuTokens, gpuTokens));
-            }
-            try (var gpu = new CudaLlamaModel(device, config, weights, capacity,
-                    chunk)) {
-                prefillCuda(gpu, prompt, chunk); // warm-up of the whole path
-            }
-            try (var gpu = new CudaLlamaModel(device, config, weights, capacity,
-                    chunk)) {
-                long t0 = System.nanoTime();
-                float[] logits = prefillCuda(gpu, prompt, chunk);
-                long t1 = System.nanoTime();
-                long[] perToken = new long[decodeTokens];
-                for (int i = 0; i < decodeTokens; i++) {
-                    long s = System.nanoTime();
-                    logits = gpu.forward(new int[] {Sampler.argmax(logits)});
-                    perToken[i] = System.nanoTime() - s;
+                try (CudaSequence seq = gpu.newSequence()) {
+                    long t0 = System.nanoTime();
+                    int token = 0;
+                    for (int from = 0; from < prompt.length; from += chunk) {
+                        token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from,
+                                Math.min(prompt.length, from + chunk)));
+                    }
+                    long t1 = System.nanoTime();
+                    long[] perToken = new long[decodeTokens];
+                    for (int i = 0; i < decodeTokens; i++) {
+                        long s = System.nanoTime();
+                        token = gpu.forwardGreedy(seq, new int[] {token});
+                        perToken[i] = System.nanoTime() - s;
+                    }
+                    long[] sorted = perToken.clone();
+                    Arrays.sort(sorted);
+                    double median = sorted[sorted.length / 2] / 1e9;
+                    long weightBytes = gpu.plan().weights() - (config.tieWordEmbeddings() ? 0
+                            : (long) config.vocabSize() * config.hiddenSize() * 2);
+                    int context = promptTokens + decodeTokens / 2;
+                    long kvBytes = kvBytesRead(config, layout, context, DeviceKvType.parse(kvType).bytes());
+                    double copy = device.copyBandwidth(1L << 30, 10);
+                    double floor = (weightBytes + kvBytes) / copy;
+                    json.put("prompt_tokens", promptTokens);
+                    json.put("prefill_chunk", chunk);
+                    json.put("prefill_seconds", (t1 - t0) / 1e9);
+                    json.put("prefill_tokens_per_second", promptTokens / ((t1 - t0) / 1e9));
+                    json.put("decode_median_seconds_per_token", median);
+                    json.put("decode_tokens_per_second", 1 / median);
+                    json.put("decode_bytes_per_token_weights", weightBytes);
+                    json.put("decode_bytes_per_token_kv", kvBytes);
+                    json.put("achieved_gb_per_second", (weightBytes + kvBytes) / median / 1e9);
+                    json.put("measured_copy_bandwidth_gb_per_second_read_plus_write", copy / 1e9);
+                    json.put("decode_floor_seconds_per_token", floor);
+                    json.put("decode_measured_over_floor", median / floor);
                 }
-                long[] sorted = perToken.clone();
-                Arrays.sort(sorted);
-                double median = sorted[sorted.length / 2] / 1e9;
-                long streamed = ckpt.totalBytes() - (config.tieWordEmbeddings() ? 0
-                        : (long) config.vocabSize() * config.hiddenSize() * 2);
-                double copy = device.copyBandwidth(1L << 30, 10);
-                json.put("device", device.name());
-                json.put("model", model.toString());
-                json.put("parameters", config.parameterCount());
-                json.put("prompt_tokens", promptTokens);
-                json.put("prefill_seconds", (t1 - t0) / 1e9);
-                json.put("decode_median_seconds_per_token", median);
-                json.put("decode_tokens_per_second", 1 / median);
-                json.put("achieved_weight_gb_per_second", streamed / median / 1e9);
-                json.put("measured_copy_bandwidth_gb_per_second_read_plus_write", copy / 1e9);
-                json.put("decode_floor_seconds_per_token", streamed / (copy));
-                json.put("decode_measured_over_floor", median / (streamed / copy));
             }
         }
         print(json);
         return 0;
     }
 
-    private static float[] prefillCuda(CudaLlamaModel gpu, int[] prompt, int chunk) {
-        float[] last = null;
-        for (int from = 0; from < prompt.length; from += chunk) {
-            last = gpu.forward(Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)));
+    /** KV bytes a decode step reads at {@code context} positions: retrieval heads all, streaming sink + recent. */
+    static long kvBytesRead(ModelConfig c, DuoLayout layout, int context, int kvBytes) {
+        long perPosition = 2L * c.headDim() * kvBytes;
+        int streaming = c.numLayers() * c.numKvHeads() - layout.retrievalCount();
+        return perPosition * ((long) layout.retrievalCount() * context
+                + (long) streaming * Math.min(context, layout.sink() + layout.recent()));
+    }
+
+    private void checkAgainstCpu(CudaLlamaModel gpu, LlamaModel cpu, DuoLayout layout, Map<String, Object> json) {
+        int n = Math.min(promptTokens, 256);
+        int[] prompt = new int[n];
+        Arrays.setAll(prompt, i -> (i * 7919 + 13) % gpu.config().vocabSize());
+        int checkTokens = 4;
+        SequenceKv cache = cpu.newCache(layout, LlamaModel.DEFAULT_PAGE_TOKENS);
+        float[] cpuLogits = Generator.prefill(cpu, cache, prompt, 128);
+        int[] cpuTokens = new int[checkTokens];
+        float[] l = cpuLogits;
+        for (int i = 0; i < checkTokens; i++) {
+            cpuTokens[i] = Sampler.argmax(l);
+            l = cpu.forward(new int[] {cpuTokens[i]}, cache, new int[] {0})[0];
         }
-        return last;
+        try (CudaSequence seq = gpu.newSequence()) {
+            float[] gpuLogits = null;
+            for (int from = 0; from < n; from += chunk) {
+                gpuLogits = gpu.forward(seq, Arrays.copyOfRange(prompt, from, Math.min(n, from + chunk)));
+            }
+            int[] gpuTokens = new int[checkTokens];
+            gpuTokens[0] = Sampler.argmax(gpuLogits);
+            for (int i = 1; i < checkTokens; i++) {
+                gpuTokens[i] = gpu.forwardGreedy(seq, new int[] {gpuTokens[i - 1]});
+            }
+            json.put("check_prompt_tokens", n);
+            json.put("check_prefill_logits_relative_error", relativeError(gpuLogits, cpuLogits));
+            json.put("check_greedy_tokens_equal", Arrays.equals(cpuTokens, gpuTokens));
+        }
     }
 
     private static double relativeError(float[] a, float[] b) {

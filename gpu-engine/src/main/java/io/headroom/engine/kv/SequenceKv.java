@@ -214,15 +214,15 @@ public final class SequenceKv {
         return new KvMemory(retrieval, streaming);
     }
 
-    // -- access for KvStateCodec: position-ordered reads and writes of one head --
+    // -- position-ordered reads and writes of one head, for KvStateCodec and the device cache --
 
     /** Key (or value) of retrieval head (layer, h) at {@code pos} into {@code dst}. */
-    void readRetrieval(int layer, int h, int pos, boolean value, float[] dst, int dstOff) {
+    public void readRetrieval(int layer, int h, int pos, boolean value, float[] dst, int dstOff) {
         List<float[]> pages = value ? valuePages[layer][h] : keyPages[layer][h];
         System.arraycopy(pages.get(pos / pageTokens), (pos % pageTokens) * headDim, dst, dstOff, headDim);
     }
 
-    void writeRetrieval(int layer, int h, int pos, boolean value, float[] src, int srcOff) {
+    public void writeRetrieval(int layer, int h, int pos, boolean value, float[] src, int srcOff) {
         List<float[]> kp = keyPages[layer][h];
         List<float[]> vp = valuePages[layer][h];
         while (kp.size() <= pos / pageTokens) {
@@ -234,7 +234,7 @@ public final class SequenceKv {
     }
 
     /** Positions a streaming head holds when the sequence has {@code length} positions, in order. */
-    int[] streamingPositions() {
+    public int[] streamingPositions() {
         int sinkHeld = Math.min(layout.sink(), length);
         int from = Math.max(layout.sink(), length - layout.recent());
         int ring = Math.max(0, length - from);
@@ -252,17 +252,17 @@ public final class SequenceKv {
         return pos < layout.sink() ? pos : layout.sink() + pos % layout.recent();
     }
 
-    void readStreaming(int layer, int h, int pos, boolean value, float[] dst, int dstOff) {
+    public void readStreaming(int layer, int h, int pos, boolean value, float[] dst, int dstOff) {
         float[] buf = value ? streamValues[layer][h] : streamKeys[layer][h];
         System.arraycopy(buf, streamingSlot(pos) * headDim, dst, dstOff, headDim);
     }
 
-    void writeStreaming(int layer, int h, int pos, boolean value, float[] src, int srcOff) {
+    public void writeStreaming(int layer, int h, int pos, boolean value, float[] src, int srcOff) {
         float[] buf = value ? streamValues[layer][h] : streamKeys[layer][h];
         System.arraycopy(src, srcOff, buf, streamingSlot(pos) * headDim, headDim);
     }
 
-    void setLength(int length) {
+    public void setLength(int length) {
         this.length = length;
     }
 }

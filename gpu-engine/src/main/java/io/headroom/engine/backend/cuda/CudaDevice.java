@@ -2,6 +2,23 @@ package io.headroom.engine.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuMemAllocHost;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
@@ -29,7 +46,13 @@ import java.util.Map;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
@@ -52,11 +75,19 @@ public final class CudaDevice implements AutoCloseable {
     private final CUcontext context;
     private final String name;
     private final Map<String, CUfunction> functions = new HashMap<>();
+    /** The stream every launch and asynchronous copy goes to (blocking: ordered with synchronous copies). */
+    private final CUstream stream = new CUstream();
+    private final int multiprocessors;
 
     private CudaDevice(CUdevice device, CUcontext context, String name) {
         this.device = device;
         this.context = context;
         this.name = name;
+        check(cuStreamCreate(stream, 0), "cuStreamCreate");
+        int[] sms = new int[1];
+        check(cuDeviceGetAttribute(sms, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
+                "cuDeviceGetAttribute(multiprocessors)");
+        this.multiprocessors = sms[0];
     }
 
     /** Why the CUDA backend cannot run here, or null when it can. */
@@ -114,6 +145,11 @@ public final class CudaDevice implements AutoCloseable {
             for (String kernel : kernelNames(file)) {
                 CUfunction f = new CUfunction();
                 check(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
+                if (kernel.startsWith("duo_attention")) {
+                    // up to 96 KiB of dynamic shared memory (head_dim 256); the default cap is 48 KiB
+                    check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                            96 * 1024), "cuFuncSetAttribute(" + kernel + ")");
+                }
                 functions.put(kernel, f);
             }
         }
@@ -123,8 +159,11 @@ public final class CudaDevice implements AutoCloseable {
     private static String[] kernelNames(String file) {
         return switch (file) {
             case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "add_f32", "add_bias_f32",
-                "rope_f32"};
-            case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32"};
+                "rope_f32", "qkv_bias_rope_f32"};
+            case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32"};
+            case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
+                "attention_combine", "kv_append_f32kv", "kv_append_bf16kv"};
+            case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
             case "kvcache.fatbin" -> new String[] {"kv_write_f32"};
@@ -134,6 +173,20 @@ public final class CudaDevice implements AutoCloseable {
 
     public String name() {
         return name;
+    }
+
+    /** Streaming multiprocessors, for sizing grids (split-K attention). */
+    public int multiprocessors() {
+        return multiprocessors;
+    }
+
+    /** Free and total device memory in bytes, as the driver reports them now. */
+    public long[] memoryInfo() {
+        makeCurrent();
+        long[] free = new long[1];
+        long[] total = new long[1];
+        check(cuMemGetInfo(free, total), "cuMemGetInfo");
+        return new long[] {free[0], total[0]};
     }
 
     void makeCurrent() {
@@ -149,7 +202,75 @@ public final class CudaDevice implements AutoCloseable {
     /** Waits for queued work; {@code what} names it in an error. */
     public void synchronize(String what) {
         makeCurrent();
+        check(cuStreamSynchronize(stream), "execution of " + what);
         check(cuCtxSynchronize(), "execution of " + what);
+    }
+
+    /**
+     * Records the launches {@code work} queues into a CUDA graph instead of running them. Launch
+     * arguments are frozen into the graph: whatever changes between replays (token ids, positions,
+     * rotary tables) must be read by the kernels from device memory.
+     */
+    public CudaGraph capture(Runnable work) {
+        makeCurrent();
+        check(cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                "cuStreamBeginCapture");
+        CUgraph graph = new CUgraph();
+        try {
+            work.run();
+        } finally {
+            check(cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
+        }
+        CUgraphExec exec = new CUgraphExec();
+        try {
+            check(cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate");
+        } finally {
+            check(cuGraphDestroy(graph), "cuGraphDestroy");
+        }
+        return new CudaGraph(this, exec);
+    }
+
+    void launchGraph(CUgraphExec exec) {
+        makeCurrent();
+        check(cuGraphLaunch(exec, stream), "cuGraphLaunch");
+    }
+
+    void destroyGraph(CUgraphExec exec) {
+        makeCurrent();
+        check(cuGraphExecDestroy(exec), "cuGraphExecDestroy");
+    }
+
+    /** Page-locked host memory of {@code bytes}, the source or target of asynchronous copies. */
+    public PinnedBuffer allocPinned(long bytes) {
+        makeCurrent();
+        Pointer p = new Pointer();
+        check(cuMemAllocHost(p, Math.max(bytes, 4)), "cuMemAllocHost(" + bytes + " bytes)");
+        return new PinnedBuffer(this, p, bytes);
+    }
+
+    void freePinned(Pointer p) {
+        makeCurrent();
+        check(cuMemFreeHost(p), "cuMemFreeHost");
+    }
+
+    /** Queues a host-to-device copy from pinned memory on the device's stream. */
+    public void copyAsync(CUdeviceptr dst, PinnedBuffer src, long srcOffset, long bytes) {
+        makeCurrent();
+        check(cuMemcpyHtoDAsync(dst, src.pointer().withByteOffset(srcOffset), bytes, stream),
+                "cuMemcpyHtoDAsync(" + bytes + " bytes)");
+    }
+
+    /** Queues a device-to-host copy into pinned memory on the device's stream. */
+    public void copyAsync(PinnedBuffer dst, long dstOffset, CUdeviceptr src, long bytes) {
+        makeCurrent();
+        check(cuMemcpyDtoHAsync(dst.pointer().withByteOffset(dstOffset), src, bytes, stream),
+                "cuMemcpyDtoHAsync(" + bytes + " bytes)");
+    }
+
+    /** Queues a device-to-device copy on the device's stream. */
+    public void copyAsync(CUdeviceptr dst, CUdeviceptr src, long bytes) {
+        makeCurrent();
+        check(cuMemcpyDtoDAsync(dst, src, bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes)");
     }
 
     /**
@@ -164,16 +285,39 @@ public final class CudaDevice implements AutoCloseable {
         }
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
-            params[i] = switch (args[i]) {
-                case CUdeviceptr p -> Pointer.to(p);
-                case Integer n -> Pointer.to(new int[] {n});
-                case Float x -> Pointer.to(new float[] {x});
-                default -> throw new IllegalArgumentException("unsupported kernel argument " + args[i]);
-            };
+            params[i] = kernelArgument(args[i]);
         }
         String shape = kernel + "<<<" + grid + ", " + block + ", " + sharedBytes + ">>>";
-        check(cuLaunchKernel(f, grid, 1, 1, block, 1, 1, sharedBytes, null, Pointer.to(params), null),
+        check(cuLaunchKernel(f, grid, 1, 1, block, 1, 1, sharedBytes, stream, Pointer.to(params), null),
                 "launch " + shape);
+    }
+
+    /** As {@link #launchAsync(String, int, int, int, Object...)}, with a three-dimensional grid. */
+    public void launchGrid(String kernel, int gridX, int gridY, int gridZ, int block, int sharedBytes,
+            Object... args) {
+        makeCurrent();
+        CUfunction f = functions.get(kernel);
+        if (f == null) {
+            throw new CudaException("kernel " + kernel + " is not in the loaded fatbins");
+        }
+        Pointer[] params = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            params[i] = kernelArgument(args[i]);
+        }
+        String shape = kernel + "<<<(" + gridX + ", " + gridY + ", " + gridZ + "), " + block + ", " + sharedBytes
+                + ">>>";
+        check(cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, sharedBytes, stream, Pointer.to(params), null),
+                "launch " + shape);
+    }
+
+    private static Pointer kernelArgument(Object arg) {
+        return switch (arg) {
+            case CUdeviceptr p -> Pointer.to(p);
+            case Integer n -> Pointer.to(new int[] {n});
+            case Float x -> Pointer.to(new float[] {x});
+            case null -> Pointer.to(new CUdeviceptr());
+            default -> throw new IllegalArgumentException("unsupported kernel argument " + arg);
+        };
     }
 
     public CUdeviceptr alloc(long bytes) {
@@ -198,6 +342,13 @@ public final class CudaDevice implements AutoCloseable {
         CUdeviceptr p = alloc(4L * host.length);
         check(cuMemcpyHtoD(p, Pointer.to(host), 4L * host.length), "cuMemcpyHtoD(" + 4L * host.length + " bytes)");
         return p;
+    }
+
+    /** Copies {@code count} ints of {@code host} from {@code offset} to {@code dst} (synchronous). */
+    public void write(CUdeviceptr dst, int[] host, int offset, int count) {
+        makeCurrent();
+        check(cuMemcpyHtoD(dst, Pointer.to(host).withByteOffset(4L * offset), 4L * count),
+                "cuMemcpyHtoD(" + 4L * count + " bytes)");
     }
 
     public CUdeviceptr upload(short[] host) {
@@ -275,6 +426,8 @@ public final class CudaDevice implements AutoCloseable {
 
     @Override
     public void close() {
+        makeCurrent();
+        check(cuStreamDestroy(stream), "cuStreamDestroy");
         check(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
     }
 }

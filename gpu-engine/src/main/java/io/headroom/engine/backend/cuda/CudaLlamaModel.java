@@ -1,34 +1,79 @@
 package io.headroom.engine.backend.cuda;
 
+import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.tensor.WeightTensor;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import jcuda.driver.CUdeviceptr;
 
 /**
  * The Llama forward pass with everything resident on the device: bf16 weights, float32
- * activations and a full-attention KV cache ({@code (kvHeads, capacity, headDim)} per layer). Per
- * chunk the host uploads only the token ids and the rotary tables, queues the kernels without
- * waiting between them, and downloads the last position's logits. Full attention only for now
- * (every head a retrieval head); DuoAttention on the device runs through {@link CudaKernels}.
+ * activations and the DuoAttention KV cache: retrieval heads' keys and values in pages of a pool
+ * shared by the resident sequences ({@link CudaSequence}), streaming heads' in sink + ring buffers.
+ *
+ * <p>Per chunk the host writes one small block (first position, token ids, rotary tables) into a
+ * pinned buffer, copies it to the device and queues the kernels without waiting between them; the
+ * kernels read the position from device memory, so a decode step (one token) is captured once per
+ * sequence as a CUDA graph and replayed. The last position's argmax is computed on the device;
+ * the logits are copied back only when asked for. The memory plan ({@link DeviceMemoryPlan}) is
+ * checked before anything is allocated.
  */
 public final class CudaLlamaModel implements AutoCloseable {
 
     private static final int MATMUL_TOKENS = 8;
+    private static final int ATT_ROWS = 16;
+    private static final int MAX_SPLITS = 64;
+
+    /**
+     * @param capacity   most positions one sequence may hold
+     * @param maxChunk   most tokens one forward call takes (prefill chunk)
+     * @param layout     which KV heads are retrieval heads (and the streaming sink/recent sizes)
+     * @param kvType     element type of the KV cache
+     * @param pageTokens positions per page of a retrieval head
+     * @param sequences  how many sequences may be resident at once (sizes the page pool)
+     * @param graphs     replay decode steps from a captured CUDA graph
+     */
+    public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
+            int sequences, boolean graphs) {
+
+        public Options {
+            if (capacity < 1 || maxChunk < 1 || pageTokens < 1 || sequences < 1) {
+                throw new IllegalArgumentException("capacity, chunk, page size and sequences must be positive");
+            }
+        }
+
+        /** Full attention, f32 KV, one sequence, graphs on. */
+        public static Options full(ModelConfig c, int capacity, int maxChunk) {
+            return new Options(capacity, maxChunk, DuoLayout.full(c.numLayers(), c.numKvHeads()), DeviceKvType.F32, 64,
+                    1, true);
+        }
+
+        public Options withLayout(DuoLayout l) {
+            return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs);
+        }
+
+        public Options withKvType(DeviceKvType t) {
+            return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs);
+        }
+
+        public Options withGraphs(boolean g) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g);
+        }
+    }
 
     private final CudaDevice dev;
     private final ModelConfig c;
-    private final int capacity;
-    private final int maxChunk;
+    private final Options options;
+    private final DeviceMemoryPlan plan;
     private final float[] invFreq;
     private final List<CUdeviceptr> owned = new ArrayList<>();
     private final CUdeviceptr embedding;
     private final CUdeviceptr lmHead;
     private final CUdeviceptr finalNorm;
     private final DeviceLayer[] layers;
-    // activations, sized for maxChunk tokens
     private final CUdeviceptr x;
     private final CUdeviceptr xb;
     private final CUdeviceptr q;
@@ -39,55 +84,94 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr gate;
     private final CUdeviceptr up;
     private final CUdeviceptr logits;
-    private final CUdeviceptr positions; // (kvHeads, capacity): slot j holds position j
-    private final CUdeviceptr counts;    // (kvHeads)
-    private int length;
-    private CUdeviceptr streamingFlags; // (kvHeads) zeros, uploaded on first use
+    private final CUdeviceptr workspace;
+    private final CUdeviceptr step;           // [start, argmax, tokens(maxChunk), cos, sin]
+    private final PinnedBuffer stepHost;
+    private final PagePool pool;
+    private final CUdeviceptr poolKeys;
+    private final CUdeviceptr poolValues;
+    private final int maxPages;
 
     private record DeviceLayer(CUdeviceptr attnNorm, CUdeviceptr wq, CUdeviceptr wk, CUdeviceptr wv, CUdeviceptr wo,
             CUdeviceptr bq, CUdeviceptr bk, CUdeviceptr bv, CUdeviceptr bo, CUdeviceptr mlpNorm, CUdeviceptr wg,
-            CUdeviceptr wu, CUdeviceptr wd, CUdeviceptr keys, CUdeviceptr values) {
+            CUdeviceptr wu, CUdeviceptr wd) {
     }
 
-    public CudaLlamaModel(CudaDevice dev, ModelConfig config, LlamaWeights w, int capacity, int maxChunk) {
+    public CudaLlamaModel(CudaDevice dev, ModelConfig config, LlamaWeights w, Options options) {
+        if (options.layout().layers() != config.numLayers() || options.layout().kvHeads() != config.numKvHeads()) {
+            throw new IllegalArgumentException("the head layout is " + options.layout().layers() + " x "
+                    + options.layout().kvHeads() + ", the model has " + config.numLayers() + " layers x "
+                    + config.numKvHeads() + " KV heads");
+        }
+        if (config.headDim() > 256) {
+            throw new IllegalArgumentException("head_dim " + config.headDim() + " is above the 256 the CUDA "
+                    + "attention kernel supports");
+        }
         this.dev = dev;
         this.c = config;
-        this.capacity = Math.min(capacity, config.maxPositions());
-        this.maxChunk = maxChunk;
+        this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
+                options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs());
+        this.plan = DeviceMemoryPlan.of(config, this.options);
+        plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
-        this.embedding = bf16(w.embedding());
-        this.lmHead = w.lmHead() == w.embedding() ? embedding : bf16(w.lmHead());
-        this.finalNorm = f32(w.finalNorm());
-        this.layers = new DeviceLayer[config.numLayers()];
-        long kvBytes = 4L * config.numKvHeads() * this.capacity * config.headDim();
-        for (int l = 0; l < layers.length; l++) {
-            LlamaWeights.Layer lw = w.layers().get(l);
-            layers[l] = new DeviceLayer(f32(lw.attnNorm()), bf16(lw.wq()), bf16(lw.wk()), bf16(lw.wv()), bf16(lw.wo()),
-                    f32(lw.bq()), f32(lw.bk()), f32(lw.bv()), f32(lw.bo()), f32(lw.mlpNorm()), bf16(lw.wGate()),
-                    bf16(lw.wUp()), bf16(lw.wDown()), own(dev.alloc(kvBytes)), own(dev.alloc(kvBytes)));
+        this.maxPages = (this.options.capacity() + options.pageTokens() - 1) / options.pageTokens();
+        PinnedBuffer pinned = null;
+        try {
+            this.embedding = bf16(w.embedding());
+            this.lmHead = w.lmHead() == w.embedding() ? embedding : bf16(w.lmHead());
+            this.finalNorm = f32(w.finalNorm());
+            this.layers = new DeviceLayer[config.numLayers()];
+            for (int l = 0; l < layers.length; l++) {
+                LlamaWeights.Layer lw = w.layers().get(l);
+                layers[l] = new DeviceLayer(f32(lw.attnNorm()), bf16(lw.wq()), bf16(lw.wk()), bf16(lw.wv()),
+                        bf16(lw.wo()), f32(lw.bq()), f32(lw.bk()), f32(lw.bv()), f32(lw.bo()), f32(lw.mlpNorm()),
+                        bf16(lw.wGate()), bf16(lw.wUp()), bf16(lw.wDown()));
+            }
+            int n = options.maxChunk();
+            x = alloc(4L * n * c.hiddenSize());
+            xb = alloc(4L * n * c.hiddenSize());
+            q = alloc(4L * n * c.qDim());
+            k = alloc(4L * n * c.kvDim());
+            v = alloc(4L * n * c.kvDim());
+            att = alloc(4L * n * c.qDim());
+            proj = alloc(4L * n * c.hiddenSize());
+            gate = alloc(4L * n * c.intermediateSize());
+            up = alloc(4L * n * c.intermediateSize());
+            logits = alloc(4L * c.vocabSize());
+            workspace = alloc(4L * workspaceRows(c) * (c.headDim() + 2));
+            step = alloc(stepBytes(c, n));
+            pinned = dev.allocPinned(stepBytes(c, n));
+            long pageBytes = (long) options.pageTokens() * c.headDim() * options.kvType().bytes();
+            poolKeys = alloc(pageBytes * plan.pages());
+            poolValues = alloc(pageBytes * plan.pages());
+            pool = new PagePool(plan.pages());
+        } catch (RuntimeException e) {
+            if (pinned != null) {
+                pinned.close();
+            }
+            close();
+            throw e;
         }
-        int n = maxChunk;
-        x = own(dev.alloc(4L * n * c.hiddenSize()));
-        xb = own(dev.alloc(4L * n * c.hiddenSize()));
-        q = own(dev.alloc(4L * n * c.qDim()));
-        k = own(dev.alloc(4L * n * c.kvDim()));
-        v = own(dev.alloc(4L * n * c.kvDim()));
-        att = own(dev.alloc(4L * n * c.qDim()));
-        proj = own(dev.alloc(4L * n * c.hiddenSize()));
-        gate = own(dev.alloc(4L * n * c.intermediateSize()));
-        up = own(dev.alloc(4L * n * c.intermediateSize()));
-        logits = own(dev.alloc(4L * c.vocabSize()));
-        int[] pos = new int[c.numKvHeads() * this.capacity];
-        for (int i = 0; i < pos.length; i++) {
-            pos[i] = i % this.capacity;
-        }
-        positions = own(dev.upload(pos));
-        counts = own(dev.alloc(4L * c.numKvHeads()));
+        this.stepHost = pinned;
+    }
+
+    /** Bytes of the per-chunk parameter block: start, argmax result, token ids, cos and sin tables. */
+    static long stepBytes(ModelConfig c, int maxChunk) {
+        return 4L * (2 + maxChunk + (long) maxChunk * c.headDim());
+    }
+
+    /** Rows (query row × split) the split-K attention workspace holds. */
+    static int workspaceRows(ModelConfig c) {
+        return 512 * c.numHeads();
     }
 
     private CUdeviceptr own(CUdeviceptr p) {
         owned.add(p);
         return p;
+    }
+
+    private CUdeviceptr alloc(long bytes) {
+        return own(dev.alloc(bytes));
     }
 
     private CUdeviceptr f32(float[] a) {
@@ -98,88 +182,189 @@ public final class CudaLlamaModel implements AutoCloseable {
         return own(dev.uploadBf16(t));
     }
 
-    public int length() {
-        return length;
+    public ModelConfig config() {
+        return c;
     }
 
-    /** Runs {@code tokens} (at most maxChunk) at positions {@code length()..}; returns the last row's logits. */
-    public float[] forward(int[] tokens) {
+    public Options options() {
+        return options;
+    }
+
+    public DeviceMemoryPlan plan() {
+        return plan;
+    }
+
+    PagePool pool() {
+        return pool;
+    }
+
+    CUdeviceptr poolKeys(int page) {
+        return poolKeys.withByteOffset((long) page * options.pageTokens() * c.headDim() * options.kvType().bytes());
+    }
+
+    CUdeviceptr poolValues(int page) {
+        return poolValues.withByteOffset((long) page * options.pageTokens() * c.headDim() * options.kvType().bytes());
+    }
+
+    /** A new empty sequence with the model's head layout; its pages come from the pool as it grows. */
+    public CudaSequence newSequence() {
+        return newSequence(options.layout());
+    }
+
+    /**
+     * A new empty sequence with its own head layout. The pool was sized for the model's layout: a
+     * layout with more retrieval heads may run out of pages (a clear error when it does).
+     */
+    public CudaSequence newSequence(DuoLayout layout) {
+        if (layout.layers() != c.numLayers() || layout.kvHeads() != c.numKvHeads()) {
+            throw new IllegalArgumentException("the head layout is " + layout.layers() + " x " + layout.kvHeads()
+                    + ", the model has " + c.numLayers() + " layers x " + c.numKvHeads() + " KV heads");
+        }
+        long ringBytes = (long) c.numKvHeads() * (layout.sink() + layout.recent()) * c.headDim()
+                * options.kvType().bytes();
+        return new CudaSequence(this, dev, layout, c.numKvHeads(), maxPages, ringBytes);
+    }
+
+    /** Runs {@code tokens} at positions {@code seq.length()..}; returns the last position's logits. */
+    public float[] forward(CudaSequence seq, int[] tokens) {
+        run(seq, tokens);
+        float[] out = new float[c.vocabSize()];
+        dev.download(logits, out, out.length);
+        return out;
+    }
+
+    /** Runs {@code tokens} and returns the argmax of the last position's logits (computed on the device). */
+    public int forwardGreedy(CudaSequence seq, int[] tokens) {
+        run(seq, tokens);
+        return stepHost.buffer().getInt(4);
+    }
+
+    /** The last forward call's logits (copied from the device). */
+    public float[] lastLogits() {
+        float[] out = new float[c.vocabSize()];
+        dev.download(logits, out, out.length);
+        return out;
+    }
+
+    private void run(CudaSequence seq, int[] tokens) {
         int n = tokens.length;
-        if (n < 1 || n > maxChunk) {
-            throw new IllegalArgumentException("chunk of " + n + " tokens; this model takes 1.." + maxChunk);
+        if (n < 1 || n > options.maxChunk()) {
+            throw new IllegalArgumentException("chunk of " + n + " tokens; this model takes 1.." + options.maxChunk());
         }
-        if (length + n > capacity) {
-            throw new IllegalStateException("context of " + (length + n) + " tokens exceeds the device KV capacity of "
-                    + capacity);
+        int start = seq.length();
+        if (start + n > options.capacity()) {
+            throw new IllegalStateException("context of " + (start + n) + " tokens exceeds the device KV capacity of "
+                    + options.capacity());
         }
+        seq.reserve(start + n);
+        int half = c.headDim() / 2;
+        float[][] rotary = c.ropeTables(invFreq, start, n);
+        ByteBuffer b = stepHost.buffer();
+        b.putInt(0, start);
+        for (int t = 0; t < n; t++) {
+            b.putInt(8 + 4 * t, tokens[t]);
+        }
+        int cosAt = 8 + 4 * options.maxChunk();
+        int sinAt = cosAt + 4 * options.maxChunk() * half;
+        for (int i = 0; i < n * half; i++) {
+            b.putFloat(cosAt + 4 * i, rotary[0][i]);
+            b.putFloat(sinAt + 4 * i, rotary[1][i]);
+        }
+        dev.copyAsync(step, stepHost, 0, sinAt + 4L * options.maxChunk() * half);
+        if (n == 1 && options.graphs()) {
+            if (seq.decodeGraph() == null) {
+                seq.decodeGraph(dev.capture(() -> queueForward(seq, 1)));
+            }
+            seq.decodeGraph().launch();
+        } else {
+            queueForward(seq, n);
+        }
+        dev.copyAsync(stepHost, 4, step.withByteOffset(4), 4);
+        dev.synchronize("forward of " + n + " tokens at position " + start);
+        seq.advance(n);
+    }
+
+    /** Queues one chunk's kernels; every position-dependent input is read from {@link #step}. */
+    private void queueForward(CudaSequence seq, int n) {
         int h = c.hiddenSize();
         int hd = c.headDim();
         int half = hd / 2;
-        float[][] rotary = c.ropeTables(invFreq, length, n);
-        float[] cos = rotary[0];
-        float[] sin = rotary[1];
-        CUdeviceptr dTokens = dev.upload(tokens);
-        CUdeviceptr dCos = dev.upload(cos, cos.length);
-        CUdeviceptr dSin = dev.upload(sin, sin.length);
-        int[] count = new int[c.numKvHeads()];
-        java.util.Arrays.fill(count, length + n);
-        CUdeviceptr dCount = dev.upload(count);
-        try {
-            dev.launchAsync("embedding_bf16", n, 256, 0, embedding, dTokens, x, h);
-            float scale = (float) (1 / Math.sqrt(hd));
-            for (DeviceLayer layer : layers) {
-                dev.launchAsync("rmsnorm_f32", n, 256, 0, x, layer.attnNorm, xb, h, c.rmsNormEps());
-                matmul(layer.wq, xb, q, c.qDim(), h, n);
-                matmul(layer.wk, xb, k, c.kvDim(), h, n);
-                matmul(layer.wv, xb, v, c.kvDim(), h, n);
-                if (layer.bq != null) {
-                    bias(q, layer.bq, n, c.qDim());
-                    bias(k, layer.bk, n, c.kvDim());
-                    bias(v, layer.bv, n, c.kvDim());
-                }
-                int ropeBlock = Math.max(32, (half + 31) / 32 * 32);
-                dev.launchAsync("rope_f32", n * c.numHeads(), ropeBlock, 0, q, dCos, dSin, c.numHeads(), hd);
-                dev.launchAsync("rope_f32", n * c.numKvHeads(), ropeBlock, 0, k, dCos, dSin, c.numKvHeads(), hd);
-                dev.launchAsync("kv_write_f32", n * c.numKvHeads(), Math.max(32, (hd + 31) / 32 * 32), 0, k, v,
-                        layer.keys, layer.values, c.numKvHeads(), hd, capacity, length);
-                dev.launchAsync("attention_f32", n * c.numHeads(), 128, 4 * (length + n), q, layer.keys, layer.values,
-                        positions, dCount, allRetrievalFlags(), att, c.numHeads(), c.numKvHeads(), hd, capacity,
-                        length, 0, 1, scale);
-                matmul(layer.wo, att, proj, h, c.qDim(), n);
-                if (layer.bo != null) {
-                    bias(proj, layer.bo, n, h);
-                }
-                dev.launchAsync("add_f32", (n * h + 255) / 256, 256, 0, x, proj, n * h);
-                dev.launchAsync("rmsnorm_f32", n, 256, 0, x, layer.mlpNorm, xb, h, c.rmsNormEps());
-                matmul(layer.wg, xb, gate, c.intermediateSize(), h, n);
-                matmul(layer.wu, xb, up, c.intermediateSize(), h, n);
-                int ni = n * c.intermediateSize();
-                dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
-                matmul(layer.wd, gate, proj, h, c.intermediateSize(), n);
-                dev.launchAsync("add_f32", (n * h + 255) / 256, 256, 0, x, proj, n * h);
+        CUdeviceptr start = step;
+        CUdeviceptr argmax = step.withByteOffset(4);
+        CUdeviceptr tokens = step.withByteOffset(8);
+        CUdeviceptr cos = step.withByteOffset(8 + 4L * options.maxChunk());
+        CUdeviceptr sin = cos.withByteOffset(4L * options.maxChunk() * half);
+        DuoLayout layout = seq.layout();
+        String attention = options.kvType().kernel("duo_attention");
+        String append = options.kvType().kernel("kv_append");
+        int group = c.numHeads() / c.numKvHeads();
+        int hpb = headsPerBlock(group);
+        int tpb = ATT_ROWS / hpb;
+        int gridX = (n + tpb - 1) / tpb;
+        int gridY = c.numKvHeads() * (group / hpb);
+        int splits = splits(gridX * gridY, n);
+        int smem = 4 * (ATT_ROWS * hd + 32 * (hd + 1) + 32 * hd + 32);
+        int dimBlock = Math.max(32, (hd + 31) / 32 * 32);
+        float scale = (float) (1 / Math.sqrt(hd));
+
+        dev.launchAsync("embedding_bf16", n, 256, 0, embedding, tokens, x, h);
+        dev.launchAsync("rmsnorm_f32", n, 256, 0, x, layers[0].attnNorm, xb, h, c.rmsNormEps());
+        for (int l = 0; l < layers.length; l++) {
+            DeviceLayer layer = layers[l];
+            matmul(layer.wq, xb, q, c.qDim(), h, n);
+            matmul(layer.wk, xb, k, c.kvDim(), h, n);
+            matmul(layer.wv, xb, v, c.kvDim(), h, n);
+            dev.launchAsync("qkv_bias_rope_f32", n * (c.numHeads() + 2 * c.numKvHeads()),
+                    Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
+                    c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
+            CUdeviceptr flags = seq.streamingFlags(l);
+            dev.launchGrid(attention, gridX, gridY, splits, 128, smem, q, k, v, poolKeys, poolValues,
+                    seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace, n,
+                    c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(), layout.recent(),
+                    hpb, splits, scale);
+            if (splits > 1) {
+                dev.launchAsync("attention_combine", n * c.numHeads(), dimBlock, 0, workspace, att, n * c.numHeads(),
+                        hd, splits);
             }
-            CUdeviceptr last = x.withByteOffset(4L * (n - 1) * h);
-            dev.launchAsync("rmsnorm_f32", 1, 256, 0, last, finalNorm, xb, h, c.rmsNormEps());
-            matmul(lmHead, xb, logits, c.vocabSize(), h, 1);
-            float[] out = new float[c.vocabSize()];
-            dev.download(logits, out, out.length); // synchronous: waits for the queued work
-            dev.synchronize("forward of " + n + " tokens at position " + length);
-            length += n;
-            return out;
-        } finally {
-            dev.free(dTokens);
-            dev.free(dCos);
-            dev.free(dSin);
-            dev.free(dCount);
+            dev.launchAsync(append, n * c.numKvHeads(), dimBlock, 0, k, v, poolKeys, poolValues, seq.pageTable(l),
+                    seq.ringKeys(l), seq.ringValues(l), flags, start, n, c.numKvHeads(), hd, options.pageTokens(),
+                    maxPages, layout.sink(), layout.recent());
+            matmul(layer.wo, att, proj, h, c.qDim(), n);
+            if (layer.bo != null) {
+                dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, proj, layer.bo, n, h);
+            }
+            dev.launchAsync("rmsnorm_residual_f32", n, 256, 0, x, proj, layer.mlpNorm, xb, h, c.rmsNormEps());
+            matmul(layer.wg, xb, gate, c.intermediateSize(), h, n);
+            matmul(layer.wu, xb, up, c.intermediateSize(), h, n);
+            int ni = n * c.intermediateSize();
+            dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
+            matmul(layer.wd, gate, proj, h, c.intermediateSize(), n);
+            CUdeviceptr nextNorm = l + 1 < layers.length ? layers[l + 1].attnNorm : finalNorm;
+            dev.launchAsync("rmsnorm_residual_f32", n, 256, 0, x, proj, nextNorm, xb, h, c.rmsNormEps());
         }
+        matmul(lmHead, xb.withByteOffset(4L * (n - 1) * h), logits, c.vocabSize(), h, 1);
+        dev.launchAsync("argmax_f32", 1, 1024, 0, logits, c.vocabSize(), argmax);
     }
 
-    /** Per-KV-head streaming flags: all zero (full attention). */
-    private CUdeviceptr allRetrievalFlags() {
-        if (streamingFlags == null) {
-            streamingFlags = own(dev.upload(new int[c.numKvHeads()]));
+    /** Query heads of one KV head a block serves: the largest divisor of the group size up to 16. */
+    static int headsPerBlock(int group) {
+        for (int d = Math.min(group, ATT_ROWS); d > 1; d--) {
+            if (group % d == 0) {
+                return d;
+            }
         }
-        return streamingFlags;
+        return 1;
+    }
+
+    /**
+     * Key-range shares per block (flash-decoding): enough blocks to fill the card twice over, within
+     * the workspace. Decode graphs are captured with this count and read the length on the device,
+     * so shares that end up empty at short contexts exit at once.
+     */
+    private int splits(int blocks, int n) {
+        int want = Math.max(1, (2 * dev.multiprocessors() + blocks - 1) / blocks);
+        int fit = workspaceRows(c) / (n * c.numHeads());
+        return Math.max(1, Math.min(Math.min(want, MAX_SPLITS), fit));
     }
 
     private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens) {
@@ -190,13 +375,49 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
     }
 
-    private void bias(CUdeviceptr xs, CUdeviceptr b, int tokens, int dim) {
-        dev.launchAsync("add_bias_f32", (tokens * dim + 255) / 256, 256, 0, xs, b, tokens, dim);
-    }
-
     @Override
     public void close() {
+        if (stepHost != null) {
+            stepHost.close();
+        }
         owned.forEach(dev::free);
         owned.clear();
+    }
+
+    /** Free list of the KV pool's page ids. */
+    static final class PagePool {
+
+        private final int[] free;
+        private int top;
+
+        PagePool(int pages) {
+            free = new int[pages];
+            for (int i = 0; i < pages; i++) {
+                free[i] = pages - 1 - i;
+            }
+            top = pages;
+        }
+
+        synchronized int[] allocate(int n) {
+            if (n > top) {
+                throw new IllegalStateException("the device KV pool is out of pages (" + n + " wanted, " + top
+                        + " free of " + free.length + "): too many resident sequences for its capacity");
+            }
+            int[] out = new int[n];
+            for (int i = 0; i < n; i++) {
+                out[i] = free[--top];
+            }
+            return out;
+        }
+
+        synchronized void release(int[] pages) {
+            for (int p : pages) {
+                free[top++] = p;
+            }
+        }
+
+        synchronized int available() {
+            return top;
+        }
     }
 }

@@ -1,29 +1,41 @@
 package io.headroom.engine.backend.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.headroom.engine.backend.cpu.ScalarKernels;
+import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.Sampler;
 import io.headroom.engine.golden.GoldenFixture;
+import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.ModelConfigReader;
+import io.headroom.engine.model.llama.LlamaModel;
 import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.safetensors.Checkpoint;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
 /**
- * The device-resident forward pass on the golden fixtures: prompts prefilled in chunks of 5 (so
- * chunks cross the 8-token matmul batches and the KV cache is appended to mid-prompt), the last
- * position's logits within 1e-4 of transformers', then greedy decoding token-identical to
- * transformers'. Tagged {@code gpu}.
+ * The device-resident forward pass ({@link CudaLlamaModel}) on the golden fixtures: against
+ * transformers with full attention, and against the CPU engine with DuoAttention layouts whose
+ * rings wrap within the prompt, for f32 and bf16 KV; graph replay against direct launches; the
+ * KV download/upload round trip; the memory plan's refusal. Tagged {@code gpu}.
  */
 @Tag("gpu")
 class CudaLlamaModelTests {
 
-    static final java.util.List<String> CASES = GoldenFixture.CASES;
+    static final List<String> CASES = GoldenFixture.CASES;
+
+    /** Relative logit error allowed against the CPU engine, by KV element type. */
+    static final double F32_KV_TOLERANCE = 1e-4;
+    static final double BF16_KV_TOLERANCE = 3e-2;
 
     @ParameterizedTest
     @FieldSource("CASES")
@@ -31,31 +43,163 @@ class CudaLlamaModelTests {
         GoldenFixture f = GoldenFixture.load(name);
         ModelConfig config = ModelConfigReader.read(f.dir());
         try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0);
-                Arena arena = Arena.ofConfined()) {
-            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+                Arena arena = Arena.ofConfined();
+                CudaLlamaModel model = new CudaLlamaModel(device, config, LlamaWeights.load(ckpt, config),
+                        CudaLlamaModel.Options.full(config, 256, 16))) {
             for (int p = 0; p < f.promptCount(); p++) {
                 int[] prompt = f.prompt(p);
-                try (CudaLlamaModel model = new CudaLlamaModel(device, config, weights, 256, 16)) {
+                try (CudaSequence seq = model.newSequence()) {
                     float[] logits = null;
                     for (int from = 0; from < prompt.length; from += 5) {
-                        logits = model.forward(Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + 5)));
+                        logits = model.forward(seq, Arrays.copyOfRange(prompt, from,
+                                Math.min(prompt.length, from + 5)));
                     }
                     float[] ref = f.logits(p, arena)[prompt.length - 1];
                     assertThat(GoldenFixture.relativeError(logits, ref)).as("%s prompt %d", name, p)
                             .isLessThanOrEqualTo(1e-4);
                     int[] greedy = f.greedy(p);
                     int[] ours = new int[greedy.length];
-                    int n = 0;
-                    while (n < greedy.length) {
-                        ours[n] = Sampler.argmax(logits);
-                        if (config.eosTokenIds().contains(ours[n++]) || n == greedy.length) {
-                            break;
-                        }
-                        logits = model.forward(new int[] {ours[n - 1]});
+                    ours[0] = Sampler.argmax(logits);
+                    int n = 1;
+                    // decode steps replay the captured graph; the argmax comes from the device
+                    while (n < greedy.length && !config.eosTokenIds().contains(ours[n - 1])) {
+                        ours[n] = model.forwardGreedy(seq, new int[] {ours[n - 1]});
+                        n++;
                     }
                     assertThat(Arrays.copyOf(ours, n)).as("%s prompt %d greedy", name, p).containsExactly(greedy);
                 }
             }
+        }
+    }
+
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void duoAttentionShouldMatchTheCpuEngine(String name) {
+        GoldenFixture f = GoldenFixture.load(name);
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        int layers = config.numLayers();
+        int kvHeads = config.numKvHeads();
+        List<DuoLayout> layouts = List.of(DuoLayout.random(layers, kvHeads, 0.5, 3, 2, 3),
+                DuoLayout.streamingOnly(layers, kvHeads, 1, 4), DuoLayout.full(layers, kvHeads));
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            LlamaModel cpu = new LlamaModel(config, weights, new ScalarKernels());
+            for (DeviceKvType type : DeviceKvType.values()) {
+                double tolerance = type == DeviceKvType.F32 ? F32_KV_TOLERANCE : BF16_KV_TOLERANCE;
+                CudaLlamaModel.Options options = CudaLlamaModel.Options.full(config, 128, 8).withKvType(type);
+                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
+                    for (DuoLayout layout : layouts) {
+                        int[] prompt = f.prompt(f.promptCount() - 1);
+                        SequenceKv cache = cpu.newCache(layout, 4);
+                        float[] expected = Generator.prefill(cpu, cache, prompt, 4);
+                        try (CudaSequence seq = gpu.newSequence(layout)) {
+                            // chunks of 3 and 7: other boundaries than the CPU's, and a chunk wider than the ring
+                            float[] got = null;
+                            int from = 0;
+                            for (int i = 0; from < prompt.length; i++) {
+                                int to = Math.min(prompt.length, from + (i % 2 == 0 ? 3 : 7));
+                                got = gpu.forward(seq, Arrays.copyOfRange(prompt, from, to));
+                                from = to;
+                            }
+                            String what = name + " " + type + " " + layout.retrievalCount() + " retrieval heads";
+                            assertThat(GoldenFixture.relativeError(got, expected)).as(what + " prefill")
+                                    .isLessThanOrEqualTo(tolerance);
+                            for (int step = 0; step < 6; step++) {
+                                int token = Sampler.argmax(expected);
+                                if (type == DeviceKvType.F32) {
+                                    assertThat(Sampler.argmax(got)).as(what + " step " + step).isEqualTo(token);
+                                }
+                                expected = cpu.forward(new int[] {token}, cache, new int[] {0})[0];
+                                got = gpu.forward(seq, new int[] {token});
+                                assertThat(GoldenFixture.relativeError(got, expected)).as(what + " decode " + step)
+                                        .isLessThanOrEqualTo(tolerance);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void graphReplayShouldEqualDirectLaunches() {
+        GoldenFixture f = GoldenFixture.load("llama3-gqa");
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        DuoLayout layout = DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 5, 1, 3);
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            float[][] byMode = new float[2][];
+            for (int mode = 0; mode < 2; mode++) {
+                var options = CudaLlamaModel.Options.full(config, 128, 8).withLayout(layout).withGraphs(mode == 1);
+                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
+                        CudaSequence seq = gpu.newSequence()) {
+                    int token = gpu.forwardGreedy(seq, f.prompt(0));
+                    for (int i = 0; i < 10; i++) {
+                        token = gpu.forwardGreedy(seq, new int[] {token});
+                    }
+                    byMode[mode] = gpu.lastLogits();
+                }
+            }
+            assertThat(byMode[1]).containsExactly(byMode[0]);
+        }
+    }
+
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void kvDownloadAndUploadShouldRoundTrip(String name) {
+        GoldenFixture f = GoldenFixture.load(name);
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        DuoLayout layout = DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 11, 2, 3);
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            LlamaModel cpu = new LlamaModel(config, weights, new ScalarKernels());
+            for (DeviceKvType type : DeviceKvType.values()) {
+                var options = new CudaLlamaModel.Options(128, 8, layout, type, 4, 2, true);
+                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
+                        CudaSequence seq = gpu.newSequence()) {
+                    int[] prompt = f.prompt(0);
+                    int token = gpu.forwardGreedy(seq, prompt);
+                    SequenceKv host = seq.download(5); // another page size than the device's
+                    assertThat(host.length()).isEqualTo(prompt.length);
+                    // the CPU engine continues from the downloaded state as from its own
+                    SequenceKv own = cpu.newCache(layout, 4);
+                    Generator.prefill(cpu, own, prompt, 8);
+                    float[] fromOwn = cpu.forward(new int[] {token}, own, new int[] {0})[0];
+                    float[] fromDownloaded = cpu.forward(new int[] {token}, host, new int[] {0})[0];
+                    double tolerance = type == DeviceKvType.F32 ? F32_KV_TOLERANCE : BF16_KV_TOLERANCE;
+                    assertThat(GoldenFixture.relativeError(fromDownloaded, fromOwn)).as(name + " " + type)
+                            .isLessThanOrEqualTo(tolerance);
+                    // uploaded into a fresh sequence, the device continues exactly as the original
+                    SequenceKv back = seq.download(5);
+                    try (CudaSequence copy = gpu.newSequence()) {
+                        copy.upload(back);
+                        assertThat(copy.length()).isEqualTo(seq.length());
+                        float[] original = gpu.forward(seq, new int[] {token});
+                        float[] restored = gpu.forward(copy, new int[] {token});
+                        assertThat(restored).as(name + " " + type).containsExactly(original);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void memoryPlanShouldRefuseWhatDoesNotFit() {
+        GoldenFixture f = GoldenFixture.load("llama3-gqa");
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            int capacity = Math.min(128, config.maxPositions());
+            long perSequence = DeviceMemoryPlan.of(config, CudaLlamaModel.Options.full(config, capacity, 8))
+                    .retrievalKv();
+            int sequences = (int) Math.min(Integer.MAX_VALUE / 2, device.memoryInfo()[1] / perSequence + 1);
+            var options = new CudaLlamaModel.Options(capacity, 8,
+                    DuoLayout.full(config.numLayers(), config.numKvHeads()), DeviceKvType.F32, 64, sequences, true);
+            long before = device.memoryInfo()[0];
+            assertThatThrownBy(() -> new CudaLlamaModel(device, config, weights, options))
+                    .isInstanceOf(CudaException.class).hasMessageContaining("does not fit")
+                    .hasMessageContaining("retrieval KV");
+            assertThat(device.memoryInfo()[0]).as("nothing allocated").isGreaterThanOrEqualTo(before - (16 << 20));
         }
     }
 }

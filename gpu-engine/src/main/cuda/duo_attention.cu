@@ -1,0 +1,275 @@
+// DuoAttention over the device KV cache: one kernel for chunked prefill and for decode.
+//
+// Math. Query row (t, h) sits at absolute position i = start + t, h's KV head is g = h / group.
+// Keys visible to it: positions p ≤ i, and for a streaming head only p < sink or p > i − recent.
+//   out[t, h, :] = Σ_p softmax_p(scale · q[t, h, :]·K[g, p, :]) V[g, p, :] over visible p.
+// Where the keys live. Positions p < start are in the cache: a retrieval head's in pages of the
+// pool (page_table[g, p / page_tokens], slot p % page_tokens); a streaming head's in its sink
+// (slot p for p < sink) or ring (slot sink + p mod recent, as the CPU cache). Positions p ≥ start are the
+// current chunk's keys and values (k_chunk, v_chunk, float32, already rotated), which kv_append
+// writes to the cache only after attention: a streaming head therefore reads its ring as it was
+// before the chunk, so results do not depend on the chunk size (the CPU SequenceKv's rule).
+// Shapes. q, out (n, heads, head_dim) f32; k_chunk, v_chunk (n, kv_heads, head_dim) f32;
+// k_pool, v_pool (pages, page_tokens, head_dim) of KT; page_table (kv_heads, max_pages) int for
+// this layer; k_ring, v_ring (kv_heads, sink + recent, head_dim) of KT for this layer; streaming
+// (kv_heads) int; start_ptr → the chunk's first position (device memory, so decode steps can be
+// replayed from a CUDA graph); part (splits, n·heads, head_dim + 2) f32 when splits > 1.
+// Launch. block = 128 (4 warps), dynamic shared memory = attention_smem_bytes(head_dim);
+// grid = (ceil(n / tpb), kv_heads · group / hpb, splits): a block serves hpb query heads of one KV
+// head (GQA: each K/V tile is loaded once for all of them) × tpb = 16 / hpb tokens, and one of
+// `splits` equal shares of the keys (flash-decoding; attention_combine merges the shares).
+// Work. The keys a block needs are at most two position ranges: retrieval [0, i_last]; streaming
+// the sink [0, min(sink, i_last + 1)) and the window (i_first − recent, i_last]. A streaming head's
+// cost is therefore linear in the chunk length (block-sparse), a retrieval head's is causal.
+// Tiles of 32 keys go to shared memory (float32); each warp owns 4 query rows; lane j scores key j,
+// then the online softmax (running max m, sum l, accumulator over head_dim / 32 dims per lane).
+// Variants. This is the CUDA-core (float32 FMA) form: exact enough to match the CPU reference
+// within 1e-5. The tensor-core form (bf16 mma for Q·Kᵀ and P·V) keeps this tiling and work split.
+#include "common.cuh"
+#include <cuda_bf16.h>
+
+#define ATT_ROWS 16
+#define ATT_WARPS 4
+#define ATT_TILE 32
+#define ATT_MAX_DPL 8   // head_dim ≤ 256
+
+__device__ __forceinline__ float kv_load(const float* p) { return *p; }
+__device__ __forceinline__ float kv_load(const uint16_t* p) { return bf16_to_float(*p); }
+__device__ __forceinline__ void kv_store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void kv_store(uint16_t* p, float v) {
+    __nv_bfloat16 b = __float2bfloat16_rn(v);
+    *p = *reinterpret_cast<uint16_t*>(&b);
+}
+
+template <typename KT>
+__device__ void duo_attention(const float* __restrict__ q, const float* __restrict__ k_chunk,
+                              const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
+                              const KT* __restrict__ v_pool, const int* __restrict__ page_table,
+                              const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
+                              const int* __restrict__ streaming, const int* __restrict__ start_ptr,
+                              float* __restrict__ out, float* __restrict__ part, int n, int heads, int kv_heads,
+                              int head_dim, int page_tokens, int max_pages, int sink, int recent, int hpb,
+                              int splits, float scale) {
+    extern __shared__ float smem[];
+    const int hd = head_dim;
+    float* qs = smem;                          // ATT_ROWS × hd
+    float* ks = qs + ATT_ROWS * hd;            // ATT_TILE × (hd + 1): padded, lanes read different rows
+    float* vs = ks + ATT_TILE * (hd + 1);      // ATT_TILE × hd
+    int* ps = reinterpret_cast<int*>(vs + ATT_TILE * hd);  // ATT_TILE positions
+
+    const int group = heads / kv_heads;
+    const int sub = group / hpb;
+    const int g = blockIdx.y / sub;
+    const int h0 = g * group + (blockIdx.y % sub) * hpb;
+    const int tpb = ATT_ROWS / hpb;
+    const int t0 = blockIdx.x * tpb;
+    const int rows = min(tpb, n - t0) * hpb;
+    const int start = *start_ptr;
+    const bool stream = streaming[g] != 0;
+    const int slots = sink + recent;
+    const int i_first = start + t0, i_last = start + t0 + rows / hpb - 1;
+
+    // key ranges [a0, a1) and [b0, b1) in position space
+    int a1, b0, b1;
+    if (!stream) {
+        a1 = i_last + 1; b0 = b1 = a1;
+    } else {
+        a1 = min(sink, i_last + 1);
+        b0 = max(a1, i_first - recent + 1);
+        b1 = i_last + 1;
+    }
+    const int total = a1 + (b1 - b0);
+    int per = (total + splits - 1) / splits;
+    per = (per + ATT_TILE - 1) / ATT_TILE * ATT_TILE;
+    const int v_begin = min(total, blockIdx.z * per), v_end = min(total, v_begin + per);
+
+    for (int e = threadIdx.x; e < ATT_ROWS * hd; e += blockDim.x) {
+        int r = e / hd, d = e % hd;
+        float val = 0.f;
+        if (r < rows) {
+            int t = t0 + r / hpb, h = h0 + r % hpb;
+            val = q[((long long) t * heads + h) * hd + d];
+        }
+        qs[e] = val;
+    }
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float m[4], l[4], acc[4][ATT_MAX_DPL];
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        m[k] = -INFINITY; l[k] = 0.f;
+#pragma unroll
+        for (int c = 0; c < ATT_MAX_DPL; c++) acc[k][c] = 0.f;
+    }
+
+    for (int vt = v_begin; vt < v_end; vt += ATT_TILE) {
+        __syncthreads();  // previous tile consumed (and qs written, first time)
+        for (int e = threadIdx.x; e < ATT_TILE * hd; e += blockDim.x) {
+            int j = e / hd, d = e % hd;
+            int vi = vt + j;
+            float kv = 0.f, vv = 0.f;
+            int p = 0x7fffffff;
+            if (vi < v_end) {
+                p = vi < a1 ? vi : b0 + (vi - a1);
+                long long src;
+                if (p >= start) {
+                    src = ((long long) (p - start) * kv_heads + g) * hd + d;
+                    kv = k_chunk[src]; vv = v_chunk[src];
+                } else if (!stream) {
+                    int page = page_table[g * max_pages + p / page_tokens];
+                    src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
+                    kv = kv_load(k_pool + src); vv = kv_load(v_pool + src);
+                } else {
+                    int slot = p < sink ? p : sink + p % recent;
+                    src = ((long long) g * slots + slot) * hd + d;
+                    kv = kv_load(k_ring + src); vv = kv_load(v_ring + src);
+                }
+            }
+            ks[j * (hd + 1) + d] = kv;
+            vs[j * hd + d] = vv;
+            if (d == 0) ps[j] = p;
+        }
+        __syncthreads();
+        const int p = ps[lane];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int r = warp + ATT_WARPS * k;
+            if (r >= rows) continue;  // warp-uniform
+            const int i = start + t0 + r / hpb;
+            const bool visible = p <= i && (!stream || p < sink || p > i - recent);
+            float s = -INFINITY;
+            if (visible) {
+                const float* qr = qs + r * hd;
+                const float* kr = ks + lane * (hd + 1);
+                float dot = 0.f;
+                for (int d = 0; d < hd; d++) dot += qr[d] * kr[d];
+                s = dot * scale;
+            }
+            const float m_new = fmaxf(m[k], warp_max(s));
+            if (m_new == -INFINITY) continue;  // nothing visible to this row yet
+            const float pj = visible ? expf(s - m_new) : 0.f;
+            const float alpha = m[k] == -INFINITY ? 0.f : expf(m[k] - m_new);
+            l[k] = l[k] * alpha + warp_sum(pj);
+            m[k] = m_new;
+#pragma unroll
+            for (int c = 0; c < ATT_MAX_DPL; c++) acc[k][c] *= alpha;
+            for (int jj = 0; jj < ATT_TILE; jj++) {
+                const float w = __shfl_sync(0xffffffffu, pj, jj);
+                if (w == 0.f) continue;  // warp-uniform: w is the same in every lane
+                const float* vr = vs + jj * hd;
+#pragma unroll
+                for (int c = 0; c < ATT_MAX_DPL; c++) {
+                    int d = lane + 32 * c;
+                    if (d < hd) acc[k][c] += w * vr[d];
+                }
+            }
+        }
+    }
+
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        const int r = warp + ATT_WARPS * k;
+        if (r >= rows) continue;
+        const int t = t0 + r / hpb, h = h0 + r % hpb;
+        const long long row = (long long) t * heads + h;
+        if (splits == 1) {
+            const float inv = l[k] > 0.f ? 1.f / l[k] : 0.f;
+#pragma unroll
+            for (int c = 0; c < ATT_MAX_DPL; c++) {
+                int d = lane + 32 * c;
+                if (d < hd) out[row * hd + d] = acc[k][c] * inv;
+            }
+        } else {
+            float* pr = part + ((long long) blockIdx.z * n * heads + row) * (hd + 2);
+            if (lane == 0) { pr[0] = m[k]; pr[1] = l[k]; }
+#pragma unroll
+            for (int c = 0; c < ATT_MAX_DPL; c++) {
+                int d = lane + 32 * c;
+                if (d < hd) pr[2 + d] = acc[k][c];
+            }
+        }
+    }
+}
+
+#define DUO_ATTENTION_ARGS(KT)                                                                              \
+    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,          \
+        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr, \
+        float* out, float* part, int n, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages,  \
+        int sink, int recent, int hpb, int splits, float scale
+#define DUO_ATTENTION_CALL                                                                                    \
+    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, n, heads, \
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, hpb, splits, scale
+
+extern "C" __global__ void __launch_bounds__(128) duo_attention_f32kv(DUO_ATTENTION_ARGS(float)) {
+    duo_attention<float>(DUO_ATTENTION_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) duo_attention_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
+    duo_attention<uint16_t>(DUO_ATTENTION_CALL);
+}
+
+// Merges the split shares of duo_attention: out[row, :] = Σ_z e^{m_z − M} acc_z / Σ_z e^{m_z − M} l_z.
+// part (splits, rows, head_dim + 2); out (rows, head_dim). grid = rows, block = 32·ceil(head_dim / 32).
+extern "C" __global__ void attention_combine(const float* __restrict__ part, float* __restrict__ out, int rows,
+                                             int head_dim, int splits) {
+    const int row = blockIdx.x, d = threadIdx.x;
+    const long long stride = (long long) rows * (head_dim + 2);
+    const float* base = part + (long long) row * (head_dim + 2);
+    float mx = -INFINITY;
+    for (int z = 0; z < splits; z++) mx = fmaxf(mx, base[z * stride]);
+    if (d >= head_dim) return;
+    float num = 0.f, den = 0.f;
+    for (int z = 0; z < splits; z++) {
+        const float* pz = base + z * stride;
+        if (pz[0] == -INFINITY) continue;  // an empty share
+        float w = expf(pz[0] - mx);
+        den += w * pz[1];
+        num += w * pz[2 + d];
+    }
+    out[(long long) row * head_dim + d] = den > 0.f ? num / den : 0.f;
+}
+
+// Writes the chunk's keys and values to the cache after attention. Retrieval heads: every position
+// into its page. Streaming heads: positions below sink into the sink, and only the last `recent`
+// positions of the chunk into the ring (earlier ones would be overwritten within the chunk anyway,
+// and skipping them keeps each ring slot written by exactly one thread).
+// grid = n · kv_heads, block = 32·ceil(head_dim / 32).
+template <typename KT>
+__device__ void kv_append(const float* __restrict__ k_chunk, const float* __restrict__ v_chunk, KT* __restrict__ k_pool,
+                          KT* __restrict__ v_pool, const int* __restrict__ page_table, KT* __restrict__ k_ring,
+                          KT* __restrict__ v_ring, const int* __restrict__ streaming, const int* __restrict__ start_ptr,
+                          int n, int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent) {
+    const int t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads, d = threadIdx.x;
+    if (d >= head_dim) return;
+    const int start = *start_ptr;
+    const int p = start + t;
+    const long long src = ((long long) t * kv_heads + g) * head_dim + d;
+    long long dst;
+    KT* kd;
+    KT* vd;
+    if (!streaming[g]) {
+        int page = page_table[g * max_pages + p / page_tokens];
+        dst = ((long long) page * page_tokens + p % page_tokens) * head_dim + d;
+        kd = k_pool; vd = v_pool;
+    } else {
+        int slot;
+        if (p < sink) slot = p;
+        else if (p >= start + n - recent) slot = sink + p % recent;
+        else return;
+        dst = ((long long) g * (sink + recent) + slot) * head_dim + d;
+        kd = k_ring; vd = v_ring;
+    }
+    kv_store(kd + dst, k_chunk[src]);
+    kv_store(vd + dst, v_chunk[src]);
+}
+
+#define KV_APPEND_ARGS(KT)                                                                                      \
+    const float* k_chunk, const float* v_chunk, KT* k_pool, KT* v_pool, const int* page_table, KT* k_ring,      \
+        KT* v_ring, const int* streaming, const int* start_ptr, int n, int kv_heads, int head_dim, int page_tokens, \
+        int max_pages, int sink, int recent
+#define KV_APPEND_CALL                                                                                         \
+    k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, n, kv_heads, head_dim, \
+        page_tokens, max_pages, sink, recent
+
+extern "C" __global__ void kv_append_f32kv(KV_APPEND_ARGS(float)) { kv_append<float>(KV_APPEND_CALL); }
+extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_append<uint16_t>(KV_APPEND_CALL); }

@@ -1,0 +1,312 @@
+package io.headroom.engine.backend.cuda;
+
+import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.SequenceKv;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * The device KV state of one sequence of a {@link CudaLlamaModel}: its page table (retrieval heads'
+ * pages in the model's pool, allocated as the sequence grows), its streaming heads' sink + ring
+ * buffers, its length and, once it has decoded, its captured decode-step graph. Pages go back to
+ * the pool on {@link #close}. Not thread-safe: one sequence is driven by one thread at a time.
+ *
+ * <p>{@link #download} and {@link #upload} move the whole state between the device and a host
+ * {@link SequenceKv} (float32, the format the session cache checksums and spills) through pinned
+ * buffers with asynchronous copies, so the session cache can page a sequence off the card and
+ * back.
+ */
+public final class CudaSequence implements AutoCloseable {
+
+    private final CudaLlamaModel model;
+    private final CudaDevice dev;
+    private final DuoLayout layout;
+    private final int kvHeads;
+    private final int maxPages;
+    /** (layers, kvHeads, maxPages) page ids; -1 where none is allocated. */
+    private final int[] pageTable;
+    private final int[] pagesHeld; // per (layer, head)
+    final CUdeviceptr devicePageTable;
+    final CUdeviceptr ringKeys;
+    final CUdeviceptr ringValues;
+    /** (layers, kvHeads): 1 for a streaming head. */
+    private final CUdeviceptr streamingFlags;
+    private final long ringBytesPerLayer;
+    private int length;
+    private CudaGraph decodeGraph;
+    private boolean closed;
+
+    CudaSequence(CudaLlamaModel model, CudaDevice dev, DuoLayout layout, int kvHeads, int maxPages,
+            long ringBytesPerLayer) {
+        this.model = model;
+        this.dev = dev;
+        this.layout = layout;
+        this.kvHeads = kvHeads;
+        this.maxPages = maxPages;
+        this.pageTable = new int[layout.layers() * kvHeads * maxPages];
+        Arrays.fill(pageTable, -1);
+        this.pagesHeld = new int[layout.layers() * kvHeads];
+        this.ringBytesPerLayer = ringBytesPerLayer;
+        int[] flags = new int[layout.layers() * kvHeads];
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                flags[l * kvHeads + h] = layout.isRetrieval(l, h) ? 0 : 1;
+            }
+        }
+        List<CUdeviceptr> done = new ArrayList<>();
+        try {
+            done.add(dev.upload(pageTable));
+            done.add(dev.alloc(ringBytesPerLayer * layout.layers()));
+            done.add(dev.alloc(ringBytesPerLayer * layout.layers()));
+            done.add(dev.upload(flags));
+        } catch (RuntimeException e) {
+            done.forEach(dev::free);
+            throw e;
+        }
+        this.devicePageTable = done.get(0);
+        this.ringKeys = done.get(1);
+        this.ringValues = done.get(2);
+        this.streamingFlags = done.get(3);
+    }
+
+    /** Positions held. */
+    public int length() {
+        return length;
+    }
+
+    void advance(int n) {
+        length += n;
+    }
+
+    public DuoLayout layout() {
+        return layout;
+    }
+
+    /** Pages of the model's pool this sequence holds. */
+    public int pages() {
+        return Arrays.stream(pagesHeld).sum();
+    }
+
+    CUdeviceptr pageTable(int layer) {
+        return devicePageTable.withByteOffset(4L * layer * kvHeads * maxPages);
+    }
+
+    CUdeviceptr streamingFlags(int layer) {
+        return streamingFlags.withByteOffset(4L * layer * kvHeads);
+    }
+
+    CUdeviceptr ringKeys(int layer) {
+        return ringKeys.withByteOffset(ringBytesPerLayer * layer);
+    }
+
+    CUdeviceptr ringValues(int layer) {
+        return ringValues.withByteOffset(ringBytesPerLayer * layer);
+    }
+
+    CudaGraph decodeGraph() {
+        return decodeGraph;
+    }
+
+    void decodeGraph(CudaGraph graph) {
+        this.decodeGraph = graph;
+    }
+
+    /** Makes sure every retrieval head has pages for positions below {@code positions}. */
+    void reserve(int positions) {
+        int pageTokens = model.options().pageTokens();
+        int needed = (positions + pageTokens - 1) / pageTokens;
+        if (needed > maxPages) {
+            throw new IllegalStateException("context of " + positions + " tokens exceeds the device KV capacity of "
+                    + model.options().capacity());
+        }
+        int[] allocated = new int[0];
+        try {
+            for (int l = 0; l < layout.layers(); l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    if (!layout.isRetrieval(l, h)) {
+                        continue;
+                    }
+                    int lh = l * kvHeads + h;
+                    int held = pagesHeld[lh];
+                    if (held >= needed) {
+                        continue;
+                    }
+                    int[] fresh = model.pool().allocate(needed - held);
+                    allocated = fresh;
+                    System.arraycopy(fresh, 0, pageTable, lh * maxPages + held, fresh.length);
+                    pagesHeld[lh] = needed;
+                    allocated = new int[0];
+                    dev.write(devicePageTable.withByteOffset(4L * (lh * maxPages + held)), pageTable,
+                            lh * maxPages + held, needed - held);
+                }
+            }
+        } catch (RuntimeException e) {
+            model.pool().release(allocated);
+            throw e;
+        }
+    }
+
+    /**
+     * Copies the whole state to a new host cache: one (layer, head) at a time through a pinned
+     * buffer (asynchronous copies of its pages or ring, one wait, then the conversion to float32).
+     */
+    public SequenceKv download(int hostPageTokens) {
+        SequenceKv host = new SequenceKv(layout, model.config().headDim(), hostPageTokens,
+                model.config().maxPositions());
+        host.setLength(length);
+        float[] row = new float[model.config().headDim()];
+        int[] streamingPositions = host.streamingPositions();
+        try (PinnedBuffer pinned = dev.allocPinned(unitBytes())) {
+            ByteBuffer buf = pinned.buffer();
+            for (int l = 0; l < layout.layers(); l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    int lh = l * kvHeads + h;
+                    boolean retrieval = layout.isRetrieval(l, h);
+                    if (retrieval) {
+                        for (int i = 0; i < pagesHeld[lh]; i++) {
+                            int page = pageTable[lh * maxPages + i];
+                            dev.copyAsync(pinned, 2L * i * pageBytes(), model.poolKeys(page), pageBytes());
+                            dev.copyAsync(pinned, (2L * i + 1) * pageBytes(), model.poolValues(page), pageBytes());
+                        }
+                    } else {
+                        dev.copyAsync(pinned, 0, ringKeys(l).withByteOffset(h * ringHeadBytes()), ringHeadBytes());
+                        dev.copyAsync(pinned, ringHeadBytes(), ringValues(l).withByteOffset(h * ringHeadBytes()),
+                                ringHeadBytes());
+                    }
+                    dev.synchronize("download of a sequence's KV");
+                    for (int value = 0; value < 2; value++) {
+                        if (retrieval) {
+                            for (int p = 0; p < length; p++) {
+                                read(buf, retrievalOffset(p, value), row);
+                                host.writeRetrieval(l, h, p, value == 1, row, 0);
+                            }
+                        } else {
+                            for (int p : streamingPositions) {
+                                read(buf, value * ringHeadBytes() + rowBytes() * slot(p), row);
+                                host.writeStreaming(l, h, p, value == 1, row, 0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return host;
+    }
+
+    /** Replaces this sequence's state with {@code host}'s (same layout and head size), the same way. */
+    public void upload(SequenceKv host) {
+        if (!Arrays.deepEquals(host.layout().retrieval(), layout.retrieval()) || host.layout().sink() != layout.sink()
+                || host.layout().recent() != layout.recent() || host.headDim() != model.config().headDim()) {
+            throw new IllegalArgumentException("the host KV state has another head layout or head size than the "
+                    + "device sequence");
+        }
+        reserve(host.length());
+        float[] row = new float[model.config().headDim()];
+        int[] streamingPositions = host.streamingPositions();
+        int pagesUsed = (host.length() + model.options().pageTokens() - 1) / model.options().pageTokens();
+        try (PinnedBuffer pinned = dev.allocPinned(unitBytes())) {
+            ByteBuffer buf = pinned.buffer();
+            for (int l = 0; l < layout.layers(); l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    int lh = l * kvHeads + h;
+                    boolean retrieval = layout.isRetrieval(l, h);
+                    for (int value = 0; value < 2; value++) {
+                        if (retrieval) {
+                            for (int p = 0; p < host.length(); p++) {
+                                host.readRetrieval(l, h, p, value == 1, row, 0);
+                                write(buf, retrievalOffset(p, value), row);
+                            }
+                        } else {
+                            for (int p : streamingPositions) {
+                                host.readStreaming(l, h, p, value == 1, row, 0);
+                                write(buf, value * ringHeadBytes() + rowBytes() * slot(p), row);
+                            }
+                        }
+                    }
+                    if (retrieval) {
+                        for (int i = 0; i < pagesUsed; i++) {
+                            int page = pageTable[lh * maxPages + i];
+                            dev.copyAsync(model.poolKeys(page), pinned, 2L * i * pageBytes(), pageBytes());
+                            dev.copyAsync(model.poolValues(page), pinned, (2L * i + 1) * pageBytes(), pageBytes());
+                        }
+                    } else {
+                        dev.copyAsync(ringKeys(l).withByteOffset(h * ringHeadBytes()), pinned, 0, ringHeadBytes());
+                        dev.copyAsync(ringValues(l).withByteOffset(h * ringHeadBytes()), pinned, ringHeadBytes(),
+                                ringHeadBytes());
+                    }
+                    dev.synchronize("upload of a sequence's KV"); // the pinned buffer is reused next
+                }
+            }
+        }
+        length = host.length();
+    }
+
+    private long rowBytes() {
+        return (long) model.config().headDim() * model.options().kvType().bytes();
+    }
+
+    private long pageBytes() {
+        return model.options().pageTokens() * rowBytes();
+    }
+
+    private long ringHeadBytes() {
+        return (layout.sink() + layout.recent()) * rowBytes();
+    }
+
+    /** Staging size of one (layer, head): a retrieval head's keys and values at full capacity, or a ring. */
+    private long unitBytes() {
+        return Math.max(2L * maxPages * pageBytes(), 2 * ringHeadBytes());
+    }
+
+    /** Where position p's key (value = 0) or value (1) sits in a retrieval head's staged pages. */
+    private long retrievalOffset(int p, int value) {
+        int pageTokens = model.options().pageTokens();
+        return (2L * (p / pageTokens) + value) * pageBytes() + (p % pageTokens) * rowBytes();
+    }
+
+    private int slot(int pos) {
+        return pos < layout.sink() ? pos : layout.sink() + pos % layout.recent();
+    }
+
+    private void read(ByteBuffer buf, long at, float[] row) {
+        int kvBytes = model.options().kvType().bytes();
+        int p = Math.toIntExact(at);
+        for (int d = 0; d < row.length; d++) {
+            row[d] = kvBytes == 4 ? buf.getFloat(p + 4 * d)
+                    : Float.intBitsToFloat((buf.getShort(p + 2 * d) & 0xffff) << 16);
+        }
+    }
+
+    private void write(ByteBuffer buf, long at, float[] row) {
+        int kvBytes = model.options().kvType().bytes();
+        int p = Math.toIntExact(at);
+        for (int d = 0; d < row.length; d++) {
+            if (kvBytes == 4) {
+                buf.putFloat(p + 4 * d, row[d]);
+            } else {
+                buf.putShort(p + 2 * d, io.headroom.engine.tensor.Bf16Tensor.fromFloat(row[d]));
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (decodeGraph != null) {
+            decodeGraph.close();
+        }
+        for (int lh = 0; lh < pagesHeld.length; lh++) {
+            model.pool().release(Arrays.copyOfRange(pageTable, lh * maxPages, lh * maxPages + pagesHeld[lh]));
+        }
+        dev.free(devicePageTable);
+        dev.free(ringKeys);
+        dev.free(ringValues);
+        dev.free(streamingFlags);
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, from the repository root, over the bundle src/bench/device-bundle.sh
+# made (.device/, carried by the device call). Writes everything under $OUT:
+#   gpu-tests.txt + junit/ (the gpu-tagged tests), sanitizer-*.txt (compute-sanitizer memcheck and
+#   racecheck on the device-resident model's tests), bench-*.json (bench --backend cuda), nvidia-smi.txt.
+# Steps are chosen with STEPS (default "tests sanitizer bench"); BENCH_ARGS adds bench runs as
+# "name|args;name|args".
+set -uo pipefail
+OUT=${OUT:?set OUT}
+STEPS=${STEPS:-tests sanitizer bench}
+mkdir -p /tmp/rt && tar xzf .device/runtime.tgz -C /tmp/rt
+J=/tmp/rt/hr-runtime/bin/java
+CP=.device/headroom-engine.jar:.device/test-classes:gpu-engine/src/test/resources:$(ls .device/assertj-core-*.jar)
+JOPT="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
+CONSOLE=$(ls .device/junit-platform-console-standalone-*.jar)
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+git rev-parse HEAD > "$OUT/commit.txt" 2>/dev/null || true
+for step in $STEPS; do
+  case $step in
+    tests)
+      $J $JOPT -jar "$CONSOLE" execute -cp "$CP" --select-package io.headroom.engine.backend.cuda \
+        --include-tag gpu --details=tree --reports-dir="$OUT/junit" > "$OUT/gpu-tests.txt" 2>&1
+      echo "gpu tests rc=$?" | tee -a "$OUT/gpu-tests.txt" ;;
+    sanitizer)
+      for tool in memcheck racecheck; do
+        /usr/local/cuda/bin/compute-sanitizer --tool $tool --error-exitcode 9 \
+          $J $JOPT -jar "$CONSOLE" execute -cp "$CP" \
+          --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#graphReplayShouldEqualDirectLaunches' \
+          --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#kvDownloadAndUploadShouldRoundTrip(java.lang.String)' \
+          --include-tag gpu > "$OUT/sanitizer-$tool.txt" 2>&1
+        echo "sanitizer $tool rc=$?" | tee -a "$OUT/sanitizer-$tool.txt"
+      done ;;
+    bench)
+      IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"
+      for run in "${RUNS[@]}"; do
+        name=${run%%|*}; args=${run#*|}
+        $J $JOPT -Xmx24g -jar .device/headroom-engine.jar bench --backend cuda $args \
+          > "$OUT/bench-$name.json" 2> "$OUT/bench-$name.err"
+        echo "bench $name rc=$?"
+      done ;;
+  esac
+done
