@@ -9,7 +9,7 @@ JDK=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 mkdir -p .device
 if [ ! -f .device/runtime.tgz ]; then
   rm -rf /tmp/hr-runtime
-  "$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported,jdk.incubator.vector \
+  "$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported,jdk.incubator.vector,jdk.zipfs \
     --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output /tmp/hr-runtime
   tar czf .device/runtime.tgz -C /tmp hr-runtime
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root, over the bundle src/bench/device-bundle.sh
 # made (.device/, carried by the device call). Writes everything under $OUT:
-#   gpu-tests.txt + junit/ (the gpu-tagged tests), sanitizer-*.txt (compute-sanitizer memcheck and
+#   gpu-tests.txt (the gpu-tagged tests), sanitizer-*.txt (compute-sanitizer memcheck and
 #   racecheck on the device-resident model's tests), bench-*.json (bench --backend cuda), nvidia-smi.txt.
 # Steps are chosen with STEPS (default "tests sanitizer bench"); BENCH_ARGS adds bench runs as
 # "name|args;name|args".
@@ -19,7 +19,7 @@ for step in $STEPS; do
   case $step in
     tests)
       $J $JOPT -jar "$CONSOLE" execute -cp "$CP" --select-package io.headroom.engine.backend.cuda \
-        --include-tag gpu --details=tree --reports-dir="$OUT/junit" > "$OUT/gpu-tests.txt" 2>&1
+        --include-tag gpu --details=tree > "$OUT/gpu-tests.txt" 2>&1
       echo "gpu tests rc=$?" | tee -a "$OUT/gpu-tests.txt" ;;
     sanitizer)
       for tool in memcheck racecheck; do

@@ -8,7 +8,6 @@ import io.headroom.engine.duo.AttentionPattern;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.eval.PasskeySample;
 import io.headroom.engine.generate.GenerationRequest;
-import io.headroom.engine.generate.GenerationResult;
 import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.safetensors.Checkpoint;
 import java.nio.file.Files;
@@ -24,15 +23,18 @@ import org.junit.jupiter.api.Test;
 /**
  * The shipped passkey model on the device-resident path: for the first held-out prompts (about a
  * thousand tokens each, so retrieval heads span many pages and streaming rings wrap many times),
- * greedy answers under full attention, DuoAttention at 0.5 and streaming-only are token-identical
- * to the CPU engine's, hence the same accuracy. Prefill in chunks of 64 with bf16 KV: the setting
- * a long-context deployment runs. Tagged {@code gpu}.
+ * greedy answers under full attention, DuoAttention at 0.5 and streaming-only. With f32 KV they are
+ * token-identical to the CPU engine's, hence the same accuracy. With bf16 KV (the long-context
+ * setting) keys and values are rounded to 8 significant bits, which flips near-tied digits of this
+ * 62%-accurate model now and then: accuracy must stay within {@link #BF16_ACCURACY_SLACK} samples
+ * of the CPU's, and the token agreement is printed. Prefill in chunks of 64. Tagged {@code gpu}.
  */
 @Tag("gpu")
 class CudaPasskeyTests {
 
     static final int SAMPLES = 40;
     static final int MAX_NEW = 8;
+    static final int BF16_ACCURACY_SLACK = 2;
 
     static Path root() {
         for (Path p : List.of(Path.of("src", "models", "passkey"), Path.of("..", "src", "models", "passkey"))) {
@@ -48,7 +50,8 @@ class CudaPasskeyTests {
         Path dir = root().resolve("model");
         List<PasskeySample> samples = PasskeySample.readJsonl(root().resolve("eval").resolve("passkey-heldout.jsonl"))
                 .subList(0, SAMPLES);
-        try (LoadedModel cpu = LoadedModel.load(dir, new EngineOptions("cpu", 0, 128, 64));
+        int threads = Runtime.getRuntime().availableProcessors();
+        try (LoadedModel cpu = LoadedModel.load(dir, new EngineOptions("cpu", threads, 128, 64));
                 Checkpoint ckpt = Checkpoint.open(dir); CudaDevice device = CudaDevice.open(0)) {
             var config = cpu.config();
             AttentionPattern pattern = AttentionPattern.load(root().resolve("pattern"));
@@ -58,30 +61,55 @@ class CudaPasskeyTests {
             layouts.put("full", DuoLayout.full(config.numLayers(), config.numKvHeads()));
             layouts.put("duo 0.5", new DuoLayout(pattern.retrievalBySparsity(0.5), sink, recent));
             layouts.put("streaming", DuoLayout.streamingOnly(config.numLayers(), config.numKvHeads(), sink, recent));
-            var options = new CudaLlamaModel.Options(4096, 64, layouts.get("full"), DeviceKvType.BF16, 64, 1, true);
             Set<Integer> stops = Set.copyOf(config.eosTokenIds());
-            try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, LlamaWeights.load(ckpt, config), options)) {
-                for (var e : layouts.entrySet()) {
-                    int cpuCorrect = 0;
-                    int gpuCorrect = 0;
-                    var generator = cpu.generator(e.getValue());
-                    for (int i = 0; i < samples.size(); i++) {
-                        PasskeySample s = samples.get(i);
-                        int[] prompt = cpu.tokenizer().encode(s.prompt(), true);
-                        GenerationResult r = generator.generate(GenerationRequest.greedy(prompt, MAX_NEW, stops));
-                        int[] ours = greedy(gpu, e.getValue(), prompt, stops);
-                        assertThat(ours).as("%s sample %d", e.getKey(), i).containsExactly(r.tokens());
-                        String text = cpu.tokenizer().decode(ours, true);
-                        cpuCorrect += cpu.tokenizer().decode(r.tokens(), true).strip().startsWith(s.answer().strip())
-                                ? 1 : 0;
-                        gpuCorrect += text.strip().startsWith(s.answer().strip()) ? 1 : 0;
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            Map<String, int[][]> cpuAnswers = new LinkedHashMap<>();
+            Map<String, Integer> cpuCorrect = new LinkedHashMap<>();
+            for (var e : layouts.entrySet()) {
+                var generator = cpu.generator(e.getValue());
+                int[][] answers = new int[SAMPLES][];
+                int correct = 0;
+                for (int i = 0; i < SAMPLES; i++) {
+                    int[] prompt = cpu.tokenizer().encode(samples.get(i).prompt(), true);
+                    answers[i] = generator.generate(GenerationRequest.greedy(prompt, MAX_NEW, stops)).tokens();
+                    correct += isCorrect(cpu, answers[i], samples.get(i)) ? 1 : 0;
+                }
+                cpuAnswers.put(e.getKey(), answers);
+                cpuCorrect.put(e.getKey(), correct);
+            }
+            for (DeviceKvType type : DeviceKvType.values()) {
+                var options = new CudaLlamaModel.Options(4096, 64, layouts.get("full"), type, 64, 1, true);
+                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
+                    for (var e : layouts.entrySet()) {
+                        int correct = 0;
+                        int same = 0;
+                        for (int i = 0; i < SAMPLES; i++) {
+                            int[] prompt = cpu.tokenizer().encode(samples.get(i).prompt(), true);
+                            int[] ours = greedy(gpu, e.getValue(), prompt, stops);
+                            int[] expected = cpuAnswers.get(e.getKey())[i];
+                            if (type == DeviceKvType.F32) {
+                                assertThat(ours).as("%s sample %d", e.getKey(), i).containsExactly(expected);
+                            }
+                            same += Arrays.equals(ours, expected) ? 1 : 0;
+                            correct += isCorrect(cpu, ours, samples.get(i)) ? 1 : 0;
+                        }
+                        int expectedCorrect = cpuCorrect.get(e.getKey());
+                        System.out.printf("passkey %s, %s KV: cpu %d/%d, cuda %d/%d, identical answers %d/%d%n",
+                                e.getKey(), type, expectedCorrect, SAMPLES, correct, SAMPLES, same, SAMPLES);
+                        if (type == DeviceKvType.F32) {
+                            assertThat(correct).as(e.getKey()).isEqualTo(expectedCorrect);
+                        } else {
+                            assertThat(correct).as(e.getKey()).isBetween(expectedCorrect - BF16_ACCURACY_SLACK,
+                                    expectedCorrect + BF16_ACCURACY_SLACK);
+                        }
                     }
-                    System.out.printf("passkey %s: cpu %d/%d, cuda %d/%d%n", e.getKey(), cpuCorrect, SAMPLES,
-                            gpuCorrect, SAMPLES);
-                    assertThat(gpuCorrect).isEqualTo(cpuCorrect);
                 }
             }
         }
+    }
+
+    private static boolean isCorrect(LoadedModel m, int[] tokens, PasskeySample s) {
+        return m.tokenizer().decode(tokens, true).strip().startsWith(s.answer().strip());
     }
 
     private static int[] greedy(CudaLlamaModel gpu, DuoLayout layout, int[] prompt, Set<Integer> stops) {
