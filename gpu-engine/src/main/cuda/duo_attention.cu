@@ -21,8 +21,9 @@
 // Work. The keys a block needs are at most two position ranges: retrieval [0, i_last]; streaming
 // the sink [0, min(sink, i_last + 1)) and the window (i_first − recent, i_last]. A streaming head's
 // cost is therefore linear in the chunk length (block-sparse), a retrieval head's is causal.
-// Tiles of 32 keys go to shared memory (float32); each warp owns 4 query rows; lane j scores key j,
-// then the online softmax (running max m, sum l, accumulator over head_dim / 32 dims per lane).
+// Tiles of 32 keys go to shared memory (float32; loaded 8 elements per 16/32-byte load when
+// head_dim is a multiple of 8); each warp owns 4 query rows; lane j scores key j, then the online
+// softmax (running max m, sum l, accumulator over head_dim / 32 dims per lane).
 // Variants. This is the CUDA-core (float32 FMA) form: exact enough to match the CPU reference
 // within 1e-5. The tensor-core form (bf16 mma for Q·Kᵀ and P·V) keeps this tiling and work split.
 #include "common.cuh"
@@ -39,6 +40,22 @@ __device__ __forceinline__ void kv_store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void kv_store(uint16_t* p, float v) {
     __nv_bfloat16 b = __float2bfloat16_rn(v);
     *p = *reinterpret_cast<uint16_t*>(&b);
+}
+
+__device__ __forceinline__ void load8(const float* p, float* out) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(p));
+    const float4 b = __ldg(reinterpret_cast<const float4*>(p + 4));
+    out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
+    out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+}
+__device__ __forceinline__ void load8(const uint16_t* p, float* out) {
+    const uint4 a = __ldg(reinterpret_cast<const uint4*>(p));
+    const uint32_t* h = reinterpret_cast<const uint32_t*>(&a);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        out[2 * k] = __uint_as_float(h[k] << 16);
+        out[2 * k + 1] = __uint_as_float(h[k] & 0xffff0000u);
+    }
 }
 
 template <typename KT>
@@ -104,30 +121,73 @@ __device__ void duo_attention(const float* __restrict__ q, const float* __restri
 
     for (int vt = v_begin; vt < v_end; vt += ATT_TILE) {
         __syncthreads();  // previous tile consumed (and qs written, first time)
-        for (int e = threadIdx.x; e < ATT_TILE * hd; e += blockDim.x) {
-            int j = e / hd, d = e % hd;
-            int vi = vt + j;
-            float kv = 0.f, vv = 0.f;
-            int p = 0x7fffffff;
-            if (vi < v_end) {
-                p = vi < a1 ? vi : b0 + (vi - a1);
-                long long src;
-                if (p >= start) {
-                    src = ((long long) (p - start) * kv_heads + g) * hd + d;
-                    kv = k_chunk[src]; vv = v_chunk[src];
-                } else if (!stream) {
-                    int page = page_table[g * max_pages + p / page_tokens];
-                    src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
-                    kv = kv_load(k_pool + src); vv = kv_load(v_pool + src);
+        if ((hd & 7) == 0) {
+            // 8 elements (16 bytes of bf16, 32 of f32) per load; the position lookup once per 8
+            const int chunks = hd >> 3;
+            for (int e = threadIdx.x; e < ATT_TILE * chunks; e += blockDim.x) {
+                const int j = e / chunks, d = (e % chunks) << 3;
+                const int vi = vt + j;
+                float kf[8], vf[8];
+                int p = 0x7fffffff;
+                if (vi < v_end) {
+                    p = vi < a1 ? vi : b0 + (vi - a1);
+                    if (p >= start) {
+                        const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
+                        load8(k_chunk + src, kf);
+                        load8(v_chunk + src, vf);
+                    } else {
+                        long long src;
+                        const KT* kb;
+                        const KT* vb;
+                        if (!stream) {
+                            const int page = page_table[g * max_pages + p / page_tokens];
+                            src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
+                            kb = k_pool; vb = v_pool;
+                        } else {
+                            const int slot = p < sink ? p : sink + p % recent;
+                            src = ((long long) g * slots + slot) * hd + d;
+                            kb = k_ring; vb = v_ring;
+                        }
+                        load8(kb + src, kf);
+                        load8(vb + src, vf);
+                    }
                 } else {
-                    int slot = p < sink ? p : sink + p % recent;
-                    src = ((long long) g * slots + slot) * hd + d;
-                    kv = kv_load(k_ring + src); vv = kv_load(v_ring + src);
+#pragma unroll
+                    for (int u = 0; u < 8; u++) { kf[u] = 0.f; vf[u] = 0.f; }
                 }
+#pragma unroll
+                for (int u = 0; u < 8; u++) {
+                    ks[j * (hd + 1) + d + u] = kf[u];
+                    vs[j * hd + d + u] = vf[u];
+                }
+                if (d == 0) ps[j] = p;
             }
-            ks[j * (hd + 1) + d] = kv;
-            vs[j * hd + d] = vv;
-            if (d == 0) ps[j] = p;
+        } else {
+            for (int e = threadIdx.x; e < ATT_TILE * hd; e += blockDim.x) {
+                const int j = e / hd, d = e % hd;
+                const int vi = vt + j;
+                float kv = 0.f, vv = 0.f;
+                int p = 0x7fffffff;
+                if (vi < v_end) {
+                    p = vi < a1 ? vi : b0 + (vi - a1);
+                    long long src;
+                    if (p >= start) {
+                        src = ((long long) (p - start) * kv_heads + g) * hd + d;
+                        kv = k_chunk[src]; vv = v_chunk[src];
+                    } else if (!stream) {
+                        const int page = page_table[g * max_pages + p / page_tokens];
+                        src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
+                        kv = kv_load(k_pool + src); vv = kv_load(v_pool + src);
+                    } else {
+                        const int slot = p < sink ? p : sink + p % recent;
+                        src = ((long long) g * slots + slot) * hd + d;
+                        kv = kv_load(k_ring + src); vv = kv_load(v_ring + src);
+                    }
+                }
+                ks[j * (hd + 1) + d] = kv;
+                vs[j * hd + d] = vv;
+                if (d == 0) ps[j] = p;
+            }
         }
         __syncthreads();
         const int p = ps[lane];

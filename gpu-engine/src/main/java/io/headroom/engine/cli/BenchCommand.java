@@ -85,6 +85,9 @@ final class BenchCommand implements Callable<Integer> {
             description = "cuda: streaming heads' recent window. Default: ${DEFAULT-VALUE}")
     int recent;
 
+    @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
+    boolean exact;
+
     @Option(names = "--page-tokens", defaultValue = "256", paramLabel = "N",
             description = "cuda: positions per KV page. Default: ${DEFAULT-VALUE}")
     int pageTokens;
@@ -197,11 +200,12 @@ final class BenchCommand implements Callable<Integer> {
                     : DuoLayout.random(config.numLayers(), config.numKvHeads(), 1 - retrievalShare, 7, sink, recent);
             int capacity = promptTokens + decodeTokens + 8;
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
-                    DeviceKvType.parse(kvType), pageTokens, 1, true);
+                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
+            json.put("prefill_projections", exact ? "float32 matvec (exact)" : "bf16 tensor-core GEMM");
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());

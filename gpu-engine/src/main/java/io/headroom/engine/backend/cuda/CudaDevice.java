@@ -165,6 +165,7 @@ public final class CudaDevice implements AutoCloseable {
                 "attention_combine", "kv_append_f32kv", "kv_append_bf16kv"};
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16"};
+            case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
             case "kvcache.fatbin" -> new String[] {"kv_write_f32"};
             default -> new String[0];

@@ -25,7 +25,9 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     private static final int MATMUL_TOKENS = 8;
     private static final int ATT_ROWS = 16;
-    private static final int MAX_SPLITS = 64;
+    private static final int MAX_SPLITS = 1024;
+    /** Keys one split-K share of decode attention covers, at least (rounded to powers of two shares). */
+    private static final int KEYS_PER_SPLIT = 128;
 
     /**
      * @param capacity   most positions one sequence may hold
@@ -35,9 +37,12 @@ public final class CudaLlamaModel implements AutoCloseable {
      * @param pageTokens positions per page of a retrieval head
      * @param sequences  how many sequences may be resident at once (sizes the page pool)
      * @param graphs     replay decode steps from a captured CUDA graph
+     * @param tensorCores run projections of chunks wider than 8 tokens as tensor-core GEMMs, with
+     *                   activations rounded to bf16 (as a bf16 PyTorch model does); off, they stay
+     *                   float32 matvecs that match the CPU engine to 1e-5
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
-            int sequences, boolean graphs) {
+            int sequences, boolean graphs, boolean tensorCores) {
 
         public Options {
             if (capacity < 1 || maxChunk < 1 || pageTokens < 1 || sequences < 1) {
@@ -45,22 +50,26 @@ public final class CudaLlamaModel implements AutoCloseable {
             }
         }
 
-        /** Full attention, f32 KV, one sequence, graphs on. */
+        /** Full attention, f32 KV, one sequence, graphs on, float32 projections (exact). */
         public static Options full(ModelConfig c, int capacity, int maxChunk) {
             return new Options(capacity, maxChunk, DuoLayout.full(c.numLayers(), c.numKvHeads()), DeviceKvType.F32, 64,
-                    1, true);
+                    1, true, false);
         }
 
         public Options withLayout(DuoLayout l) {
-            return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs);
+            return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores);
         }
 
         public Options withKvType(DeviceKvType t) {
-            return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs);
+            return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores);
         }
 
         public Options withGraphs(boolean g) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g);
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores);
+        }
+
+        public Options withTensorCores(boolean t) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t);
         }
     }
 
@@ -110,7 +119,8 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.dev = dev;
         this.c = config;
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
-                options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs());
+                options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
+                options.tensorCores());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -162,7 +172,7 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     /** Rows (query row × split) the split-K attention workspace holds. */
     static int workspaceRows(ModelConfig c) {
-        return 512 * c.numHeads();
+        return MAX_SPLITS * c.numHeads();
     }
 
     private CUdeviceptr own(CUdeviceptr p) {
@@ -272,12 +282,16 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         dev.copyAsync(step, stepHost, 0, sinAt + 4L * options.maxChunk() * half);
         if (n == 1 && options.graphs()) {
-            if (seq.decodeGraph() == null) {
-                seq.decodeGraph(dev.capture(() -> queueForward(seq, 1)));
+            // one graph per split count: a sequence re-captures when its length doubles
+            int splits = decodeSplits(start + 1);
+            CudaGraph graph = seq.decodeGraph(splits);
+            if (graph == null) {
+                graph = dev.capture(() -> queueForward(seq, 1, splits));
+                seq.decodeGraph(splits, graph);
             }
-            seq.decodeGraph().launch();
+            graph.launch();
         } else {
-            queueForward(seq, n);
+            queueForward(seq, n, n == 1 ? decodeSplits(start + 1) : prefillSplits(n, start + n));
         }
         dev.copyAsync(stepHost, 4, step.withByteOffset(4), 4);
         dev.synchronize("forward of " + n + " tokens at position " + start);
@@ -285,7 +299,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     /** Queues one chunk's kernels; every position-dependent input is read from {@link #step}. */
-    private void queueForward(CudaSequence seq, int n) {
+    private void queueForward(CudaSequence seq, int n, int splits) {
         int h = c.hiddenSize();
         int hd = c.headDim();
         int half = hd / 2;
@@ -302,7 +316,6 @@ public final class CudaLlamaModel implements AutoCloseable {
         int tpb = ATT_ROWS / hpb;
         int gridX = (n + tpb - 1) / tpb;
         int gridY = c.numKvHeads() * (group / hpb);
-        int splits = splits(gridX * gridY, n);
         int smem = 4 * (ATT_ROWS * hd + 32 * (hd + 1) + 32 * hd + 32);
         int dimBlock = Math.max(32, (hd + 31) / 32 * 32);
         float scale = (float) (1 / Math.sqrt(hd));
@@ -357,17 +370,32 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     /**
-     * Key-range shares per block (flash-decoding): enough blocks to fill the card twice over, within
-     * the workspace. Decode graphs are captured with this count and read the length on the device,
-     * so shares that end up empty at short contexts exit at once.
+     * Split-K shares for a decode step over {@code keys} positions (flash-decoding): one per
+     * {@link #KEYS_PER_SPLIT} keys, rounded up to a power of two so that a captured graph serves
+     * until the context doubles; the kernel reads the true length on the device and divides it.
      */
-    private int splits(int blocks, int n) {
-        int want = Math.max(1, (2 * dev.multiprocessors() + blocks - 1) / blocks);
+    static int decodeSplits(int keys) {
+        int want = (keys + KEYS_PER_SPLIT - 1) / KEYS_PER_SPLIT;
+        return Math.min(MAX_SPLITS, Integer.highestOneBit(Math.max(1, want - 1)) << (want > 1 ? 1 : 0));
+    }
+
+    /** Split-K shares for a prefill chunk: only when its row blocks alone would not fill the card twice. */
+    private int prefillSplits(int n, int keys) {
+        int group = c.numHeads() / c.numKvHeads();
+        int hpb = headsPerBlock(group);
+        int blocks = (n + ATT_ROWS / hpb - 1) / (ATT_ROWS / hpb) * c.numKvHeads() * (group / hpb);
+        int want = Math.min((2 * dev.multiprocessors() + blocks - 1) / blocks, (keys + KEYS_PER_SPLIT - 1)
+                / KEYS_PER_SPLIT);
         int fit = workspaceRows(c) / (n * c.numHeads());
         return Math.max(1, Math.min(Math.min(want, MAX_SPLITS), fit));
     }
 
     private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens) {
+        if (tokens > MATMUL_TOKENS && options.tensorCores()) {
+            dev.launchGrid("gemm_bf16_tc", (rows + 63) / 64, (tokens + 63) / 64, 1, 128, 0, w, in, out, rows, cols,
+                    tokens);
+            return;
+        }
         for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
             int nt = Math.min(MATMUL_TOKENS, tokens - t0);
             dev.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, w, in.withByteOffset(4L * t0 * cols),

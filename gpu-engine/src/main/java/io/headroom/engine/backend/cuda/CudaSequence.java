@@ -36,7 +36,8 @@ public final class CudaSequence implements AutoCloseable {
     private final CUdeviceptr streamingFlags;
     private final long ringBytesPerLayer;
     private int length;
-    private CudaGraph decodeGraph;
+    /** Captured decode steps by split-K share count. */
+    private final java.util.Map<Integer, CudaGraph> decodeGraphs = new java.util.HashMap<>();
     private boolean closed;
 
     CudaSequence(CudaLlamaModel model, CudaDevice dev, DuoLayout layout, int kvHeads, int maxPages,
@@ -106,12 +107,12 @@ public final class CudaSequence implements AutoCloseable {
         return ringValues.withByteOffset(ringBytesPerLayer * layer);
     }
 
-    CudaGraph decodeGraph() {
-        return decodeGraph;
+    CudaGraph decodeGraph(int splits) {
+        return decodeGraphs.get(splits);
     }
 
-    void decodeGraph(CudaGraph graph) {
-        this.decodeGraph = graph;
+    void decodeGraph(int splits, CudaGraph graph) {
+        decodeGraphs.put(splits, graph);
     }
 
     /** Makes sure every retrieval head has pages for positions below {@code positions}. */
@@ -298,9 +299,8 @@ public final class CudaSequence implements AutoCloseable {
             return;
         }
         closed = true;
-        if (decodeGraph != null) {
-            decodeGraph.close();
-        }
+        decodeGraphs.values().forEach(CudaGraph::close);
+        decodeGraphs.clear();
         for (int lh = 0; lh < pagesHeld.length; lh++) {
             model.pool().release(Arrays.copyOfRange(pageTable, lh * maxPages, lh * maxPages + pagesHeld[lh]));
         }

@@ -121,26 +121,39 @@ class CudaLlamaModelTests {
         }
     }
 
+    /**
+     * Decode steps replayed from graphs equal direct launches bit for bit, across the length where
+     * the split-K share count doubles (so a second graph is captured mid-sequence).
+     */
     @Test
     void graphReplayShouldEqualDirectLaunches() {
         GoldenFixture f = GoldenFixture.load("llama3-gqa");
         ModelConfig config = ModelConfigReader.read(f.dir());
         DuoLayout layout = DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 5, 1, 3);
+        int[] prompt = new int[120];
+        int[] base = f.prompt(0);
+        Arrays.setAll(prompt, i -> base[i % base.length]);
+        assertThat(CudaLlamaModel.decodeSplits(prompt.length + 1)).isLessThan(CudaLlamaModel.decodeSplits(
+                prompt.length + 20));
         try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
-            float[][] byMode = new float[2][];
+            float[][][] byMode = new float[2][20][];
             for (int mode = 0; mode < 2; mode++) {
-                var options = CudaLlamaModel.Options.full(config, 128, 8).withLayout(layout).withGraphs(mode == 1);
+                var options = CudaLlamaModel.Options.full(config, 200, 64).withLayout(layout).withGraphs(mode == 1)
+                        .withTensorCores(true);
                 try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
                         CudaSequence seq = gpu.newSequence()) {
-                    int token = gpu.forwardGreedy(seq, f.prompt(0));
-                    for (int i = 0; i < 10; i++) {
+                    int token = gpu.forwardGreedy(seq, Arrays.copyOf(prompt, 64));
+                    token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, 64, prompt.length));
+                    for (int i = 0; i < 20; i++) {
                         token = gpu.forwardGreedy(seq, new int[] {token});
+                        byMode[mode][i] = gpu.lastLogits();
                     }
-                    byMode[mode] = gpu.lastLogits();
                 }
             }
-            assertThat(byMode[1]).containsExactly(byMode[0]);
+            for (int i = 0; i < 20; i++) {
+                assertThat(byMode[1][i]).as("step %d", i).containsExactly(byMode[0][i]);
+            }
         }
     }
 
@@ -154,7 +167,7 @@ class CudaLlamaModelTests {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
             LlamaModel cpu = new LlamaModel(config, weights, new ScalarKernels());
             for (DeviceKvType type : DeviceKvType.values()) {
-                var options = new CudaLlamaModel.Options(128, 8, layout, type, 4, 2, true);
+                var options = new CudaLlamaModel.Options(128, 8, layout, type, 4, 2, true, false);
                 try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
                         CudaSequence seq = gpu.newSequence()) {
                     int[] prompt = f.prompt(0);
@@ -194,7 +207,8 @@ class CudaLlamaModelTests {
                     .retrievalKv();
             int sequences = (int) Math.min(Integer.MAX_VALUE / 2, device.memoryInfo()[1] / perSequence + 1);
             var options = new CudaLlamaModel.Options(capacity, 8,
-                    DuoLayout.full(config.numLayers(), config.numKvHeads()), DeviceKvType.F32, 64, sequences, true);
+                    DuoLayout.full(config.numLayers(), config.numKvHeads()), DeviceKvType.F32, 64, sequences, true,
+                    false);
             long before = device.memoryInfo()[0];
             assertThatThrownBy(() -> new CudaLlamaModel(device, config, weights, options))
                     .isInstanceOf(CudaException.class).hasMessageContaining("does not fit")

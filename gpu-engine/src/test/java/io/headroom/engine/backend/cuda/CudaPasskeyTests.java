@@ -78,7 +78,9 @@ class CudaPasskeyTests {
                 cpuCorrect.put(e.getKey(), correct);
             }
             for (DeviceKvType type : DeviceKvType.values()) {
-                var options = new CudaLlamaModel.Options(4096, 64, layouts.get("full"), type, 64, 1, true);
+                // f32 KV: the exact path; bf16 KV: the production path (tensor-core prefill GEMMs too)
+                var options = new CudaLlamaModel.Options(4096, 64, layouts.get("full"), type, 64, 1, true,
+                        type == DeviceKvType.BF16);
                 try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                     for (var e : layouts.entrySet()) {
                         int correct = 0;
