@@ -27,11 +27,11 @@ public final class LoadedModel implements AutoCloseable {
     private final TextTokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final Parallel parallel;
-    private final LlamaModel model;
+    private final ForwardModel model;
     private final EngineOptions options;
 
     private LoadedModel(Path directory, ModelConfig config, Checkpoint checkpoint, TextTokenizer tokenizer,
-            ChatTemplate chatTemplate, Parallel parallel, LlamaModel model, EngineOptions options) {
+            ChatTemplate chatTemplate, Parallel parallel, ForwardModel model, EngineOptions options) {
         this.directory = directory;
         this.config = config;
         this.checkpoint = checkpoint;
@@ -56,9 +56,10 @@ public final class LoadedModel implements AutoCloseable {
             tokenizer = TextTokenizer.load(directory);
             ChatTemplate template = ChatTemplate.load(directory);
             parallel = new Parallel(options.threads());
-            Kernels kernels = Backends.cpuKernels(options.backend(), parallel);
-            return new LoadedModel(directory, config, checkpoint, tokenizer, template, parallel,
-                    new LlamaModel(config, weights, kernels), options);
+            ForwardModel forward = Backends.resident(options)
+                    ? Backends.cuda(config, weights, options)
+                    : new LlamaModel(config, weights, Backends.cpuKernels(options.backend(), parallel));
+            return new LoadedModel(directory, config, checkpoint, tokenizer, template, parallel, forward, options);
         } catch (RuntimeException e) {
             checkpoint.close();
             if (tokenizer != null) {
@@ -87,8 +88,17 @@ public final class LoadedModel implements AutoCloseable {
         return chatTemplate;
     }
 
-    public LlamaModel model() {
+    /** The model on its backend: CPU {@link LlamaModel} or the device-resident CUDA model. */
+    public ForwardModel model() {
         return model;
+    }
+
+    /** The CPU forward pass (also behind cuda-kernels); fails for the device-resident cuda backend. */
+    public LlamaModel cpuModel() {
+        if (model instanceof LlamaModel cpu) {
+            return cpu;
+        }
+        throw new IllegalStateException("the " + model.backendName() + " backend has no CPU forward pass");
     }
 
     /** A generator with full attention. */
@@ -107,11 +117,12 @@ public final class LoadedModel implements AutoCloseable {
 
     @Override
     public void close() {
-        if (model.kernels() instanceof AutoCloseable c) {
+        Object backend = model instanceof LlamaModel cpu ? cpu.kernels() : model;
+        if (backend instanceof AutoCloseable c) {
             try {
                 c.close();
             } catch (Exception e) {
-                throw new IllegalStateException("closing the " + model.kernels().name() + " backend failed", e);
+                throw new IllegalStateException("closing the " + model.backendName() + " backend failed", e);
             }
         }
         parallel.close();
@@ -125,14 +136,29 @@ public final class LoadedModel implements AutoCloseable {
         private Backends() {
         }
 
+        /** Whether {@code options} select the device-resident CUDA model. */
+        static boolean resident(EngineOptions options) {
+            return options.backend().equals("cuda") || (options.backend().equals("auto")
+                    && io.headroom.engine.backend.cuda.CudaDevice.unavailableReason() == null);
+        }
+
+        static ForwardModel cuda(ModelConfig config, LlamaWeights weights, EngineOptions o) {
+            int context = o.deviceContext() == 0 ? config.maxPositions() : Math.min(o.deviceContext(),
+                    config.maxPositions());
+            var kvType = io.headroom.engine.backend.cuda.DeviceKvType.parse(o.deviceKvType());
+            // f32 is the exact mode: float32 KV and float32 prefill projections (no tensor-core rounding)
+            var options = new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
+                    DuoLayout.full(config.numLayers(), config.numKvHeads()), kvType, o.kvPageTokens(),
+                    o.deviceSequences(), true, kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16);
+            return io.headroom.engine.backend.cuda.CudaForwardModel.open(config, weights, options);
+        }
+
+        /** Kernels for the CPU forward pass (cuda-kernels: each op as a CUDA kernel). */
         static Kernels cpuKernels(String backend, Parallel parallel) {
             if (backend.equals("cpu-scalar")) {
                 return new ScalarKernels();
             }
-            if (backend.equals("cuda")) {
-                return io.headroom.engine.backend.cuda.CudaKernels.open();
-            }
-            if (backend.equals("auto") && io.headroom.engine.backend.cuda.CudaDevice.unavailableReason() == null) {
+            if (backend.equals("cuda-kernels")) {
                 return io.headroom.engine.backend.cuda.CudaKernels.open();
             }
             if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {

@@ -1,5 +1,6 @@
 package io.headroom.sessions;
 
+import io.headroom.engine.KvCache;
 import io.headroom.engine.LoadedModel;
 import io.headroom.engine.duo.AttentionPattern;
 import io.headroom.engine.duo.DuoLayout;
@@ -147,12 +148,13 @@ public final class SessionEngine {
         return queue.submit(() -> {
             long t0 = System.nanoTime();
             KvTiers.Checkout c = checkout(s);
-            SequenceKv kv = c.kv();
+            KvCache kv = c.kv();
             try {
                 Generator.prefill(model.model(), kv, tokens, model.options().prefillChunk());
                 store.commitDocument(owner, id, start, name, text, tokens,
-                        KvStateCodec.export(kv, KvStateCodec.Part.STREAMING));
+                        KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING));
             } catch (RuntimeException e) {
+                kv.close();
                 tiers.drop(id); // the KV may hold tokens the database does not: rebuild next time
                 throw e;
             }
@@ -180,7 +182,7 @@ public final class SessionEngine {
         return queue.submit(() -> {
             long t0 = System.nanoTime();
             KvTiers.Checkout c = checkout(s);
-            SequenceKv kv = c.kv();
+            KvCache kv = c.kv();
             try {
                 GenerationResult r = generator(s).generate(request(prompt, options, listener, cancelled), kv);
                 int[] answer = r.tokens();
@@ -189,12 +191,13 @@ public final class SessionEngine {
                     model.model().forward(new int[] {answer[answer.length - 1]}, kv, new int[0]);
                 }
                 store.commitTurn(owner, id, start, message, prompt, r.text(), answer,
-                        KvStateCodec.export(kv, KvStateCodec.Part.STREAMING));
+                        KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING));
                 tiers.checkin(id, kv);
                 return new TurnResult(r.text(), answer, r.finishReason(),
                         new Usage(prompt.length, start, answer.length),
                         new Timing(t0 - queued, r.prefillNanos(), r.decodeNanos(), c.source()));
             } catch (RuntimeException e) {
+                kv.close();
                 tiers.drop(id);
                 throw e;
             }
@@ -272,14 +275,24 @@ public final class SessionEngine {
             }
 
             @Override
-            public SequenceKv recompute() {
-                SequenceKv kv = model.model().newCache(layout, model.options().kvPageTokens());
+            public KvCache recompute() {
+                KvCache kv = model.model().newCache(layout, model.options().kvPageTokens());
                 int[] all = store.segments(id).stream().flatMapToInt(seg -> java.util.Arrays.stream(seg.tokens()))
                         .toArray();
-                if (all.length > 0) {
-                    Generator.prefill(model.model(), kv, all, model.options().prefillChunk());
+                try {
+                    if (all.length > 0) {
+                        Generator.prefill(model.model(), kv, all, model.options().prefillChunk());
+                    }
+                    return kv;
+                } catch (RuntimeException e) {
+                    kv.close();
+                    throw e;
                 }
-                return kv;
+            }
+
+            @Override
+            public KvCache adopt(SequenceKv host) {
+                return model.model().fromHost(host);
             }
         });
     }

@@ -1,7 +1,7 @@
 package io.headroom.engine.cli;
 
+import io.headroom.engine.KvCache;
 import io.headroom.engine.LoadedModel;
-import io.headroom.engine.kv.SequenceKv;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -49,7 +49,13 @@ final class LogitsCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(ids.length + " tokens exceed the model's context limit of "
                         + m.config().maxPositions());
             }
-            SequenceKv cache = m.model().newCache(duoOptions.layout(m.config()), m.options().kvPageTokens());
+            printLogits(m, ids, rows);
+        }
+        return 0;
+    }
+
+    private void printLogits(LoadedModel m, int[] ids, int[] rows) {
+        try (KvCache cache = m.model().newCache(duoOptions.layout(m.config()), m.options().kvPageTokens())) {
             float[][] logits = new float[rows.length][];
             int done = 0;
             for (int from = 0; from < ids.length; from += m.options().prefillChunk()) { // chunked like generate
@@ -67,6 +73,5 @@ final class LogitsCommand implements Callable<Integer> {
             out.println(JsonMapper.builder().build().writeValueAsString(json));
             out.flush();
         }
-        return 0;
     }
 }

@@ -13,8 +13,15 @@ final class ModelOptions {
     Path model;
 
     @Option(names = "--backend", defaultValue = "auto", paramLabel = "NAME",
-            description = "auto, cpu (Vector API) or cpu-scalar (reference ops). Default: ${DEFAULT-VALUE}")
+            description = "auto (cuda when a GPU is usable, else cpu), cpu (Vector API), cpu-scalar (reference ops), "
+                    + "cuda (device-resident model) or cuda-kernels (CPU forward pass, ops as CUDA kernels). "
+                    + "Default: ${DEFAULT-VALUE}")
     String backend;
+
+    @Option(names = "--device-kv-type", defaultValue = "bf16", paramLabel = "TYPE",
+            description = "cuda: KV cache element type on the device, bf16 (with tensor-core prefill) or f32 "
+                    + "(exact: matches the CPU engine to 1e-5). Default: ${DEFAULT-VALUE}")
+    String deviceKvType;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU worker threads (default: all cores)")
     Integer threads;
@@ -25,6 +32,6 @@ final class ModelOptions {
 
     LoadedModel load() {
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        return LoadedModel.load(model, new EngineOptions(backend, n, prefillChunk));
+        return LoadedModel.load(model, new EngineOptions(backend, n, prefillChunk, 64, deviceKvType, 1, 0));
     }
 }

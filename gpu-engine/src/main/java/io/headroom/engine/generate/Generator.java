@@ -1,8 +1,8 @@
 package io.headroom.engine.generate;
 
+import io.headroom.engine.ForwardModel;
+import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
-import io.headroom.engine.kv.SequenceKv;
-import io.headroom.engine.model.llama.LlamaModel;
 import io.headroom.engine.tokenizer.StreamingDetokenizer;
 import io.headroom.engine.tokenizer.TextTokenizer;
 import java.util.Arrays;
@@ -13,7 +13,7 @@ import java.util.Arrays;
  */
 public final class Generator {
 
-    private final LlamaModel model;
+    private final ForwardModel model;
     private final TextTokenizer tokenizer;
     private final int prefillChunk;
     private final DuoLayout layout;
@@ -23,7 +23,7 @@ public final class Generator {
      * @param layout which heads are retrieval and streaming heads (see {@link DuoLayout#full})
      * @param pageTokens retrieval-head KV page size
      */
-    public Generator(LlamaModel model, TextTokenizer tokenizer, int prefillChunk, DuoLayout layout, int pageTokens) {
+    public Generator(ForwardModel model, TextTokenizer tokenizer, int prefillChunk, DuoLayout layout, int pageTokens) {
         if (prefillChunk < 1) {
             throw new IllegalArgumentException("prefill chunk must be >= 1, got " + prefillChunk);
         }
@@ -34,8 +34,8 @@ public final class Generator {
         this.pageTokens = pageTokens;
     }
 
-    /** An empty KV cache with this generator's head layout. */
-    public SequenceKv newSequence() {
+    /** An empty KV cache with this generator's head layout (the caller closes it). */
+    public KvCache newSequence() {
         return model.newCache(layout, pageTokens);
     }
 
@@ -43,7 +43,7 @@ public final class Generator {
      * Runs {@code tokens} through the model in chunks of at most {@code chunk}, appending to
      * {@code cache}; returns the logits of the last token.
      */
-    public static float[] prefill(LlamaModel model, SequenceKv cache, int[] tokens, int chunk) {
+    public static float[] prefill(ForwardModel model, KvCache cache, int[] tokens, int chunk) {
         float[] last = null;
         for (int from = 0; from < tokens.length; from += chunk) {
             int to = Math.min(tokens.length, from + chunk);
@@ -59,7 +59,9 @@ public final class Generator {
 
     /** Generates from the request's prompt alone. */
     public GenerationResult generate(GenerationRequest req) {
-        return generate(req, newSequence());
+        try (KvCache cache = newSequence()) {
+            return generate(req, cache);
+        }
     }
 
     /**
@@ -67,7 +69,7 @@ public final class Generator {
      * imported session) and generates. On return the cache holds the prompt and every generated token
      * but the last one sampled (whose keys are computed when the sequence continues).
      */
-    public GenerationResult generate(GenerationRequest req, SequenceKv cache) {
+    public GenerationResult generate(GenerationRequest req, KvCache cache) {
         int limit = model.config().maxPositions();
         if (cache.length() + req.prompt().length > limit) {
             throw new IllegalArgumentException("prompt of " + req.prompt().length + " tokens"

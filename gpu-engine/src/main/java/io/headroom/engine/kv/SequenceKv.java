@@ -1,5 +1,6 @@
 package io.headroom.engine.kv;
 
+import io.headroom.engine.KvCache;
 import io.headroom.engine.backend.HeadKv;
 import io.headroom.engine.backend.KvSpan;
 import io.headroom.engine.duo.DuoLayout;
@@ -19,7 +20,7 @@ import java.util.List;
  * {@link #commitStreaming} (streaming heads store the chunk), and finally {@link #advance}. Reading
  * the ring before the chunk overwrites it is what makes the result independent of the chunk size.
  */
-public final class SequenceKv {
+public final class SequenceKv implements KvCache {
 
     private final DuoLayout layout;
     private final int layers;
@@ -64,8 +65,30 @@ public final class SequenceKv {
         }
     }
 
+    @Override
     public DuoLayout layout() {
         return layout;
+    }
+
+    @Override
+    public long bytes() {
+        return memory().totalBytes();
+    }
+
+    /** This cache: it lives on the host already. */
+    @Override
+    public SequenceKv toHost() {
+        return this;
+    }
+
+    @Override
+    public SequenceKv streamingToHost() {
+        return this;
+    }
+
+    /** Nothing to release: the cache lives in the Java heap. */
+    @Override
+    public void close() {
     }
 
     public int headDim() {
@@ -77,6 +100,7 @@ public final class SequenceKv {
     }
 
     /** Positions held. */
+    @Override
     public int length() {
         return length;
     }

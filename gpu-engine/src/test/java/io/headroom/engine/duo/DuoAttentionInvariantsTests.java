@@ -52,8 +52,8 @@ class DuoAttentionInvariantsTests {
     }
 
     float[] logits(DuoLayout layout, int chunk) {
-        SequenceKv kv = model.model().newCache(layout, 16);
-        return Generator.prefill(model.model(), kv, prompt, chunk);
+        SequenceKv kv = model.cpuModel().newCache(layout, 16);
+        return Generator.prefill(model.cpuModel(), kv, prompt, chunk);
     }
 
     @Test
@@ -81,10 +81,10 @@ class DuoAttentionInvariantsTests {
     @ValueSource(ints = {1, 7, 64})
     void prefillChunkSizeShouldNotChangeLogitsOrKvState(int chunk) {
         DuoLayout layout = duo(0.5, 8, 32);
-        SequenceKv whole = model.model().newCache(layout, 16);
-        float[] expected = Generator.prefill(model.model(), whole, prompt, prompt.length);
-        SequenceKv chunked = model.model().newCache(layout, 16);
-        float[] actual = Generator.prefill(model.model(), chunked, prompt, chunk);
+        SequenceKv whole = model.cpuModel().newCache(layout, 16);
+        float[] expected = Generator.prefill(model.cpuModel(), whole, prompt, prompt.length);
+        SequenceKv chunked = model.cpuModel().newCache(layout, 16);
+        float[] actual = Generator.prefill(model.cpuModel(), chunked, prompt, chunk);
         assertThat(GoldenFixture.relativeError(actual, expected)).as("logits, chunk %d", chunk).isLessThan(1e-6);
         for (KvStateCodec.Part part : KvStateCodec.Part.values()) {
             float[] a = floats(KvStateCodec.export(chunked, part));
@@ -101,12 +101,12 @@ class DuoAttentionInvariantsTests {
         int[] first = Arrays.copyOf(prompt, half);
         int[] second = Arrays.copyOfRange(prompt, half, prompt.length);
 
-        SequenceKv direct = gen.newSequence();
-        Generator.prefill(model.model(), direct, first, 64);
+        SequenceKv direct = gen.newSequence().toHost();
+        Generator.prefill(model.cpuModel(), direct, first, 64);
         GenerationResult expected = gen.generate(GenerationRequest.greedy(second, 12, Set.of()), direct);
 
-        SequenceKv original = gen.newSequence();
-        Generator.prefill(model.model(), original, first, 64);
+        SequenceKv original = gen.newSequence().toHost();
+        Generator.prefill(model.cpuModel(), original, first, 64);
         byte[] retrieval = KvStateCodec.export(original, KvStateCodec.Part.RETRIEVAL);
         byte[] streaming = KvStateCodec.export(original, KvStateCodec.Part.STREAMING);
         SequenceKv restored = KvStateCodec.importState(retrieval, streaming, layout, config.headDim(), 32,
@@ -119,8 +119,8 @@ class DuoAttentionInvariantsTests {
     @Test
     void corruptOrMismatchedBlocksShouldBeRefusedClearly() {
         DuoLayout layout = duo(0.5, 8, 32);
-        SequenceKv kv = model.model().newCache(layout, 16);
-        Generator.prefill(model.model(), kv, Arrays.copyOf(prompt, 50), 64);
+        SequenceKv kv = model.cpuModel().newCache(layout, 16);
+        Generator.prefill(model.cpuModel(), kv, Arrays.copyOf(prompt, 50), 64);
         byte[] retrieval = KvStateCodec.export(kv, KvStateCodec.Part.RETRIEVAL);
         byte[] streaming = KvStateCodec.export(kv, KvStateCodec.Part.STREAMING);
         int hd = config.headDim();
@@ -139,8 +139,8 @@ class DuoAttentionInvariantsTests {
         assertThatThrownBy(() -> KvStateCodec.importState(retrieval, streaming, duo(0.5, 4, 32), hd, 16, max))
                 .hasMessageContaining("does not match this model and layout");
 
-        SequenceKv longer = model.model().newCache(layout, 16);
-        Generator.prefill(model.model(), longer, Arrays.copyOf(prompt, 60), 64);
+        SequenceKv longer = model.cpuModel().newCache(layout, 16);
+        Generator.prefill(model.cpuModel(), longer, Arrays.copyOf(prompt, 60), 64);
         byte[] otherStreaming = KvStateCodec.export(longer, KvStateCodec.Part.STREAMING);
         assertThatThrownBy(() -> KvStateCodec.importState(retrieval, otherStreaming, layout, hd, 16, max))
                 .hasMessageContaining("retrieval block holds 50 tokens, streaming block 60");
@@ -149,11 +149,11 @@ class DuoAttentionInvariantsTests {
     @Test
     void streamingBytesShouldStayConstantAndRetrievalBytesGrowLinearly() {
         DuoLayout layout = duo(0.5, 8, 32);
-        SequenceKv kv = model.model().newCache(layout, 16);
+        SequenceKv kv = model.cpuModel().newCache(layout, 16);
         long[] retrieval = new long[4];
         long[] streaming = new long[4];
         for (int step = 0; step < 4; step++) {
-            Generator.prefill(model.model(), kv, Arrays.copyOfRange(prompt, step * 64, (step + 1) * 64), 64);
+            Generator.prefill(model.cpuModel(), kv, Arrays.copyOfRange(prompt, step * 64, (step + 1) * 64), 64);
             KvMemory m = kv.memory();
             retrieval[step] = m.retrievalBytes();
             streaming[step] = m.streamingBytes();
@@ -171,7 +171,7 @@ class DuoAttentionInvariantsTests {
 
     @Test
     void layoutOfTheWrongShapeShouldBeRefused() {
-        assertThatThrownBy(() -> model.model().newCache(DuoLayout.full(3, 4), 16))
+        assertThatThrownBy(() -> model.cpuModel().newCache(DuoLayout.full(3, 4), 16))
                 .hasMessageContaining("head layout has shape (3, 4) but the model has 4 layers and 4 KV heads");
     }
 

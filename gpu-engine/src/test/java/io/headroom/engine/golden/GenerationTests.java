@@ -40,9 +40,9 @@ class GenerationTests {
 
     @Test
     void prefillChunkSizeShouldNotChangeTheLogits() {
-        float[] whole = Generator.prefill(model.model(), model.model().newCache(), prompt, prompt.length);
+        float[] whole = Generator.prefill(model.cpuModel(), model.cpuModel().newCache(), prompt, prompt.length);
         for (int chunk : new int[] {1, 7, 64}) {
-            float[] chunked = Generator.prefill(model.model(), model.model().newCache(), prompt, chunk);
+            float[] chunked = Generator.prefill(model.cpuModel(), model.cpuModel().newCache(), prompt, chunk);
             assertThat(GoldenFixture.relativeError(chunked, whole)).as("chunk %d", chunk).isLessThan(1e-6);
         }
     }
@@ -132,8 +132,8 @@ class GenerationTests {
 
     @Test
     void tokenOutsideTheVocabularyShouldBeRefused() {
-        SequenceKv cache = model.model().newCache();
-        assertThatThrownBy(() -> model.model().forward(new int[] {1, 100000}, cache, new int[] {1}))
+        SequenceKv cache = model.cpuModel().newCache();
+        assertThatThrownBy(() -> model.cpuModel().forward(new int[] {1, 100000}, cache, new int[] {1}))
                 .hasMessageContaining("token id 100000 is outside the vocabulary");
         assertThat(cache.length()).isZero();
     }

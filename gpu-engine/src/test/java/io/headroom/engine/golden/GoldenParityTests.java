@@ -36,8 +36,8 @@ class GoldenParityTests {
                 for (int p = 0; p < f.promptCount(); p++) {
                     int[] prompt = f.prompt(p);
                     float[][] ref = f.logits(p, arena);
-                    SequenceKv cache = m.model().newCache();
-                    float[][] ours = m.model().forward(prompt, cache, IntStream.range(0, prompt.length).toArray());
+                    SequenceKv cache = m.cpuModel().newCache();
+                    float[][] ours = m.cpuModel().forward(prompt, cache, IntStream.range(0, prompt.length).toArray());
                     for (int pos = 0; pos < prompt.length; pos++) {
                         assertThat(GoldenFixture.relativeError(ours[pos], ref[pos]))
                                 .as("%s/%s prompt %d position %d", name, backend, p, pos)

@@ -49,7 +49,7 @@ class WeightDtypeTests {
         try (LoadedModel m = LoadedModel.load(dir, new EngineOptions("cpu", 2, 64));
                 Arena arena = Arena.ofConfined()) {
             float[][] ref = f.logits(1, arena);
-            float[][] ours = m.model().forward(prompt, m.model().newCache(),
+            float[][] ours = m.cpuModel().forward(prompt, m.cpuModel().newCache(),
                     IntStream.range(0, prompt.length).toArray());
             for (int p = 0; p < prompt.length; p++) {
                 assertThat(GoldenFixture.relativeError(ours[p], ref[p])).isLessThan(1e-4);

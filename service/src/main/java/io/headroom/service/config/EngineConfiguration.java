@@ -23,7 +23,7 @@ public class EngineConfiguration {
     LoadedModel loadedModel(EngineProperties p) {
         int threads = p.threads() > 0 ? p.threads() : Runtime.getRuntime().availableProcessors();
         return LoadedModel.load(p.model(), new EngineOptions(p.backend(), threads, p.prefillChunk(),
-                p.kvPageTokens()));
+                p.kvPageTokens(), p.deviceKvType(), p.deviceSequences(), p.deviceContext()));
     }
 
     @Bean(destroyMethod = "close")
@@ -34,7 +34,9 @@ public class EngineConfiguration {
     @Bean(destroyMethod = "close")
     KvTiers kvTiers(SessionProperties p, LoadedModel model) {
         var t = p.tiers();
-        return new KvTiers(t.deviceBudget().toBytes(), t.hostBudget().toBytes(), t.idleTimeout(),
+        // on the GPU, never more than the page pool can hold with room for one more session to grow
+        long deviceBudget = Math.min(t.deviceBudget().toBytes(), model.model().residentKvLimit());
+        return new KvTiers(deviceBudget, t.hostBudget().toBytes(), t.idleTimeout(),
                 t.spillDirectoryOrDefault(), new KvTiers.KvShape(model.config().headDim(),
                         model.options().kvPageTokens(), model.config().maxPositions()));
     }

@@ -1,5 +1,6 @@
 package io.headroom.sessions.kv;
 
+import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.kv.SequenceKv;
@@ -28,7 +29,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Where each session's KV lives between turns, by tier:
  * <ul>
- *   <li>{@link Tier#DEVICE}: the engine's own cache object, ready for the next turn;</li>
+ *   <li>{@link Tier#DEVICE}: the engine's own cache object (in GPU memory for the CUDA backend),
+ *       ready for the next turn;</li>
  *   <li>{@link Tier#HOST}: exported retrieval pages in off-heap memory plus the streaming block;</li>
  *   <li>{@link Tier#DISK}: the retrieval block in a checksummed spill file (the streaming block is
  *       in PostgreSQL).</li>
@@ -52,18 +54,21 @@ public final class KvTiers implements AutoCloseable {
         byte[] streamingState(int tokens);
 
         /** The cache recomputed by prefilling the session's stored tokens. */
-        SequenceKv recompute();
+        KvCache recompute();
+
+        /** The engine's cache holding a host copy's state (the copy itself for CPU engines). */
+        KvCache adopt(SequenceKv host);
     }
 
-    /** A checked-out cache and where it came from. */
-    public record Checkout(SequenceKv kv, Source source) {
+    /** A checked-out cache and where it came from; the caller checks it in or closes it. */
+    public record Checkout(KvCache kv, Source source) {
     }
 
     /** Shape a cache needs to be imported. */
     public record KvShape(int headDim, int pageTokens, int maxPositions) {
     }
 
-    private record Resident(SequenceKv kv, long bytes, Instant lastUsed) {
+    private record Resident(KvCache kv, long bytes, Instant lastUsed) {
     }
 
     private record Parked(Arena arena, MemorySegment retrieval, byte[] streaming, DuoLayout layout, int tokens,
@@ -110,16 +115,19 @@ public final class KvTiers implements AutoCloseable {
 
     private Checkout find(UUID id, int tokens, DuoLayout layout, Rebuild rebuild) {
         Resident r = device.remove(id);
-        if (r != null && r.kv.length() == tokens && r.kv.layout().equals(layout)) {
-            return new Checkout(r.kv, Source.DEVICE);
+        if (r != null) {
+            if (r.kv.length() == tokens && r.kv.layout().equals(layout)) {
+                return new Checkout(r.kv, Source.DEVICE);
+            }
+            r.kv.close();
         }
         Parked p = host.remove(id);
         if (p != null) {
             try {
                 if (p.tokens == tokens && p.layout.equals(layout)) {
-                    return new Checkout(KvStateCodec.importState(p.retrieval.toArray(ValueLayout.JAVA_BYTE),
-                            p.streaming, layout, shape.headDim(), shape.pageTokens(), shape.maxPositions()),
-                            Source.HOST);
+                    return new Checkout(rebuild.adopt(KvStateCodec.importState(
+                            p.retrieval.toArray(ValueLayout.JAVA_BYTE), p.streaming, layout, shape.headDim(),
+                            shape.pageTokens(), shape.maxPositions())), Source.HOST);
                 }
             } finally {
                 p.arena.close();
@@ -133,7 +141,7 @@ public final class KvTiers implements AutoCloseable {
                     SequenceKv kv = KvStateCodec.importState(Files.readAllBytes(file), streaming, layout,
                             shape.headDim(), shape.pageTokens(), shape.maxPositions());
                     if (kv.length() == tokens) {
-                        return new Checkout(kv, Source.DISK);
+                        return new Checkout(rebuild.adopt(kv), Source.DISK);
                     }
                 }
             } catch (IOException | IllegalArgumentException e) {
@@ -142,13 +150,16 @@ public final class KvTiers implements AutoCloseable {
                 deleteQuietly(file);
             }
         }
-        SequenceKv kv = rebuild.recompute();
+        KvCache kv = rebuild.recompute();
         return new Checkout(kv, tokens == 0 ? Source.EMPTY : Source.RECOMPUTED);
     }
 
     /** Returns a session's cache after a turn; then budgets are enforced. */
-    public synchronized void checkin(UUID id, SequenceKv kv) {
-        device.put(id, new Resident(kv, kv.memory().totalBytes(), Instant.now()));
+    public synchronized void checkin(UUID id, KvCache kv) {
+        Resident old = device.put(id, new Resident(kv, kv.bytes(), Instant.now()));
+        if (old != null && old.kv != kv) {
+            old.kv.close();
+        }
         enforceBudgets();
     }
 
@@ -172,7 +183,10 @@ public final class KvTiers implements AutoCloseable {
 
     /** Forgets a session in every tier (its spill file too). */
     public synchronized void drop(UUID id) {
-        device.remove(id);
+        Resident r = device.remove(id);
+        if (r != null) {
+            r.kv.close();
+        }
         Parked p = host.remove(id);
         if (p != null) {
             p.arena.close();
@@ -253,12 +267,18 @@ public final class KvTiers implements AutoCloseable {
     }
 
     private void park(UUID id, Resident r) {
-        byte[] retrieval = KvStateCodec.export(r.kv, KvStateCodec.Part.RETRIEVAL);
-        byte[] streaming = KvStateCodec.export(r.kv, KvStateCodec.Part.STREAMING);
+        SequenceKv h;
+        try {
+            h = r.kv.toHost();
+        } finally {
+            r.kv.close(); // device memory is freed even when the copy fails: the session then recomputes
+        }
+        byte[] retrieval = KvStateCodec.export(h, KvStateCodec.Part.RETRIEVAL);
+        byte[] streaming = KvStateCodec.export(h, KvStateCodec.Part.STREAMING);
         Arena arena = Arena.ofShared();
         MemorySegment seg = arena.allocate(retrieval.length);
         MemorySegment.copy(MemorySegment.ofArray(retrieval), 0, seg, 0, retrieval.length);
-        host.put(id, new Parked(arena, seg, streaming, r.kv.layout(), r.kv.length(), r.lastUsed));
+        host.put(id, new Parked(arena, seg, streaming, h.layout(), h.length(), r.lastUsed));
     }
 
     private void spill(UUID id, Parked p) {
@@ -300,6 +320,7 @@ public final class KvTiers implements AutoCloseable {
     public synchronized void close() {
         host.values().forEach(p -> p.arena.close());
         host.clear();
+        device.values().forEach(r -> r.kv.close());
         device.clear();
     }
 }

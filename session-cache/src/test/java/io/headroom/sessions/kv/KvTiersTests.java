@@ -45,8 +45,8 @@ class KvTiersTests {
     }
 
     SequenceKv filled() {
-        SequenceKv kv = model.model().newCache(layout, 16);
-        Generator.prefill(model.model(), kv, tokens, 64);
+        SequenceKv kv = model.cpuModel().newCache(layout, 16);
+        Generator.prefill(model.cpuModel(), kv, tokens, 64);
         return kv;
     }
 
@@ -68,6 +68,11 @@ class KvTiersTests {
         public SequenceKv recompute() {
             recomputed.incrementAndGet();
             return filled();
+        }
+
+        @Override
+        public SequenceKv adopt(SequenceKv host) {
+            return host;
         }
     }
 
@@ -108,7 +113,7 @@ class KvTiersTests {
             KvTiers.Checkout back = tiers.checkout(first, tokens.length, layout, db);
             assertThat(back.source()).isEqualTo(KvTiers.Source.DISK);
             assertThat(db.recomputed).hasValue(0);
-            assertThat(KvStateCodec.export(back.kv(), KvStateCodec.Part.STREAMING)).isEqualTo(expected);
+            assertThat(KvStateCodec.export(back.kv().toHost(), KvStateCodec.Part.STREAMING)).isEqualTo(expected);
             assertThat(tiers.tierOf(first)).isNull(); // checked out: the tiers no longer hold it
         }
     }

@@ -1,5 +1,6 @@
 package io.headroom.engine.backend.cuda;
 
+import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.kv.SequenceKv;
 import java.nio.ByteBuffer;
@@ -19,7 +20,7 @@ import jcuda.driver.CUdeviceptr;
  * buffers with asynchronous copies, so the session cache can page a sequence off the card and
  * back.
  */
-public final class CudaSequence implements AutoCloseable {
+public final class CudaSequence implements KvCache {
 
     private final CudaLlamaModel model;
     private final CudaDevice dev;
@@ -74,14 +75,36 @@ public final class CudaSequence implements AutoCloseable {
     }
 
     /** Positions held. */
+    @Override
     public int length() {
         return length;
+    }
+
+    boolean belongsTo(CudaLlamaModel m) {
+        return model == m && !closed;
+    }
+
+    /** Device bytes held: the pages in use and the sink + ring buffers. */
+    @Override
+    public long bytes() {
+        return pages() * 2 * pageBytes() + 2 * ringBytesPerLayer * layout.layers();
+    }
+
+    @Override
+    public SequenceKv toHost() {
+        return download(model.options().pageTokens());
+    }
+
+    @Override
+    public SequenceKv streamingToHost() {
+        return download(model.options().pageTokens(), false);
     }
 
     void advance(int n) {
         length += n;
     }
 
+    @Override
     public DuoLayout layout() {
         return layout;
     }
@@ -155,17 +178,24 @@ public final class CudaSequence implements AutoCloseable {
      * buffer (asynchronous copies of its pages or ring, one wait, then the conversion to float32).
      */
     public SequenceKv download(int hostPageTokens) {
+        return download(hostPageTokens, true);
+    }
+
+    private SequenceKv download(int hostPageTokens, boolean withRetrieval) {
         SequenceKv host = new SequenceKv(layout, model.config().headDim(), hostPageTokens,
                 model.config().maxPositions());
         host.setLength(length);
         float[] row = new float[model.config().headDim()];
         int[] streamingPositions = host.streamingPositions();
-        try (PinnedBuffer pinned = dev.allocPinned(unitBytes())) {
+        try (PinnedBuffer pinned = dev.allocPinned(withRetrieval ? unitBytes() : 2 * ringHeadBytes())) {
             ByteBuffer buf = pinned.buffer();
             for (int l = 0; l < layout.layers(); l++) {
                 for (int h = 0; h < kvHeads; h++) {
                     int lh = l * kvHeads + h;
                     boolean retrieval = layout.isRetrieval(l, h);
+                    if (retrieval && !withRetrieval) {
+                        continue;
+                    }
                     if (retrieval) {
                         for (int i = 0; i < pagesHeld[lh]; i++) {
                             int page = pageTable[lh * maxPages + i];

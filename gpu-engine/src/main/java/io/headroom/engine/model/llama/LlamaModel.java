@@ -1,5 +1,7 @@
 package io.headroom.engine.model.llama;
 
+import io.headroom.engine.ForwardModel;
+import io.headroom.engine.KvCache;
 import io.headroom.engine.backend.Kernels;
 import io.headroom.engine.backend.HeadKv;
 import io.headroom.engine.duo.DuoLayout;
@@ -11,7 +13,7 @@ import io.headroom.engine.model.ModelConfig;
  * pre-norm decoder layers of grouped-query attention with rotary embeddings and a SiLU-gated MLP,
  * a final RMSNorm and the LM head. Computes in float32 over weights of any stored dtype.
  */
-public final class LlamaModel {
+public final class LlamaModel implements ForwardModel {
 
     private final ModelConfig config;
     private final LlamaWeights weights;
@@ -28,8 +30,19 @@ public final class LlamaModel {
         this.invFreq = config.ropeInverseFrequencies();
     }
 
+    @Override
     public ModelConfig config() {
         return config;
+    }
+
+    @Override
+    public String backendName() {
+        return kernels.name();
+    }
+
+    @Override
+    public KvCache fromHost(SequenceKv host) {
+        return host;
     }
 
     public Kernels kernels() {
@@ -42,6 +55,7 @@ public final class LlamaModel {
     }
 
     /** A cache for {@code layout}, which must have one row per layer and one column per KV head. */
+    @Override
     public SequenceKv newCache(DuoLayout layout, int pageTokens) {
         if (layout.layers() != config.numLayers() || layout.kvHeads() != config.numKvHeads()) {
             throw new IllegalArgumentException("head layout has shape (" + layout.layers() + ", " + layout.kvHeads()
@@ -56,7 +70,12 @@ public final class LlamaModel {
      * and values to {@code cache}, and returns the logits of the chunk's rows selected by
      * {@code logitRows} (indices into the chunk), each of width vocab.
      */
-    public float[][] forward(int[] tokens, SequenceKv cache, int[] logitRows) {
+    @Override
+    public float[][] forward(int[] tokens, KvCache kvCache, int[] logitRows) {
+        if (!(kvCache instanceof SequenceKv cache)) {
+            throw new IllegalArgumentException("the " + kernels.name() + " backend runs on host caches, got a "
+                    + kvCache.getClass().getSimpleName());
+        }
         ModelConfig c = config;
         int n = tokens.length;
         int start = cache.length();
