@@ -3,7 +3,8 @@
 # made (.device/, carried by the device call). Writes everything under $OUT:
 #   gpu-tests.txt (the gpu-tagged tests), sanitizer-*.txt (compute-sanitizer memcheck and
 #   racecheck on the device-resident model's tests), bench-*.json (bench --backend cuda), nvidia-smi.txt.
-# Steps are chosen with STEPS (default "tests sanitizer bench"); BENCH_ARGS adds bench runs as
+# eval-*.json (passkey-eval of the shipped model on cpu and cuda). Steps are chosen with STEPS
+# (default "tests sanitizer bench"; add "eval"); BENCH_ARGS adds bench runs as
 # "name|args;name|args".
 set -uo pipefail
 OUT=${OUT:?set OUT}
@@ -30,6 +31,18 @@ for step in $STEPS; do
           --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#kvDownloadAndUploadShouldRoundTrip(java.lang.String)' \
           --include-tag gpu > "$OUT/sanitizer-$tool.txt" 2>&1
         echo "sanitizer $tool rc=$?" | tee -a "$OUT/sanitizer-$tool.txt"
+      done ;;
+    eval)
+      # the shipped passkey model's 200 held-out prompts: cpu vs cuda (exact f32 mode and bf16), three layouts
+      M=src/models/passkey
+      for be in "cpu f32" "cuda f32" "cuda bf16"; do
+        set -- $be
+        for lay in "full|" "duo-0.5|--pattern $M/pattern --sparsity 0.5" "streaming|--pattern $M/pattern --streaming-only"; do
+          name=${lay%%|*}; args=${lay#*|}
+          $J $JOPT -jar .device/headroom-engine.jar passkey-eval --model $M/model --samples $M/eval/passkey-heldout.jsonl \
+            --backend $1 --device-kv-type $2 --prefill-chunk 64 $args > "$OUT/eval-$1-$2-$name.json" 2> "$OUT/eval-$1-$2-$name.err"
+          echo "eval $1 $2 $name rc=$? $(tr -d '\n ' < "$OUT/eval-$1-$2-$name.json" | head -c 200)"
+        done
       done ;;
     bench)
       IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"

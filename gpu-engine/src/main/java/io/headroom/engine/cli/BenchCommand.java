@@ -253,6 +253,17 @@ final class BenchCommand implements Callable<Integer> {
                     json.put("measured_copy_bandwidth_gb_per_second_read_plus_write", copy / 1e9);
                     json.put("decode_floor_seconds_per_token", floor);
                     json.put("decode_measured_over_floor", median / floor);
+                    int steps = 16;
+                    Map<String, Object> kernels = new LinkedHashMap<>();
+                    double sum = 0;
+                    for (var e : gpu.profileDecode(seq, token, steps).entrySet()) {
+                        double us = e.getValue()[0] * 1000 / steps;
+                        sum += us;
+                        kernels.put(e.getKey(), Map.of("us_per_token", us, "launches_per_token",
+                                e.getValue()[1] / steps));
+                    }
+                    json.put("decode_kernel_device_us_per_token", kernels);
+                    json.put("decode_kernel_device_us_per_token_total", sum);
                 }
             }
         }

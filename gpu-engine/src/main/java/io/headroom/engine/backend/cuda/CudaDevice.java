@@ -3,6 +3,10 @@ package io.headroom.engine.backend.cuda;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
@@ -48,6 +52,7 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
@@ -78,6 +83,8 @@ public final class CudaDevice implements AutoCloseable {
     /** The stream every launch and asynchronous copy goes to (blocking: ordered with synchronous copies). */
     private final CUstream stream = new CUstream();
     private final int multiprocessors;
+    /** When non-null, every launch is bracketed by events: (kernel, start, end), resolved by {@link #profile()}. */
+    private java.util.List<Object[]> profiled;
 
     private CudaDevice(CUdevice device, CUcontext context, String name) {
         this.device = device;
@@ -194,6 +201,51 @@ public final class CudaDevice implements AutoCloseable {
         check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
+    /**
+     * Starts recording the device time of every kernel launched from now on (events around each
+     * launch; not while a graph is being captured). For benchmarks: the events cost a little.
+     */
+    public void startProfile() {
+        profiled = new java.util.ArrayList<>();
+    }
+
+    /** Stops recording; returns per kernel name {total milliseconds, launches}, slowest first. */
+    public java.util.Map<String, double[]> profile() {
+        synchronize("profiled kernels");
+        java.util.Map<String, double[]> out = new java.util.HashMap<>();
+        for (Object[] e : profiled) {
+            float[] ms = new float[1];
+            check(cuEventElapsedTime(ms, (CUevent) e[1], (CUevent) e[2]), "cuEventElapsedTime");
+            double[] acc = out.computeIfAbsent((String) e[0], k -> new double[2]);
+            acc[0] += ms[0];
+            acc[1] += 1;
+            check(cuEventDestroy((CUevent) e[1]), "cuEventDestroy");
+            check(cuEventDestroy((CUevent) e[2]), "cuEventDestroy");
+        }
+        profiled = null;
+        java.util.Map<String, double[]> sorted = new java.util.LinkedHashMap<>();
+        out.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                .forEach(e -> sorted.put(e.getKey(), e.getValue()));
+        return sorted;
+    }
+
+    private CUevent recordEvent() {
+        CUevent e = new CUevent();
+        check(cuEventCreate(e, 0), "cuEventCreate");
+        check(cuEventRecord(e, stream), "cuEventRecord");
+        return e;
+    }
+
+    private void launchProfiled(String kernel, Runnable launch) {
+        if (profiled == null) {
+            launch.run();
+            return;
+        }
+        CUevent start = recordEvent();
+        launch.run();
+        profiled.add(new Object[] {kernel, start, recordEvent()});
+    }
+
     /** Launches {@code kernel} and waits for it; errors name the kernel and the launch shape. */
     public void launch(String kernel, int grid, int block, int sharedBytes, Object... args) {
         launchAsync(kernel, grid, block, sharedBytes, args);
@@ -289,8 +341,8 @@ public final class CudaDevice implements AutoCloseable {
             params[i] = kernelArgument(args[i]);
         }
         String shape = kernel + "<<<" + grid + ", " + block + ", " + sharedBytes + ">>>";
-        check(cuLaunchKernel(f, grid, 1, 1, block, 1, 1, sharedBytes, stream, Pointer.to(params), null),
-                "launch " + shape);
+        launchProfiled(kernel, () -> check(cuLaunchKernel(f, grid, 1, 1, block, 1, 1, sharedBytes, stream,
+                Pointer.to(params), null), "launch " + shape));
     }
 
     /** As {@link #launchAsync(String, int, int, int, Object...)}, with a three-dimensional grid. */
@@ -307,8 +359,8 @@ public final class CudaDevice implements AutoCloseable {
         }
         String shape = kernel + "<<<(" + gridX + ", " + gridY + ", " + gridZ + "), " + block + ", " + sharedBytes
                 + ">>>";
-        check(cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, sharedBytes, stream, Pointer.to(params), null),
-                "launch " + shape);
+        launchProfiled(kernel, () -> check(cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, sharedBytes, stream,
+                Pointer.to(params), null), "launch " + shape));
     }
 
     private static Pointer kernelArgument(Object arg) {

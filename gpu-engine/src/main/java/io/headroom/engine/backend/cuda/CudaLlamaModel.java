@@ -256,7 +256,25 @@ public final class CudaLlamaModel implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Device time per kernel over {@code steps} decode steps launched directly (not from the graph,
+     * whose launches cannot be timed one by one): per kernel name {total ms, launches}. For
+     * benchmarks; the sequence advances by {@code steps}.
+     */
+    public java.util.Map<String, double[]> profileDecode(CudaSequence seq, int token, int steps) {
+        dev.startProfile();
+        int next = token;
+        for (int i = 0; i < steps; i++) {
+            next = step(seq, new int[] {next}, false);
+        }
+        return dev.profile();
+    }
+
     private void run(CudaSequence seq, int[] tokens) {
+        step(seq, tokens, options.graphs());
+    }
+
+    private int step(CudaSequence seq, int[] tokens, boolean graphs) {
         int n = tokens.length;
         if (n < 1 || n > options.maxChunk()) {
             throw new IllegalArgumentException("chunk of " + n + " tokens; this model takes 1.." + options.maxChunk());
@@ -281,7 +299,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             b.putFloat(sinAt + 4 * i, rotary[1][i]);
         }
         dev.copyAsync(step, stepHost, 0, sinAt + 4L * options.maxChunk() * half);
-        if (n == 1 && options.graphs()) {
+        if (n == 1 && graphs) {
             // one graph per split count: a sequence re-captures when its length doubles
             int splits = decodeSplits(start + 1);
             CudaGraph graph = seq.decodeGraph(splits);
@@ -296,6 +314,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         dev.copyAsync(stepHost, 4, step.withByteOffset(4), 4);
         dev.synchronize("forward of " + n + " tokens at position " + start);
         seq.advance(n);
+        return stepHost.buffer().getInt(4);
     }
 
     /** Queues one chunk's kernels; every position-dependent input is read from {@link #step}. */
