@@ -198,7 +198,7 @@ final class BenchCommand implements Callable<Integer> {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
             DuoLayout layout = retrievalShare >= 1 ? DuoLayout.full(config.numLayers(), config.numKvHeads())
                     : DuoLayout.random(config.numLayers(), config.numKvHeads(), 1 - retrievalShare, 7, sink, recent);
-            int capacity = promptTokens + decodeTokens + 8;
+            int capacity = promptTokens + decodeTokens + 32; // + the profiled steps
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact);
             json.put("device", device.name());
