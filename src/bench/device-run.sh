@@ -3,7 +3,7 @@
 # made (.device/, carried by the device call). Writes everything under $OUT:
 #   gpu-tests.txt (the gpu-tagged tests), sanitizer-*.txt (compute-sanitizer memcheck and
 #   racecheck on the device-resident model's tests), bench-*.json (bench --backend cuda), nvidia-smi.txt.
-# eval-*.json (passkey-eval of the shipped model on cpu and cuda). Steps are chosen with STEPS
+# eval-*.json (passkey-eval of the shipped model on cpu and cuda), torch-*.json (the PyTorch baseline). Steps are chosen with STEPS
 # (default "tests sanitizer bench"; add "eval"); BENCH_ARGS adds bench runs as
 # "name|args;name|args".
 set -uo pipefail
@@ -34,15 +34,24 @@ for step in $STEPS; do
       done ;;
     eval)
       # the shipped passkey model's 200 held-out prompts: cpu vs cuda (exact f32 mode and bf16), three layouts
+      # (streaming-only with the pattern's sink 8 / recent 32)
       M=src/models/passkey
       for be in "cpu f32" "cuda f32" "cuda bf16"; do
         set -- $be
-        for lay in "full|" "duo-0.5|--pattern $M/pattern --sparsity 0.5" "streaming|--pattern $M/pattern --streaming-only"; do
+        for lay in "full|" "duo-0.5|--pattern $M/pattern --sparsity 0.5" "streaming|--streaming-only --sink 8 --recent 32"; do
           name=${lay%%|*}; args=${lay#*|}
           $J $JOPT -jar .device/headroom-engine.jar passkey-eval --model $M/model --samples $M/eval/passkey-heldout.jsonl \
             --backend $1 --device-kv-type $2 --prefill-chunk 64 $args > "$OUT/eval-$1-$2-$name.json" 2> "$OUT/eval-$1-$2-$name.err"
           echo "eval $1 $2 $name rc=$? $(tr -d '\n ' < "$OUT/eval-$1-$2-$name.json" | head -c 200)"
         done
+      done ;;
+    torch)
+      # PyTorch + transformers baseline; TORCH_ARGS "name|args;name|args"
+      IFS=';' read -ra TRUNS <<< "${TORCH_ARGS:-llama1b|--geometry llama-1b --contexts 4096,32768}"
+      for run in "${TRUNS[@]}"; do
+        name=${run%%|*}; args=${run#*|}
+        python3 src/bench/torch_baseline.py $args --out "$OUT/torch-$name.json" > "$OUT/torch-$name.log" 2>&1
+        echo "torch $name rc=$?"
       done ;;
     bench)
       IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"

@@ -84,3 +84,27 @@ extern "C" __global__ void qkv_bias_rope_f32(float* __restrict__ q, float* __res
         x[i + half] = c2;
     }
 }
+
+// Benchmark helper: fills n elements with uniform values in [−scale, scale) from a counter hash
+// (seeded), as bf16 (fill_random_bf16) or float32 (fill_random_f32). Lets decode be timed at long
+// contexts without prefilling them. 1-D grid-stride launch.
+__device__ __forceinline__ float hash_uniform(unsigned long long i, unsigned int seed) {
+    unsigned long long z = i * 0x9E3779B97F4A7C15ull + seed;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float) (z >> 40) * (1.f / 16777216.f) * 2.f - 1.f;
+}
+
+extern "C" __global__ void fill_random_bf16(uint16_t* __restrict__ p, long long n, unsigned int seed, float scale) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        float v = hash_uniform(i, seed) * scale;
+        p[i] = (uint16_t) (__float_as_uint(v) >> 16);
+    }
+}
+
+extern "C" __global__ void fill_random_f32(float* __restrict__ p, long long n, unsigned int seed, float scale) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        p[i] = hash_uniform(i, seed) * scale;
+    }
+}

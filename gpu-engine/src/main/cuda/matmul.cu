@@ -1,5 +1,8 @@
 // out[t, o] = sum_i w[o, i] * x[t, i] with bf16 weights, float32 activations and accumulation.
 // Shapes: w (rows, cols) bf16 row-major; x (tokens, cols) f32; out (tokens, rows) f32.
+// Several projections of the same input in one launch: w holds rows0 + rows1 + rows2 rows (the
+// matrices stacked), and output row o goes to out0 (o < rows0), out1 or out2, each (tokens, rows_k):
+// q/k/v and gate/up are one launch each in decode.
 // Launch: grid = ceil(rows / 8), block = 256 (8 warps, one output row per warp); each warp streams
 // its weight row once with 16-byte loads and applies it to every token (tokens ≤ 8 per launch; the
 // caller splits larger batches). This is the memory-bound decode path (matvec).
@@ -33,10 +36,20 @@ __device__ __forceinline__ void fma8(const uint4 packed, const float* __restrict
 }
 
 extern "C" __global__ void matmul_bf16(const uint16_t* __restrict__ w, const float* __restrict__ x,
-                                       float* __restrict__ out, int rows, int cols, int tokens) {
+                                       float* __restrict__ out0, float* __restrict__ out1, float* __restrict__ out2,
+                                       int rows0, int rows1, int rows2, int cols, int tokens) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int row = blockIdx.x * (blockDim.x >> 5) + warp;
-    if (row >= rows) return;
+    if (row >= rows0 + rows1 + rows2) return;
+    float* out;
+    int rows, orow;
+    if (row < rows0) {
+        out = out0; rows = rows0; orow = row;
+    } else if (row < rows0 + rows1) {
+        out = out1; rows = rows1; orow = row - rows0;
+    } else {
+        out = out2; rows = rows2; orow = row - rows0 - rows1;
+    }
     const uint16_t* wr = w + (long long) row * cols;
     float acc[MAX_TOKENS];
 #pragma unroll
@@ -63,7 +76,7 @@ extern "C" __global__ void matmul_bf16(const uint16_t* __restrict__ w, const flo
     for (int t = 0; t < MAX_TOKENS; t++) {
         if (t < tokens) {
             float s = warp_sum(acc[t]);
-            if (lane == 0) out[(long long) t * rows + row] = s;
+            if (lane == 0) out[(long long) t * rows + orow] = s;
         }
     }
 }

@@ -25,20 +25,31 @@ import java.util.SplittableRandom;
  * @param tied whether the LM head reuses the embedding
  */
 public record RandomCheckpoint(String name, int layers, int hidden, int intermediate, int heads, int kvHeads,
-        int vocab, boolean tied) {
+        int vocab, boolean tied, int maxPositions) {
 
     /** Llama 3.2 1B's geometry: 1.24 B parameters, 2.47 GB in bf16. */
     public static final RandomCheckpoint LLAMA_1B = new RandomCheckpoint("llama-1b", 16, 2048, 8192, 32, 8,
-            128256, true);
+            128256, true, 131072);
+
+    /** Llama 3 8B's geometry (GQA 32/8, 8.03 B parameters, 16.1 GB in bf16), positions to 2M for capacity runs. */
+    public static final RandomCheckpoint LLAMA3_8B = new RandomCheckpoint("llama3-8b", 32, 4096, 14336, 32, 8,
+            128256, false, 2 << 20);
+
+    /** Llama 2 7B's geometry (MHA 32/32, 6.74 B parameters), positions to 2M for capacity runs. */
+    public static final RandomCheckpoint LLAMA2_7B = new RandomCheckpoint("llama2-7b", 32, 4096, 11008, 32, 32,
+            32000, false, 2 << 20);
 
     /** A small geometry for quick runs and tests. */
-    public static final RandomCheckpoint TINY = new RandomCheckpoint("tiny", 2, 128, 344, 4, 2, 1000, false);
+    public static final RandomCheckpoint TINY = new RandomCheckpoint("tiny", 2, 128, 344, 4, 2, 1000, false, 131072);
 
     public static RandomCheckpoint named(String name) {
         return switch (name) {
             case "llama-1b" -> LLAMA_1B;
+            case "llama3-8b" -> LLAMA3_8B;
+            case "llama2-7b" -> LLAMA2_7B;
             case "tiny" -> TINY;
-            default -> throw new IllegalArgumentException("unknown geometry '" + name + "' (llama-1b, tiny)");
+            default -> throw new IllegalArgumentException("unknown geometry '" + name
+                    + "' (llama-1b, llama3-8b, llama2-7b, tiny)");
         };
     }
 
@@ -93,7 +104,7 @@ public record RandomCheckpoint(String name, int layers, int hidden, int intermed
                   "num_attention_heads": %d,
                   "num_key_value_heads": %d,
                   "vocab_size": %d,
-                  "max_position_embeddings": 131072,
+                  "max_position_embeddings": %d,
                   "rms_norm_eps": 1e-5,
                   "rope_theta": 500000.0,
                   "tie_word_embeddings": %s,
@@ -102,7 +113,7 @@ public record RandomCheckpoint(String name, int layers, int hidden, int intermed
                   "eos_token_id": 1,
                   "torch_dtype": "bfloat16"
                 }
-                """, name, hidden, intermediate, layers, heads, kvHeads, vocab, tied);
+                """, name, hidden, intermediate, layers, heads, kvHeads, vocab, maxPositions, tied);
         Path tmp = dir.resolve("config.json.tmp");
         Files.writeString(tmp, json);
         Files.move(tmp, config, java.nio.file.StandardCopyOption.REPLACE_EXISTING,

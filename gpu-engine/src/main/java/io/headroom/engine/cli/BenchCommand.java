@@ -85,6 +85,15 @@ final class BenchCommand implements Callable<Integer> {
             description = "cuda: streaming heads' recent window. Default: ${DEFAULT-VALUE}")
     int recent;
 
+    @Option(names = "--synthetic-context", defaultValue = "0", paramLabel = "N",
+            description = "cuda: time decode at N positions of random KV filled on the device (no prefill of "
+                    + "them; prefill is timed separately on --prompt-tokens). 0: decode after the prompt")
+    int syntheticContext;
+
+    @Option(names = "--check-tokens", defaultValue = "256", paramLabel = "N",
+            description = "cuda: prompt tokens of the CPU cross-check (0: skip it). Default: ${DEFAULT-VALUE}")
+    int checkTokens;
+
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
 
@@ -198,7 +207,7 @@ final class BenchCommand implements Callable<Integer> {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
             DuoLayout layout = retrievalShare >= 1 ? DuoLayout.full(config.numLayers(), config.numKvHeads())
                     : DuoLayout.random(config.numLayers(), config.numKvHeads(), 1 - retrievalShare, 7, sink, recent);
-            int capacity = promptTokens + decodeTokens + 32; // + the profiled steps
+            int capacity = Math.max(promptTokens, syntheticContext) + decodeTokens + 32; // + the profiled steps
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact);
             json.put("device", device.name());
@@ -211,21 +220,29 @@ final class BenchCommand implements Callable<Integer> {
             json.put("recent", layout.recent());
             try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                 json.put("memory_plan", gpu.plan().toString());
-                checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);
+                if (checkTokens > 0) {
+                    checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);
+                }
                 int[] prompt = new int[promptTokens];
                 Arrays.setAll(prompt, i -> (i * 7919 + 13) % config.vocabSize());
                 try (CudaSequence warm = gpu.newSequence()) {
                     gpu.forwardGreedy(warm, Arrays.copyOf(prompt, Math.min(chunk, prompt.length)));
                     gpu.forwardGreedy(warm, new int[] {1});
                 }
-                try (CudaSequence seq = gpu.newSequence()) {
+                int token = 0;
+                CudaSequence seq = gpu.newSequence();
+                try {
                     long t0 = System.nanoTime();
-                    int token = 0;
                     for (int from = 0; from < prompt.length; from += chunk) {
                         token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from,
                                 Math.min(prompt.length, from + chunk)));
                     }
                     long t1 = System.nanoTime();
+                    if (syntheticContext > 0) {
+                        seq.close();
+                        seq = gpu.newSequence();
+                        seq.fillSynthetic(syntheticContext);
+                    }
                     long[] perToken = new long[decodeTokens];
                     for (int i = 0; i < decodeTokens; i++) {
                         long s = System.nanoTime();
@@ -237,7 +254,10 @@ final class BenchCommand implements Callable<Integer> {
                     double median = sorted[sorted.length / 2] / 1e9;
                     long weightBytes = gpu.plan().weights() - (config.tieWordEmbeddings() ? 0
                             : (long) config.vocabSize() * config.hiddenSize() * 2);
-                    int context = promptTokens + decodeTokens / 2;
+                    int context = (syntheticContext > 0 ? syntheticContext : promptTokens) + decodeTokens / 2;
+                    json.put("decode_context", context);
+                    json.put("decode_kv", syntheticContext > 0 ? "synthetic (random, filled on the device)"
+                            : "prefilled prompt");
                     long kvBytes = kvBytesRead(config, layout, context, DeviceKvType.parse(kvType).bytes());
                     double copy = device.copyBandwidth(1L << 30, 10);
                     double floor = (weightBytes + kvBytes) / copy;
@@ -264,6 +284,8 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     json.put("decode_kernel_device_us_per_token", kernels);
                     json.put("decode_kernel_device_us_per_token_total", sum);
+                } finally {
+                    seq.close();
                 }
             }
         }
@@ -280,7 +302,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void checkAgainstCpu(CudaLlamaModel gpu, LlamaModel cpu, DuoLayout layout, Map<String, Object> json) {
-        int n = Math.min(promptTokens, 256);
+        int n = Math.min(promptTokens, checkTokens);
         int[] prompt = new int[n];
         Arrays.setAll(prompt, i -> (i * 7919 + 13) % gpu.config().vocabSize());
         int checkTokens = 4;

@@ -166,7 +166,7 @@ public final class CudaDevice implements AutoCloseable {
     private static String[] kernelNames(String file) {
         return switch (file) {
             case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "add_f32", "add_bias_f32",
-                "rope_f32", "qkv_bias_rope_f32"};
+                "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32"};
             case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32"};
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
                 "attention_combine", "kv_append_f32kv", "kv_append_bf16kv"};
@@ -368,6 +368,7 @@ public final class CudaDevice implements AutoCloseable {
             case CUdeviceptr p -> Pointer.to(p);
             case Integer n -> Pointer.to(new int[] {n});
             case Float x -> Pointer.to(new float[] {x});
+            case Long x -> Pointer.to(new long[] {x});
             case null -> Pointer.to(new CUdeviceptr());
             default -> throw new IllegalArgumentException("unsupported kernel argument " + arg);
         };
@@ -412,6 +413,32 @@ public final class CudaDevice implements AutoCloseable {
 
     /** Uploads a weight as bf16: bf16 storage as is, f16 and f32 rounded to nearest even. */
     public CUdeviceptr uploadBf16(WeightTensor t) {
+        return upload(bf16(t));
+    }
+
+    /** Uploads weights as bf16 one after another into one allocation (stacked matrices). */
+    public CUdeviceptr uploadBf16(WeightTensor... parts) {
+        long total = 0;
+        for (WeightTensor t : parts) {
+            total += t.size();
+        }
+        CUdeviceptr p = alloc(2 * total);
+        long at = 0;
+        try {
+            for (WeightTensor t : parts) {
+                short[] b = bf16(t);
+                check(cuMemcpyHtoD(p.withByteOffset(2 * at), Pointer.to(b), 2L * b.length),
+                        "cuMemcpyHtoD(" + 2L * b.length + " bytes)");
+                at += b.length;
+            }
+        } catch (RuntimeException e) {
+            free(p);
+            throw e;
+        }
+        return p;
+    }
+
+    private static short[] bf16(WeightTensor t) {
         int n = Math.toIntExact(t.size());
         short[] bf16 = new short[n];
         if (t instanceof Bf16Tensor b) {
@@ -421,7 +448,7 @@ public final class CudaDevice implements AutoCloseable {
                 bf16[i] = Bf16Tensor.fromFloat(t.get(i));
             }
         }
-        return upload(bf16);
+        return bf16;
     }
 
     public void download(CUdeviceptr p, float[] host, int count) {

@@ -67,7 +67,7 @@ public final class CudaKernels implements Kernels, AutoCloseable {
             for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
                 int n = Math.min(MATMUL_TOKENS, tokens - t0);
                 device.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, dw, dx.withByteOffset(4L * t0 * cols),
-                        dout.withByteOffset(4L * t0 * rows), rows, cols, n);
+                        dout.withByteOffset(4L * t0 * rows), null, null, rows, 0, 0, cols, n);
             }
             device.synchronize("matmul_bf16 over " + tokens + " tokens of (" + rows + ", " + cols + ")");
             device.download(dout, out, tokens * rows);

@@ -101,9 +101,10 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr poolValues;
     private final int maxPages;
 
-    private record DeviceLayer(CUdeviceptr attnNorm, CUdeviceptr wq, CUdeviceptr wk, CUdeviceptr wv, CUdeviceptr wo,
-            CUdeviceptr bq, CUdeviceptr bk, CUdeviceptr bv, CUdeviceptr bo, CUdeviceptr mlpNorm, CUdeviceptr wg,
-            CUdeviceptr wu, CUdeviceptr wd) {
+    /** One layer's device tensors; wq|wk|wv and wg|wu are stacked so decode runs each trio/pair as one launch. */
+    private record DeviceLayer(CUdeviceptr attnNorm, CUdeviceptr wqkv, CUdeviceptr wq, CUdeviceptr wk, CUdeviceptr wv,
+            CUdeviceptr wo, CUdeviceptr bq, CUdeviceptr bk, CUdeviceptr bv, CUdeviceptr bo, CUdeviceptr mlpNorm,
+            CUdeviceptr wgu, CUdeviceptr wg, CUdeviceptr wu, CUdeviceptr wd) {
     }
 
     public CudaLlamaModel(CudaDevice dev, ModelConfig config, LlamaWeights w, Options options) {
@@ -133,9 +134,13 @@ public final class CudaLlamaModel implements AutoCloseable {
             this.layers = new DeviceLayer[config.numLayers()];
             for (int l = 0; l < layers.length; l++) {
                 LlamaWeights.Layer lw = w.layers().get(l);
-                layers[l] = new DeviceLayer(f32(lw.attnNorm()), bf16(lw.wq()), bf16(lw.wk()), bf16(lw.wv()),
-                        bf16(lw.wo()), f32(lw.bq()), f32(lw.bk()), f32(lw.bv()), f32(lw.bo()), f32(lw.mlpNorm()),
-                        bf16(lw.wGate()), bf16(lw.wUp()), bf16(lw.wDown()));
+                CUdeviceptr qkv = own(dev.uploadBf16(lw.wq(), lw.wk(), lw.wv()));
+                CUdeviceptr gu = own(dev.uploadBf16(lw.wGate(), lw.wUp()));
+                long h = config.hiddenSize();
+                layers[l] = new DeviceLayer(f32(lw.attnNorm()), qkv, qkv, qkv.withByteOffset(2L * config.qDim() * h),
+                        qkv.withByteOffset(2L * (config.qDim() + config.kvDim()) * h), bf16(lw.wo()), f32(lw.bq()),
+                        f32(lw.bk()), f32(lw.bv()), f32(lw.bo()), f32(lw.mlpNorm()), gu, gu,
+                        gu.withByteOffset(2L * config.intermediateSize() * h), bf16(lw.wDown()));
             }
             int n = options.maxChunk();
             x = alloc(4L * n * c.hiddenSize());
@@ -343,9 +348,13 @@ public final class CudaLlamaModel implements AutoCloseable {
         dev.launchAsync("rmsnorm_f32", n, 256, 0, x, layers[0].attnNorm, xb, h, c.rmsNormEps());
         for (int l = 0; l < layers.length; l++) {
             DeviceLayer layer = layers[l];
-            matmul(layer.wq, xb, q, c.qDim(), h, n);
-            matmul(layer.wk, xb, k, c.kvDim(), h, n);
-            matmul(layer.wv, xb, v, c.kvDim(), h, n);
+            if (n <= MATMUL_TOKENS) {
+                matvec(layer.wqkv, xb, q, c.qDim(), k, c.kvDim(), v, c.kvDim(), h, n);
+            } else {
+                matmul(layer.wq, xb, q, c.qDim(), h, n);
+                matmul(layer.wk, xb, k, c.kvDim(), h, n);
+                matmul(layer.wv, xb, v, c.kvDim(), h, n);
+            }
             dev.launchAsync("qkv_bias_rope_f32", n * (c.numHeads() + 2 * c.numKvHeads()),
                     Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
                     c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
@@ -366,8 +375,12 @@ public final class CudaLlamaModel implements AutoCloseable {
                 dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, proj, layer.bo, n, h);
             }
             dev.launchAsync("rmsnorm_residual_f32", n, 256, 0, x, proj, layer.mlpNorm, xb, h, c.rmsNormEps());
-            matmul(layer.wg, xb, gate, c.intermediateSize(), h, n);
-            matmul(layer.wu, xb, up, c.intermediateSize(), h, n);
+            if (n <= MATMUL_TOKENS) {
+                matvec(layer.wgu, xb, gate, c.intermediateSize(), up, c.intermediateSize(), null, 0, h, n);
+            } else {
+                matmul(layer.wg, xb, gate, c.intermediateSize(), h, n);
+                matmul(layer.wu, xb, up, c.intermediateSize(), h, n);
+            }
             int ni = n * c.intermediateSize();
             dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
             matmul(layer.wd, gate, proj, h, c.intermediateSize(), n);
@@ -418,8 +431,16 @@ public final class CudaLlamaModel implements AutoCloseable {
         for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
             int nt = Math.min(MATMUL_TOKENS, tokens - t0);
             dev.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, w, in.withByteOffset(4L * t0 * cols),
-                    out.withByteOffset(4L * t0 * rows), rows, cols, nt);
+                    out.withByteOffset(4L * t0 * rows), null, null, rows, 0, 0, cols, nt);
         }
+    }
+
+    /** Up to three stacked projections of the same (at most 8-token) input in one matvec launch. */
+    private void matvec(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0, CUdeviceptr out1, int rows1,
+            CUdeviceptr out2, int rows2, int cols, int tokens) {
+        int rows = rows0 + rows1 + rows2;
+        dev.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2, cols,
+                tokens);
     }
 
     @Override

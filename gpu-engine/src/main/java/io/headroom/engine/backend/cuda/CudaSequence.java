@@ -174,6 +174,25 @@ public final class CudaSequence implements KvCache {
     }
 
     /**
+     * Benchmark support: makes the sequence hold {@code positions} positions of random keys and
+     * values (pages reserved, every page and ring filled on the device) without computing them, so
+     * decode can be timed and capacity checked at contexts whose prefill would take hours.
+     */
+    public void fillSynthetic(int positions) {
+        reserve(positions);
+        String kernel = model.options().kvType() == DeviceKvType.BF16 ? "fill_random_bf16" : "fill_random_f32";
+        long ringElements = ringBytesPerLayer * layout.layers() / model.options().kvType().bytes();
+        dev.launchAsync(kernel, 1024, 256, 0, ringKeys, ringElements, 1, 0.5f);
+        dev.launchAsync(kernel, 1024, 256, 0, ringValues, ringElements, 2, 0.5f);
+        // the whole pool at once (whatever pages this sequence got, they are filled)
+        long poolElements = pageBytes() / model.options().kvType().bytes() * model.plan().pages();
+        dev.launchAsync(kernel, 4096, 256, 0, model.poolKeys(0), poolElements, 3, 0.5f);
+        dev.launchAsync(kernel, 4096, 256, 0, model.poolValues(0), poolElements, 4, 0.5f);
+        dev.synchronize("synthetic KV fill");
+        length = positions;
+    }
+
+    /**
      * Copies the whole state to a new host cache: one (layer, head) at a time through a pinned
      * buffer (asynchronous copies of its pages or ring, one wait, then the conversion to float32).
      */
