@@ -28,6 +28,7 @@ for step in $STEPS; do
           $J $JOPT -jar "$CONSOLE" execute -cp "$CP" \
           --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#graphReplayShouldEqualDirectLaunches' \
           --select-class io.headroom.engine.backend.cuda.CudaGemmTests \
+          --select-class io.headroom.engine.backend.cuda.CudaDuoKernelsTests \
           --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#kvDownloadAndUploadShouldRoundTrip(java.lang.String)' \
           --include-tag gpu > "$OUT/sanitizer-$tool.txt" 2>&1
         echo "sanitizer $tool rc=$?" | tee -a "$OUT/sanitizer-$tool.txt"

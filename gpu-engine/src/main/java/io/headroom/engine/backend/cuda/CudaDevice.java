@@ -451,6 +451,16 @@ public final class CudaDevice implements AutoCloseable {
         return bf16;
     }
 
+    public void download(CUdeviceptr p, short[] host) {
+        makeCurrent();
+        check(cuMemcpyDtoH(Pointer.to(host), p, 2L * host.length), "cuMemcpyDtoH(" + 2L * host.length + " bytes)");
+    }
+
+    public void download(CUdeviceptr p, int[] host) {
+        makeCurrent();
+        check(cuMemcpyDtoH(Pointer.to(host), p, 4L * host.length), "cuMemcpyDtoH(" + 4L * host.length + " bytes)");
+    }
+
     public void download(CUdeviceptr p, float[] host, int count) {
         makeCurrent();
         check(cuMemcpyDtoH(Pointer.to(host), p, 4L * count), "cuMemcpyDtoH(" + 4L * count + " bytes)");

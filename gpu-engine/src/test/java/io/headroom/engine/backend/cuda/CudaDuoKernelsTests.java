@@ -1,0 +1,407 @@
+package io.headroom.engine.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.headroom.engine.tensor.Bf16Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import jcuda.driver.CUdeviceptr;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The resident path's own kernels against double-precision references written from their
+ * definitions: {@code duo_attention_*} + {@code attention_combine} (retrieval heads on shuffled
+ * pages, streaming heads on sink + ring, a chunk after a cached prefix, split-K shares, head sizes
+ * on and off the 8-element vector path, f32 and bf16 caches), {@code kv_append_*} (what is written
+ * and what is left alone), {@code qkv_bias_rope_f32}, {@code rmsnorm_residual_f32} and
+ * {@code argmax_f32}. Fresh seeded inputs, every output and every unused cache slot poisoned with
+ * NaN (a read of a wrong slot shows as NaN). Tagged {@code gpu}.
+ */
+@Tag("gpu")
+class CudaDuoKernelsTests {
+
+    /** Float32 math in another order than the double reference (and device expf). */
+    static final double TOLERANCE = 2e-5;
+
+    static CudaDevice dev;
+    final List<CUdeviceptr> allocated = new ArrayList<>();
+    final SplittableRandom rnd = new SplittableRandom(System.nanoTime());
+
+    @BeforeAll
+    static void open() {
+        dev = CudaDevice.open(0);
+    }
+
+    @AfterAll
+    static void close() {
+        dev.close();
+    }
+
+    @AfterEach
+    void free() {
+        allocated.forEach(dev::free);
+        allocated.clear();
+    }
+
+    CUdeviceptr up(float[] a) {
+        CUdeviceptr p = dev.upload(a, a.length);
+        allocated.add(p);
+        return p;
+    }
+
+    CUdeviceptr up(int[] a) {
+        CUdeviceptr p = dev.upload(a);
+        allocated.add(p);
+        return p;
+    }
+
+    CUdeviceptr up(short[] a) {
+        CUdeviceptr p = dev.upload(a);
+        allocated.add(p);
+        return p;
+    }
+
+    float[] random(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        return a;
+    }
+
+    static float bf16Round(float v) {
+        return Float.intBitsToFloat((Bf16Tensor.fromFloat(v) & 0xffff) << 16);
+    }
+
+    /** A cache laid out as the device keeps it, filled for positions below start, NaN elsewhere. */
+    record Cache(float[] poolK, float[] poolV, int[] pageTable, float[] ringK, float[] ringV) {
+    }
+
+    @ParameterizedTest(name = "hd={0} heads={1}/{2} start={3} n={4} splits={5} bf16={6}")
+    @CsvSource({"64, 8, 2, 0, 37, 1, false", "64, 8, 2, 50, 5, 1, false", "64, 8, 2, 50, 1, 4, false",
+        "36, 4, 4, 23, 7, 3, false", "128, 32, 8, 300, 1, 16, true", "64, 6, 2, 90, 17, 2, true",
+        "40, 4, 1, 13, 30, 1, true"})
+    void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
+            boolean bf16) {
+        int pageTokens = 16;
+        int sink = 3;
+        int recent = 10;
+        int slots = sink + recent;
+        int total = start + n;
+        int maxPages = (total + pageTokens - 1) / pageTokens + 1;
+        boolean[] streaming = new boolean[kvHeads];
+        for (int g = 0; g < kvHeads; g++) {
+            streaming[g] = kvHeads == 1 ? rnd.nextBoolean() : g % 2 == 1;
+        }
+        // every position's key and value (the cached part rounded as the cache stores it)
+        float[][] keys = new float[kvHeads][];
+        float[][] values = new float[kvHeads][];
+        for (int g = 0; g < kvHeads; g++) {
+            keys[g] = random(total * hd);
+            values[g] = random(total * hd);
+            if (bf16) {
+                for (int i = 0; i < start * hd; i++) {
+                    keys[g][i] = bf16Round(keys[g][i]);
+                    values[g][i] = bf16Round(values[g][i]);
+                }
+            }
+        }
+        int pages = kvHeads * maxPages;
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < pages; i++) {
+            ids.add(i);
+        }
+        java.util.Collections.shuffle(ids, new java.util.Random(rnd.nextLong()));
+        float[] poolK = new float[pages * pageTokens * hd];
+        float[] poolV = new float[pages * pageTokens * hd];
+        Arrays.fill(poolK, Float.NaN);
+        Arrays.fill(poolV, Float.NaN);
+        int[] pageTable = new int[kvHeads * maxPages];
+        float[] ringK = new float[kvHeads * slots * hd];
+        float[] ringV = new float[kvHeads * slots * hd];
+        Arrays.fill(ringK, Float.NaN);
+        Arrays.fill(ringV, Float.NaN);
+        for (int g = 0; g < kvHeads; g++) {
+            for (int i = 0; i < maxPages; i++) {
+                pageTable[g * maxPages + i] = ids.get(g * maxPages + i);
+            }
+            for (int p = 0; p < start; p++) {
+                if (!streaming[g]) {
+                    int at = (pageTable[g * maxPages + p / pageTokens] * pageTokens + p % pageTokens) * hd;
+                    System.arraycopy(keys[g], p * hd, poolK, at, hd);
+                    System.arraycopy(values[g], p * hd, poolV, at, hd);
+                } else if (p < sink || p >= Math.max(sink, start - recent)) {
+                    int slot = p < sink ? p : sink + p % recent;
+                    System.arraycopy(keys[g], p * hd, ringK, (g * slots + slot) * hd, hd);
+                    System.arraycopy(values[g], p * hd, ringV, (g * slots + slot) * hd, hd);
+                }
+            }
+        }
+        float[] kChunk = new float[n * kvHeads * hd];
+        float[] vChunk = new float[n * kvHeads * hd];
+        for (int t = 0; t < n; t++) {
+            for (int g = 0; g < kvHeads; g++) {
+                System.arraycopy(keys[g], (start + t) * hd, kChunk, (t * kvHeads + g) * hd, hd);
+                System.arraycopy(values[g], (start + t) * hd, vChunk, (t * kvHeads + g) * hd, hd);
+            }
+        }
+        float[] q = random(n * heads * hd);
+        float scale = (float) (1 / Math.sqrt(hd));
+
+        // reference from the definition
+        double[] expected = new double[n * heads * hd];
+        int group = heads / kvHeads;
+        for (int t = 0; t < n; t++) {
+            int i = start + t;
+            for (int h = 0; h < heads; h++) {
+                int g = h / group;
+                double[] s = new double[i + 1];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int p = 0; p <= i; p++) {
+                    boolean visible = !streaming[g] || p < sink || p > i - recent;
+                    if (!visible) {
+                        s[p] = Double.NEGATIVE_INFINITY;
+                        continue;
+                    }
+                    double dot = 0;
+                    for (int d = 0; d < hd; d++) {
+                        dot += (double) q[(t * heads + h) * hd + d] * keys[g][p * hd + d];
+                    }
+                    s[p] = dot * scale;
+                    max = Math.max(max, s[p]);
+                }
+                double sum = 0;
+                for (int p = 0; p <= i; p++) {
+                    s[p] = s[p] == Double.NEGATIVE_INFINITY ? 0 : Math.exp(s[p] - max);
+                    sum += s[p];
+                }
+                for (int d = 0; d < hd; d++) {
+                    double acc = 0;
+                    for (int p = 0; p <= i; p++) {
+                        acc += s[p] * values[g][p * hd + d];
+                    }
+                    expected[(t * heads + h) * hd + d] = acc / sum;
+                }
+            }
+        }
+
+        float[] out = new float[n * heads * hd];
+        Arrays.fill(out, Float.NaN);
+        float[] part = new float[splits * n * heads * (hd + 2)];
+        Arrays.fill(part, Float.NaN);
+        CUdeviceptr dOut = up(out);
+        CUdeviceptr dPart = up(part);
+        int[] flags = new int[kvHeads];
+        for (int g = 0; g < kvHeads; g++) {
+            flags[g] = streaming[g] ? 1 : 0;
+        }
+        Object kPool = bf16 ? up(toBf16(poolK)) : up(poolK);
+        Object vPool = bf16 ? up(toBf16(poolV)) : up(poolV);
+        Object kRing = bf16 ? up(toBf16(ringK)) : up(ringK);
+        Object vRing = bf16 ? up(toBf16(ringV)) : up(ringV);
+        int hpb = CudaLlamaModel.headsPerBlock(group);
+        int tpb = 16 / hpb;
+        String kernel = bf16 ? "duo_attention_bf16kv" : "duo_attention_f32kv";
+        dev.launchGrid(kernel, (n + tpb - 1) / tpb, kvHeads * (group / hpb), splits, 128,
+                4 * (16 * hd + 32 * (hd + 1) + 32 * hd + 32), up(q), up(kChunk), up(vChunk), kPool, vPool,
+                up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), dOut, dPart, n, heads, kvHeads, hd,
+                pageTokens, maxPages, sink, recent, hpb, splits, scale);
+        if (splits > 1) {
+            dev.launchAsync("attention_combine", n * heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart, dOut,
+                    n * heads, hd, splits);
+        }
+        dev.synchronize(kernel);
+        dev.download(dOut, out, out.length);
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < out.length; i++) {
+            assertThat(Float.isFinite(out[i])).as("output %d finite (no poisoned slot read, all written)", i)
+                    .isTrue();
+            num += (out[i] - expected[i]) * (out[i] - expected[i]);
+            den += expected[i] * expected[i];
+        }
+        assertThat(Math.sqrt(num / den)).isLessThanOrEqualTo(TOLERANCE);
+    }
+
+    static short[] toBf16(float[] a) {
+        short[] s = new short[a.length];
+        for (int i = 0; i < a.length; i++) {
+            s[i] = Float.isNaN(a[i]) ? (short) 0x7fc0 : Bf16Tensor.fromFloat(a[i]);
+        }
+        return s;
+    }
+
+    @Test
+    void kvAppendShouldWriteExactlyWhatTheCacheKeeps() {
+        int hd = 24;
+        int kvHeads = 3;
+        int pageTokens = 8;
+        int sink = 4;
+        int recent = 6;
+        int slots = sink + recent;
+        int start = 2;
+        int n = 13; // crosses the sink, and the ring wraps within the chunk
+        int maxPages = 3;
+        int[] flags = {0, 1, 0};
+        int[] pageTable = {5, 1, 3, -1, -1, -1, 0, 4, 2};
+        float[] k = random(n * kvHeads * hd);
+        float[] v = random(n * kvHeads * hd);
+        for (boolean bf16 : new boolean[] {false, true}) {
+            float[] pool = new float[6 * pageTokens * hd];
+            float[] ring = new float[kvHeads * slots * hd];
+            Arrays.fill(pool, Float.NaN);
+            Arrays.fill(ring, Float.NaN);
+            Object kPool = bf16 ? up(toBf16(pool)) : up(pool);
+            Object vPool = bf16 ? up(toBf16(pool)) : up(pool);
+            Object kRing = bf16 ? up(toBf16(ring)) : up(ring);
+            Object vRing = bf16 ? up(toBf16(ring)) : up(ring);
+            dev.launchAsync(bf16 ? "kv_append_bf16kv" : "kv_append_f32kv", n * kvHeads, 32, 0, up(k), up(v), kPool,
+                    vPool, up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), n, kvHeads, hd, pageTokens,
+                    maxPages, sink, recent);
+            dev.synchronize("kv_append");
+            float[][] got = new float[4][];
+            Object[] bufs = {kPool, vPool, kRing, vRing};
+            for (int b = 0; b < 4; b++) {
+                int len = b < 2 ? pool.length : ring.length;
+                got[b] = new float[len];
+                if (bf16) {
+                    short[] raw = new short[len];
+                    dev.download((CUdeviceptr) bufs[b], raw);
+                    for (int i = 0; i < len; i++) {
+                        got[b][i] = Float.intBitsToFloat((raw[i] & 0xffff) << 16);
+                    }
+                } else {
+                    dev.download((CUdeviceptr) bufs[b], got[b], len);
+                }
+            }
+            float[][] want = {pool.clone(), pool.clone(), ring.clone(), ring.clone()};
+            for (int t = 0; t < n; t++) {
+                int p = start + t;
+                for (int g = 0; g < kvHeads; g++) {
+                    int src = (t * kvHeads + g) * hd;
+                    if (flags[g] == 0) {
+                        int at = (pageTable[g * maxPages + p / pageTokens] * pageTokens + p % pageTokens) * hd;
+                        copy(k, src, want[0], at, hd, bf16);
+                        copy(v, src, want[1], at, hd, bf16);
+                    } else if (p < sink || p >= start + n - recent) {
+                        int at = (g * slots + (p < sink ? p : sink + p % recent)) * hd;
+                        copy(k, src, want[2], at, hd, bf16);
+                        copy(v, src, want[3], at, hd, bf16);
+                    }
+                }
+            }
+            for (int b = 0; b < 4; b++) {
+                for (int i = 0; i < want[b].length; i++) {
+                    if (Float.isNaN(want[b][i])) {
+                        assertThat(got[b][i]).as("buffer %d element %d left alone (bf16 %s)", b, i, bf16).isNaN();
+                    } else {
+                        assertThat(got[b][i]).as("buffer %d element %d (bf16 %s)", b, i, bf16).isEqualTo(want[b][i]);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void copy(float[] src, int from, float[] dst, int at, int len, boolean bf16) {
+        for (int i = 0; i < len; i++) {
+            dst[at + i] = bf16 ? bf16Round(src[from + i]) : src[from + i];
+        }
+    }
+
+    @Test
+    void qkvBiasRopeShouldMatchItsDefinition() {
+        int heads = 6;
+        int kvHeads = 2;
+        int hd = 38; // 19 pairs: not a warp multiple
+        int n = 5;
+        int half = hd / 2;
+        float[] q = random(n * heads * hd);
+        float[] k = random(n * kvHeads * hd);
+        float[] v = random(n * kvHeads * hd);
+        float[] bq = random(heads * hd);
+        float[] bk = random(kvHeads * hd);
+        float[] bv = random(kvHeads * hd);
+        float[] cos = random(n * half);
+        float[] sin = random(n * half);
+        CUdeviceptr dq = up(q);
+        CUdeviceptr dk = up(k);
+        CUdeviceptr dv = up(v);
+        dev.launchAsync("qkv_bias_rope_f32", n * (heads + 2 * kvHeads), 32, 0, dq, dk, dv, up(bq), up(bk), up(bv),
+                up(cos), up(sin), heads, kvHeads, hd, 1);
+        dev.synchronize("qkv_bias_rope_f32");
+        float[][] got = {new float[q.length], new float[k.length], new float[v.length]};
+        dev.download(dq, got[0], q.length);
+        dev.download(dk, got[1], k.length);
+        dev.download(dv, got[2], v.length);
+        float[][] in = {q, k, v};
+        float[][] bias = {bq, bk, bv};
+        int[] count = {heads, kvHeads, kvHeads};
+        for (int m = 0; m < 3; m++) {
+            for (int t = 0; t < n; t++) {
+                for (int h = 0; h < count[m]; h++) {
+                    for (int i = 0; i < half; i++) {
+                        int base = (t * count[m] + h) * hd;
+                        double a = in[m][base + i] + bias[m][h * hd + i];
+                        double b = in[m][base + i + half] + bias[m][h * hd + i + half];
+                        double c = cos[t * half + i];
+                        double s = sin[t * half + i];
+                        double x0 = m == 2 ? a : a * c - b * s;
+                        double x1 = m == 2 ? b : b * c + a * s;
+                        assertThat((double) got[m][base + i]).isCloseTo(x0, org.assertj.core.data.Offset.offset(1e-5));
+                        assertThat((double) got[m][base + i + half]).isCloseTo(x1,
+                                org.assertj.core.data.Offset.offset(1e-5));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void rmsnormResidualAndArgmaxShouldMatchTheirDefinitions() {
+        int rows = 3;
+        int dim = 1000;
+        float[] x = random(rows * dim);
+        float[] delta = random(rows * dim);
+        float[] w = random(dim);
+        float[] out = new float[rows * dim];
+        Arrays.fill(out, Float.NaN);
+        CUdeviceptr dx = up(x);
+        CUdeviceptr dout = up(out);
+        dev.launchAsync("rmsnorm_residual_f32", rows, 256, 0, dx, up(delta), up(w), dout, dim, 1e-5f);
+        dev.synchronize("rmsnorm_residual_f32");
+        float[] gotX = new float[x.length];
+        dev.download(dx, gotX, x.length);
+        dev.download(dout, out, out.length);
+        for (int r = 0; r < rows; r++) {
+            double ss = 0;
+            for (int i = 0; i < dim; i++) {
+                float sum = x[r * dim + i] + delta[r * dim + i];
+                assertThat(gotX[r * dim + i]).isEqualTo(sum);
+                ss += (double) sum * sum;
+            }
+            double inv = 1 / Math.sqrt(ss / dim + 1e-5);
+            for (int i = 0; i < dim; i++) {
+                double want = w[i] * (gotX[r * dim + i] * inv);
+                assertThat((double) out[r * dim + i]).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-5));
+            }
+        }
+        // argmax: the lowest index wins a tie, as torch.argmax and the CPU sampler
+        float[] logits = random(128_257);
+        logits[77_777] = 5f;
+        logits[99_999] = 5f;
+        CUdeviceptr idx = up(new int[] {-1});
+        dev.launchAsync("argmax_f32", 1, 1024, 0, up(logits), logits.length, idx);
+        dev.synchronize("argmax_f32");
+        int[] got = new int[1];
+        dev.download(idx, got);
+        assertThat(got[0]).isEqualTo(77_777);
+    }
+}
