@@ -30,6 +30,8 @@ class CudaKernelsTests {
 
     static final double RTOL = 1e-4;
     static final double ATOL = 1e-5;
+    /** Float32 dot products summed in another order: relative to Σ|terms| (≈ sqrt(n)·2^-24 typical). */
+    static final double DOT_RTOL = 1e-5;
 
     static CudaKernels gpu;
     static final ScalarKernels REF = new ScalarKernels();
@@ -57,7 +59,21 @@ class CudaKernelsTests {
             float[] actual = poisoned(s[0] * s[2]);
             REF.matmul(expected, x, w, s[0]);
             gpu.matmul(actual, x, w, s[0]);
-            assertClose(actual, expected, "matmul " + Arrays.toString(s));
+            // a dot product's rounding scales with the sum of its terms' magnitudes, not with its
+            // result (which cancellation can make small): bound by Σ|w·x|
+            for (int t = 0; t < s[0]; t++) {
+                for (int o = 0; o < s[2]; o++) {
+                    double terms = 0;
+                    for (int i = 0; i < s[1]; i++) {
+                        terms += Math.abs((double) w.get((long) o * s[1] + i) * x[t * s[1] + i]);
+                    }
+                    int at = t * s[2] + o;
+                    assertThat(Float.isFinite(actual[at])
+                            && Math.abs(actual[at] - expected[at]) <= ATOL + DOT_RTOL * terms)
+                            .as("matmul %s [%d]: gpu %s, reference %s, sum of |terms| %s", Arrays.toString(s), at,
+                                    actual[at], expected[at], terms).isTrue();
+                }
+            }
         }
     }
 
