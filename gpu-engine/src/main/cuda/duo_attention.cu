@@ -333,3 +333,199 @@ __device__ void kv_append(const float* __restrict__ k_chunk, const float* __rest
 
 extern "C" __global__ void kv_append_f32kv(KV_APPEND_ARGS(float)) { kv_append<float>(KV_APPEND_CALL); }
 extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_append<uint16_t>(KV_APPEND_CALL); }
+
+// ---------------------------------------------------------------------------------------------
+// Decode (one query position) specialisation: duo_decode_{f32kv,bf16kv}.
+// Same math and KV addressing as duo_attention with n = 1. Work split: grid = (kv_heads, splits);
+// a block serves all G = heads / kv_heads query heads of one KV head over one share of the keys;
+// its 4 warps take alternate 32-key sub-tiles of the share. Lane j scores key j for every query
+// head straight from global memory (K row in 16-byte loads, q·scale broadcast from shared memory),
+// the online softmax runs per head in registers, and for P·V each lane owns head_dim / 32
+// contiguous dims of every V row (coalesced 8/16-byte loads). No shared-memory K/V tiles and no
+// block barrier inside the loop (the general kernel's cost at long contexts); the 4 warps' partial
+// results are merged once at the end, into out (splits = 1) or part (for attention_combine).
+// Requires head_dim % 32 == 0, head_dim ≤ 128, G ≤ 8 (the host falls back to duo_attention).
+// dynamic shared memory = 4 · (G·hd + 4·G·32 + 4·G·(hd + 2)) bytes.
+#define DEC_WARPS 4
+#define DEC_MAX_G 8
+#define DEC_MAX_DPL 4
+
+template <typename KT>
+__device__ __forceinline__ void load_dims(const KT* p, int dpl, float* out);
+template <>
+__device__ __forceinline__ void load_dims<float>(const float* p, int dpl, float* out) {
+#pragma unroll
+    for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) out[c] = p[c];
+}
+template <>
+__device__ __forceinline__ void load_dims<uint16_t>(const uint16_t* p, int dpl, float* out) {
+#pragma unroll
+    for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) out[c] = bf16_to_float(p[c]);
+}
+
+template <typename KT>
+__device__ void duo_decode(const float* __restrict__ q, const float* __restrict__ k_chunk,
+                           const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
+                           const KT* __restrict__ v_pool, const int* __restrict__ page_table,
+                           const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
+                           const int* __restrict__ streaming, const int* __restrict__ start_ptr,
+                           float* __restrict__ out, float* __restrict__ part, int heads, int kv_heads,
+                           int head_dim, int page_tokens, int max_pages, int sink, int recent, int splits,
+                           float scale) {
+    extern __shared__ float smem[];
+    const int hd = head_dim, G = heads / kv_heads, g = blockIdx.x, z = blockIdx.y;
+    const int dpl = hd >> 5;
+    float* qs = smem;                        // G × hd, pre-scaled
+    float* pw = qs + G * hd;                 // DEC_WARPS × G × 32 probabilities of the current sub-tile
+    float* red = pw + DEC_WARPS * G * 32;    // DEC_WARPS × G × (2 + hd) partial results
+    const int start = *start_ptr, i = start;
+    const bool stream = streaming[g] != 0;
+    const int slots = sink + recent;
+    int a1, b0, b1;
+    if (!stream) {
+        a1 = i + 1; b0 = b1 = a1;
+    } else {
+        a1 = min(sink, i + 1);
+        b0 = max(a1, i - recent + 1);
+        b1 = i + 1;
+    }
+    const int total = a1 + (b1 - b0);
+    int per = (total + splits - 1) / splits;
+    per = (per + 31) / 32 * 32;
+    const int v_begin = min(total, z * per), v_end = min(total, v_begin + per);
+    for (int e = threadIdx.x; e < G * hd; e += blockDim.x) qs[e] = q[(long long) (g * G) * hd + e] * scale;
+    __syncthreads();
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float m[DEC_MAX_G], l[DEC_MAX_G], acc[DEC_MAX_G][DEC_MAX_DPL];
+#pragma unroll
+    for (int h = 0; h < DEC_MAX_G; h++) {
+        m[h] = -INFINITY; l[h] = 0.f;
+#pragma unroll
+        for (int c = 0; c < DEC_MAX_DPL; c++) acc[h][c] = 0.f;
+    }
+    float* my_p = pw + warp * G * 32;
+    for (int vt = v_begin + warp * 32; vt < v_end; vt += DEC_WARPS * 32) {
+        const int vi = vt + lane;
+        const bool valid = vi < v_end;
+        const int p = valid ? (vi < a1 ? vi : b0 + (vi - a1)) : 0;
+        float s[DEC_MAX_G];
+#pragma unroll
+        for (int h = 0; h < DEC_MAX_G; h++) s[h] = 0.f;
+        if (valid) {
+            const float* kc = nullptr;
+            const KT* kr = nullptr;
+            if (p >= start) {
+                kc = k_chunk + (long long) g * hd;  // n = 1: the chunk is this position
+            } else if (!stream) {
+                const int page = page_table[g * max_pages + p / page_tokens];
+                kr = k_pool + ((long long) page * page_tokens + p % page_tokens) * hd;
+            } else {
+                kr = k_ring + ((long long) g * slots + (p < sink ? p : sink + p % recent)) * hd;
+            }
+            for (int c = 0; c < hd; c += 8) {
+                float k8[8];
+                if (kc != nullptr) load8(kc + c, k8); else load8(kr + c, k8);
+#pragma unroll
+                for (int h = 0; h < DEC_MAX_G; h++) {
+                    if (h < G) {
+                        const float4 qa = *reinterpret_cast<const float4*>(qs + h * hd + c);
+                        const float4 qb = *reinterpret_cast<const float4*>(qs + h * hd + c + 4);
+                        s[h] += qa.x * k8[0] + qa.y * k8[1] + qa.z * k8[2] + qa.w * k8[3]
+                              + qb.x * k8[4] + qb.y * k8[5] + qb.z * k8[6] + qb.w * k8[7];
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int h = 0; h < DEC_MAX_G; h++) {
+            if (h < G) {
+                const float sv = valid ? s[h] : -INFINITY;
+                const float mn = fmaxf(m[h], warp_max(sv));  // finite: lane 0's key is always valid here
+                const float pj = valid ? expf(sv - mn) : 0.f;
+                const float alpha = m[h] == -INFINITY ? 0.f : expf(m[h] - mn);
+                l[h] = l[h] * alpha + warp_sum(pj);
+                m[h] = mn;
+#pragma unroll
+                for (int c = 0; c < DEC_MAX_DPL; c++) acc[h][c] *= alpha;
+                my_p[h * 32 + lane] = pj;
+            }
+        }
+        __syncwarp();
+        const int nk = min(32, v_end - vt);
+        for (int jj = 0; jj < nk; jj++) {
+            const int pp = __shfl_sync(0xffffffffu, p, jj);
+            float vv[DEC_MAX_DPL];
+            if (pp >= start) {
+                load_dims<float>(v_chunk + (long long) g * hd + lane * dpl, dpl, vv);
+            } else if (!stream) {
+                const int page = page_table[g * max_pages + pp / page_tokens];
+                load_dims<KT>(v_pool + ((long long) page * page_tokens + pp % page_tokens) * hd + lane * dpl, dpl,
+                              vv);
+            } else {
+                load_dims<KT>(v_ring + ((long long) g * slots + (pp < sink ? pp : sink + pp % recent)) * hd
+                              + lane * dpl, dpl, vv);
+            }
+#pragma unroll
+            for (int h = 0; h < DEC_MAX_G; h++) {
+                if (h < G) {
+                    const float w = my_p[h * 32 + jj];
+#pragma unroll
+                    for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) acc[h][c] += w * vv[c];
+                }
+            }
+        }
+        __syncwarp();
+    }
+    // merge the 4 warps
+#pragma unroll
+    for (int h = 0; h < DEC_MAX_G; h++) {
+        if (h < G) {
+            float* r = red + (warp * G + h) * (hd + 2);
+            if (lane == 0) { r[0] = m[h]; r[1] = l[h]; }
+#pragma unroll
+            for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) r[2 + lane * dpl + c] = acc[h][c];
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < G * hd; e += blockDim.x) {
+        const int h = e / hd, d = e % hd;
+        float mx = -INFINITY;
+        for (int w = 0; w < DEC_WARPS; w++) mx = fmaxf(mx, red[(w * G + h) * (hd + 2)]);
+        float num = 0.f, den = 0.f;
+        if (mx != -INFINITY) {
+            for (int w = 0; w < DEC_WARPS; w++) {
+                const float* r = red + (w * G + h) * (hd + 2);
+                if (r[0] == -INFINITY) continue;
+                const float wt = expf(r[0] - mx);
+                den += wt * r[1];
+                num += wt * r[2 + d];
+            }
+        }
+        const int row = g * G + h;
+        if (splits == 1) {
+            out[(long long) row * hd + d] = den > 0.f ? num / den : 0.f;
+        } else {
+            float* pr = part + ((long long) z * heads + row) * (hd + 2);
+            if (d == 0) { pr[0] = mx; pr[1] = den; }
+            pr[2 + d] = num;
+        }
+    }
+}
+
+#define DUO_DECODE_ARGS(KT)                                                                                   \
+    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,           \
+        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr,  \
+        float* out, float* part, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, \
+        int recent, int splits, float scale
+#define DUO_DECODE_CALL                                                                                      \
+    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, heads,   \
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, splits, scale
+
+extern "C" __global__ void __launch_bounds__(128, 4) duo_decode_f32kv(DUO_DECODE_ARGS(float)) {
+    duo_decode<float>(DUO_DECODE_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) duo_decode_bf16kv(DUO_DECODE_ARGS(uint16_t)) {
+    duo_decode<uint16_t>(DUO_DECODE_CALL);
+}

@@ -169,7 +169,7 @@ public final class CudaDevice implements AutoCloseable {
                 "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32"};
             case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32"};
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
-                "attention_combine", "kv_append_f32kv", "kv_append_bf16kv"};
+                "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv"};
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};

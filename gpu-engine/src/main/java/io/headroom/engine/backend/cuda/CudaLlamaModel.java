@@ -335,6 +335,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         DuoLayout layout = seq.layout();
         String attention = options.kvType().kernel("duo_attention");
         String append = options.kvType().kernel("kv_append");
+        String decode = options.kvType().kernel("duo_decode");
         int group = c.numHeads() / c.numKvHeads();
         int hpb = headsPerBlock(group);
         int tpb = ATT_ROWS / hpb;
@@ -359,10 +360,17 @@ public final class CudaLlamaModel implements AutoCloseable {
                     Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
                     c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
             CUdeviceptr flags = seq.streamingFlags(l);
-            dev.launchGrid(attention, gridX, gridY, splits, 128, smem, q, k, v, poolKeys, poolValues,
-                    seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace, n,
-                    c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(), layout.recent(),
-                    hpb, splits, scale);
+            if (n == 1 && decodeKernelFits(c)) {
+                dev.launchGrid(decode, c.numKvHeads(), splits, 1, 128, decodeSmem(c), q, k, v, poolKeys, poolValues,
+                        seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace,
+                        c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
+                        layout.recent(), splits, scale);
+            } else {
+                dev.launchGrid(attention, gridX, gridY, splits, 128, smem, q, k, v, poolKeys, poolValues,
+                        seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace, n,
+                        c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
+                        layout.recent(), hpb, splits, scale);
+            }
             if (splits > 1) {
                 dev.launchAsync("attention_combine", n * c.numHeads(), dimBlock, 0, workspace, att, n * c.numHeads(),
                         hd, splits);
@@ -389,6 +397,17 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         matmul(lmHead, xb.withByteOffset(4L * (n - 1) * h), logits, c.vocabSize(), h, 1);
         dev.launchAsync("argmax_f32", 1, 1024, 0, logits, c.vocabSize(), argmax);
+    }
+
+    /** Whether the decode-specialised attention kernel serves this geometry (else the general one does). */
+    static boolean decodeKernelFits(ModelConfig c) {
+        return c.headDim() % 32 == 0 && c.headDim() <= 128 && c.numHeads() / c.numKvHeads() <= 8;
+    }
+
+    /** Dynamic shared memory of duo_decode: q, the sub-tile probabilities and the warps' partial results. */
+    static int decodeSmem(ModelConfig c) {
+        int g = c.numHeads() / c.numKvHeads();
+        return 4 * (g * c.headDim() + 4 * g * 32 + 4 * g * (c.headDim() + 2));
     }
 
     /** Query heads of one KV head a block serves: the largest divisor of the group size up to 16. */

@@ -88,7 +88,8 @@ class CudaDuoKernelsTests {
     @ParameterizedTest(name = "hd={0} heads={1}/{2} start={3} n={4} splits={5} bf16={6}")
     @CsvSource({"64, 8, 2, 0, 37, 1, false", "64, 8, 2, 50, 5, 1, false", "64, 8, 2, 50, 1, 4, false",
         "36, 4, 4, 23, 7, 3, false", "128, 32, 8, 300, 1, 16, true", "64, 6, 2, 90, 17, 2, true",
-        "40, 4, 1, 13, 30, 1, true"})
+        "40, 4, 1, 13, 30, 1, true", "96, 8, 1, 77, 1, 5, true", "32, 4, 4, 20, 1, 1, false",
+        "128, 32, 8, 40, 1, 1, false"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
         int pageTokens = 16;
@@ -220,15 +221,37 @@ class CudaDuoKernelsTests {
         }
         dev.synchronize(kernel);
         dev.download(dOut, out, out.length);
+        assertMatches(out, expected, kernel);
+        if (n == 1 && hd % 32 == 0 && hd <= 128 && group <= 8) {
+            // the decode-specialised kernel on the same cache
+            String decode = bf16 ? "duo_decode_bf16kv" : "duo_decode_f32kv";
+            Arrays.fill(out, Float.NaN);
+            CUdeviceptr dOut2 = up(out);
+            CUdeviceptr dPart2 = up(part);
+            dev.launchGrid(decode, kvHeads, splits, 1, 128, 4 * (group * hd + 4 * group * 32 + 4 * group * (hd + 2)),
+                    up(q), up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
+                    up(new int[] {start}), dOut2, dPart2, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
+                    splits, scale);
+            if (splits > 1) {
+                dev.launchAsync("attention_combine", heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart2, dOut2,
+                        heads, hd, splits);
+            }
+            dev.synchronize(decode);
+            dev.download(dOut2, out, out.length);
+            assertMatches(out, expected, decode);
+        }
+    }
+
+    static void assertMatches(float[] out, double[] expected, String what) {
         double num = 0;
         double den = 0;
         for (int i = 0; i < out.length; i++) {
-            assertThat(Float.isFinite(out[i])).as("output %d finite (no poisoned slot read, all written)", i)
-                    .isTrue();
+            assertThat(Float.isFinite(out[i])).as("%s output %d finite (no poisoned slot read, all written)", what,
+                    i).isTrue();
             num += (out[i] - expected[i]) * (out[i] - expected[i]);
             den += expected[i] * expected[i];
         }
-        assertThat(Math.sqrt(num / den)).isLessThanOrEqualTo(TOLERANCE);
+        assertThat(Math.sqrt(num / den)).as(what).isLessThanOrEqualTo(TOLERANCE);
     }
 
     static short[] toBf16(float[] a) {
