@@ -174,7 +174,6 @@ public final class CudaDevice implements AutoCloseable {
             case "matmul.fatbin" -> new String[] {"matmul_bf16"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
-            case "kvcache.fatbin" -> new String[] {"kv_write_f32"};
             default -> new String[0];
         };
     }
