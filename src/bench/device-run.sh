@@ -9,6 +9,29 @@
 set -uo pipefail
 OUT=${OUT:?set OUT}
 STEPS=${STEPS:-tests sanitizer bench}
+# The GPU performance matrix (Llama-3-8B GQA at 50% retrieval heads, Llama-2-7B MHA at 25%, full vs
+# DuoAttention, 4K..1M) as presets: MATRIX=8b or MATRIX=7b sets BENCH_ARGS and TORCH_ARGS (one
+# device call each; contexts past what prefill reaches in the call use --synthetic-context).
+case ${MATRIX:-} in
+  8b)
+    G="--model /tmp/l8b --chunk 512 --decode-tokens 32 --check-tokens 0"
+    BENCH_ARGS="8b-full-4k|--random llama3-8b $G --prompt-tokens 4096;8b-duo-4k|$G --prompt-tokens 4096 --retrieval-share 0.5"
+    for c in 32768 131072 262144 524288; do
+      BENCH_ARGS="$BENCH_ARGS;8b-full-$c|$G --prompt-tokens 512 --synthetic-context $c"
+      BENCH_ARGS="$BENCH_ARGS;8b-duo-$c|$G --prompt-tokens 512 --synthetic-context $c --retrieval-share 0.5"
+    done
+    BENCH_ARGS="$BENCH_ARGS;8b-duo-1000000|$G --prompt-tokens 512 --synthetic-context 1000000 --retrieval-share 0.5"
+    TORCH_ARGS="8b|--geometry llama3-8b --contexts 4096,32768,131072,262144 --decode-tokens 16" ;;
+  7b)
+    G="--model /tmp/l7b --chunk 512 --decode-tokens 32 --check-tokens 0"
+    BENCH_ARGS="7b-full-4k|--random llama2-7b $G --prompt-tokens 4096;7b-duo-4k|$G --prompt-tokens 4096 --retrieval-share 0.25"
+    for c in 32768 65536 131072; do
+      BENCH_ARGS="$BENCH_ARGS;7b-full-$c|$G --prompt-tokens 512 --synthetic-context $c"
+      BENCH_ARGS="$BENCH_ARGS;7b-duo-$c|$G --prompt-tokens 512 --synthetic-context $c --retrieval-share 0.25"
+    done
+    BENCH_ARGS="$BENCH_ARGS;7b-duo-524288|$G --prompt-tokens 512 --synthetic-context 524288 --retrieval-share 0.25"
+    TORCH_ARGS="7b|--geometry llama2-7b --contexts 4096,32768,65536,131072 --decode-tokens 16" ;;
+esac
 mkdir -p /tmp/rt && tar xzf .device/runtime.tgz -C /tmp/rt
 J=/tmp/rt/hr-runtime/bin/java
 CP=.device/headroom-engine.jar:.device/test-classes:gpu-engine/src/test/resources:$(ls .device/assertj-core-*.jar)
