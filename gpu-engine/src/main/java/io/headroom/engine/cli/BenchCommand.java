@@ -94,6 +94,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "cuda: prompt tokens of the CPU cross-check (0: skip it). Default: ${DEFAULT-VALUE}")
     int checkTokens;
 
+    @Option(names = "--tc-attention", description = "cuda: prefill attention on tensor cores (flash_prefill, "
+            + "not yet verified on a device)")
+    boolean tcAttention;
+
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
 
@@ -209,12 +213,13 @@ final class BenchCommand implements Callable<Integer> {
                     : DuoLayout.random(config.numLayers(), config.numKvHeads(), 1 - retrievalShare, 7, sink, recent);
             int capacity = Math.max(promptTokens, syntheticContext) + decodeTokens + 32; // + the profiled steps
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
-                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact);
+                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, tcAttention);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
             json.put("prefill_projections", exact ? "float32 matvec (exact)" : "bf16 tensor-core GEMM");
+            json.put("prefill_attention", tcAttention ? "tensor cores (flash_prefill)" : "CUDA cores (duo_attention)");
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());

@@ -83,6 +83,7 @@ public final class CudaDevice implements AutoCloseable {
     /** The stream every launch and asynchronous copy goes to (blocking: ordered with synchronous copies). */
     private final CUstream stream = new CUstream();
     private final int multiprocessors;
+    private final int maxSharedOptin;
     /** When non-null, every launch is bracketed by events: (kernel, start, end), resolved by {@link #profile()}. */
     private java.util.List<Object[]> profiled;
 
@@ -95,6 +96,10 @@ public final class CudaDevice implements AutoCloseable {
         check(cuDeviceGetAttribute(sms, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
                 "cuDeviceGetAttribute(multiprocessors)");
         this.multiprocessors = sms[0];
+        int[] optin = new int[1];
+        check(cuDeviceGetAttribute(optin, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                device), "cuDeviceGetAttribute(max shared memory per block, opt-in)");
+        this.maxSharedOptin = optin[0];
     }
 
     /** Why the CUDA backend cannot run here, or null when it can. */
@@ -152,10 +157,12 @@ public final class CudaDevice implements AutoCloseable {
             for (String kernel : kernelNames(file)) {
                 CUfunction f = new CUfunction();
                 check(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
-                if (kernel.startsWith("duo_attention")) {
-                    // up to 96 KiB of dynamic shared memory (head_dim 256); the default cap is 48 KiB
+                if (kernel.startsWith("duo_attention") || kernel.startsWith("flash_prefill")) {
+                    // beyond the default 48 KiB: duo_attention needs up to 96 KiB (head_dim 256),
+                    // flash_prefill up to ~125 KiB (head_dim 128); as much as the device allows
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                            96 * 1024), "cuFuncSetAttribute(" + kernel + ")");
+                            Math.min(maxSharedOptin, kernel.startsWith("flash") ? 160 * 1024 : 96 * 1024)),
+                            "cuFuncSetAttribute(" + kernel + ")");
                 }
                 functions.put(kernel, f);
             }
@@ -171,6 +178,7 @@ public final class CudaDevice implements AutoCloseable {
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
                 "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv"};
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
+            case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
@@ -185,6 +193,11 @@ public final class CudaDevice implements AutoCloseable {
     /** Streaming multiprocessors, for sizing grids (split-K attention). */
     public int multiprocessors() {
         return multiprocessors;
+    }
+
+    /** The most dynamic shared memory a kernel may opt in to, in bytes. */
+    public int maxSharedMemoryOptin() {
+        return maxSharedOptin;
     }
 
     /** Free and total device memory in bytes, as the driver reports them now. */

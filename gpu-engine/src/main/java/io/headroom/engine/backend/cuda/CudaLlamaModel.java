@@ -45,9 +45,16 @@ public final class CudaLlamaModel implements AutoCloseable {
      * @param tensorCores run projections of chunks wider than 8 tokens as tensor-core GEMMs, with
      *                   activations rounded to bf16 (as a bf16 PyTorch model does); off, they stay
      *                   float32 matvecs that match the CPU engine to 1e-5
+     * @param tensorCoreAttention run prefill attention with the tensor-core kernel (flash_prefill.cu);
+     *                   off by default until its gpu tests have run on a device
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
-            int sequences, boolean graphs, boolean tensorCores) {
+            int sequences, boolean graphs, boolean tensorCores, boolean tensorCoreAttention) {
+
+        public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
+                int sequences, boolean graphs, boolean tensorCores) {
+            this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, false);
+        }
 
         public Options {
             if (capacity < 1 || maxChunk < 1 || pageTokens < 1 || sequences < 1) {
@@ -62,19 +69,27 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
 
         public Options withLayout(DuoLayout l) {
-            return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores);
+            return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
+                    tensorCoreAttention);
         }
 
         public Options withKvType(DeviceKvType t) {
-            return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores);
+            return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
+                    tensorCoreAttention);
         }
 
         public Options withGraphs(boolean g) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores);
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
+                    tensorCoreAttention);
         }
 
         public Options withTensorCores(boolean t) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t);
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
+                    tensorCoreAttention);
+        }
+
+        public Options withTensorCoreAttention(boolean t) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, t);
         }
     }
 
@@ -126,7 +141,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.c = config;
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
-                options.tensorCores());
+                options.tensorCores(), options.tensorCoreAttention());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -366,7 +381,15 @@ public final class CudaLlamaModel implements AutoCloseable {
                     Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
                     c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
             CUdeviceptr flags = seq.streamingFlags(l);
-            if (n == 1 && decodeKernelFits(c)) {
+            if (n > 1 && options.tensorCoreAttention() && flashFits(c, dev)) {
+                int fhpb = headsPerBlock(group);
+                int ftpb = FLASH_ROWS / fhpb;
+                dev.launchGrid(options.kvType().kernel("flash_prefill"), (n + ftpb - 1) / ftpb,
+                        c.numKvHeads() * (group / fhpb), splits, 128, flashSmem(c.headDim()), q, k, v, poolKeys,
+                        poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att,
+                        workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
+                        layout.sink(), layout.recent(), fhpb, splits, scale);
+            } else if (n == 1 && decodeKernelFits(c)) {
                 dev.launchGrid(decode, c.numKvHeads(), splits, 1, 128, decodeSmem(c), q, k, v, poolKeys, poolValues,
                         seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace,
                         c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
@@ -407,6 +430,20 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     private int decodeKeysPerSplit() {
         return decodeKernelFits(c) ? DECODE_KERNEL_KEYS_PER_SPLIT : KEYS_PER_SPLIT;
+    }
+
+    private static final int FLASH_ROWS = 64;
+
+    /** Dynamic shared memory of flash_prefill (layout in flash_prefill.cu). */
+    static int flashSmem(int hd) {
+        int ld = hd + 8;
+        int perWarp = 16 * Math.max(64, hd) + 16 * 72 / 2 + 16 * hd + 32;
+        return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
+    }
+
+    /** Whether the tensor-core prefill kernel serves this geometry on this device. */
+    static boolean flashFits(ModelConfig c, CudaDevice dev) {
+        return c.headDim() % 16 == 0 && c.headDim() <= 128 && flashSmem(c.headDim()) <= dev.maxSharedMemoryOptin();
     }
 
     /** Whether the decode-specialised attention kernel serves this geometry (else the general one does). */

@@ -30,6 +30,8 @@ class CudaDuoKernelsTests {
 
     /** Float32 math in another order than the double reference (and device expf). */
     static final double TOLERANCE = 2e-5;
+    /** Q, K, V and the probabilities rounded to bf16 (8 significant bits) before the products. */
+    static final double TENSOR_CORE_TOLERANCE = 2e-2;
 
     static CudaDevice dev;
     final List<CUdeviceptr> allocated = new ArrayList<>();
@@ -89,7 +91,8 @@ class CudaDuoKernelsTests {
     @CsvSource({"64, 8, 2, 0, 37, 1, false", "64, 8, 2, 50, 5, 1, false", "64, 8, 2, 50, 1, 4, false",
         "36, 4, 4, 23, 7, 3, false", "128, 32, 8, 300, 1, 16, true", "64, 6, 2, 90, 17, 2, true",
         "40, 4, 1, 13, 30, 1, true", "96, 8, 1, 77, 1, 5, true", "32, 4, 4, 20, 1, 1, false",
-        "128, 32, 8, 40, 1, 1, false"})
+        "128, 32, 8, 40, 1, 1, false", "128, 32, 8, 200, 130, 1, true", "64, 8, 8, 70, 100, 2, false",
+        "16, 4, 2, 3, 65, 1, false"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
         int pageTokens = 16;
@@ -222,6 +225,25 @@ class CudaDuoKernelsTests {
         dev.synchronize(kernel);
         dev.download(dOut, out, out.length);
         assertMatches(out, expected, kernel);
+        if (n > 1 && hd % 16 == 0 && hd <= 128 && CudaLlamaModel.flashSmem(hd) <= dev.maxSharedMemoryOptin()) {
+            // the tensor-core prefill kernel: Q, K, V and P rounded to bf16, so a bf16-level tolerance
+            String flash = bf16 ? "flash_prefill_bf16kv" : "flash_prefill_f32kv";
+            Arrays.fill(out, Float.NaN);
+            CUdeviceptr dOut3 = up(out);
+            CUdeviceptr dPart3 = up(part);
+            int ftpb = 64 / hpb;
+            dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits, 128,
+                    CudaLlamaModel.flashSmem(hd), up(q), up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing,
+                    vRing, up(flags), up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens,
+                    maxPages, sink, recent, hpb, splits, scale);
+            if (splits > 1) {
+                dev.launchAsync("attention_combine", n * heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart3, dOut3,
+                        n * heads, hd, splits);
+            }
+            dev.synchronize(flash);
+            dev.download(dOut3, out, out.length);
+            assertMatches(out, expected, flash, TENSOR_CORE_TOLERANCE);
+        }
         if (n == 1 && hd % 32 == 0 && hd <= 128 && group <= 8) {
             // the decode-specialised kernel on the same cache
             String decode = bf16 ? "duo_decode_bf16kv" : "duo_decode_f32kv";
@@ -243,6 +265,10 @@ class CudaDuoKernelsTests {
     }
 
     static void assertMatches(float[] out, double[] expected, String what) {
+        assertMatches(out, expected, what, TOLERANCE);
+    }
+
+    static void assertMatches(float[] out, double[] expected, String what, double tolerance) {
         double num = 0;
         double den = 0;
         for (int i = 0; i < out.length; i++) {
@@ -251,7 +277,7 @@ class CudaDuoKernelsTests {
             num += (out[i] - expected[i]) * (out[i] - expected[i]);
             den += expected[i] * expected[i];
         }
-        assertThat(Math.sqrt(num / den)).as(what).isLessThanOrEqualTo(TOLERANCE);
+        assertThat(Math.sqrt(num / den)).as(what).isLessThanOrEqualTo(tolerance);
     }
 
     static short[] toBf16(float[] a) {

@@ -84,9 +84,12 @@ class CudaLlamaModelTests {
         try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
             LlamaModel cpu = new LlamaModel(config, weights, new ScalarKernels());
-            for (DeviceKvType type : DeviceKvType.values()) {
+            // f32 KV (exact), bf16 KV, and bf16 KV with prefill attention on tensor cores
+            for (int variant = 0; variant < 3; variant++) {
+                DeviceKvType type = variant == 0 ? DeviceKvType.F32 : DeviceKvType.BF16;
                 double tolerance = type == DeviceKvType.F32 ? F32_KV_TOLERANCE : BF16_KV_TOLERANCE;
-                CudaLlamaModel.Options options = CudaLlamaModel.Options.full(config, 128, 8).withKvType(type);
+                CudaLlamaModel.Options options = CudaLlamaModel.Options.full(config, 128, 8).withKvType(type)
+                        .withTensorCoreAttention(variant == 2);
                 try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                     for (DuoLayout layout : layouts) {
                         int[] prompt = f.prompt(f.promptCount() - 1);
@@ -101,7 +104,8 @@ class CudaLlamaModelTests {
                                 got = gpu.forward(seq, Arrays.copyOfRange(prompt, from, to));
                                 from = to;
                             }
-                            String what = name + " " + type + " " + layout.retrievalCount() + " retrieval heads";
+                            String what = name + " " + type + (variant == 2 ? " tensor-core attention" : "") + " "
+                                    + layout.retrievalCount() + " retrieval heads";
                             assertThat(GoldenFixture.relativeError(got, expected)).as(what + " prefill")
                                     .isLessThanOrEqualTo(tolerance);
                             for (int step = 0; step < 6; step++) {

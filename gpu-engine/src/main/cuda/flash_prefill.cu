@@ -1,0 +1,221 @@
+// DuoAttention prefill on tensor cores: flash_prefill_{f32kv,bf16kv}.
+//
+// Same contract as duo_attention (see duo_attention.cu: positions, KV addressing, the two key
+// ranges, split-K shares and the part layout for attention_combine) with the two products on
+// tensor cores: S = Q·Kᵀ and O += P·V as WMMA 16×16×16 bf16 products with float32 accumulation.
+// Q, K and V are rounded to bf16 as they are staged (as a bf16 PyTorch model computes attention);
+// the softmax (running max m, sum l per row) stays float32.
+// Tiles: a block serves 64 query rows (tokens × the hpb query heads of one KV head that it packs,
+// hpb = 64 / tokens-per-block) and walks 64-key tiles; each of its 4 warps owns a 16-row strip.
+// Per tile a warp computes its 16×64 scores into shared memory, masks and exponentiates them
+// (running max/sum per row), writes P as bf16, multiplies P·V into fragments, and adds them to its
+// float32 output strip (kept in shared memory so the per-row rescale is plain indexing).
+// Requires head_dim % 16 == 0 and head_dim ≤ 128 (tokens per block = 64 / hpb, rounded down).
+// Launch: grid = (ceil(n / tpb), kv_heads · group / hpb, splits), block = 128,
+// dynamic shared memory = flash_prefill_smem (host: CudaLlamaModel.flashSmem).
+// Status: written without a GPU at hand (2026-11-25); not used by default until its gpu tests
+// (CudaDuoKernelsTests) have run on the device: CudaLlamaModel.Options.tensorCoreAttention.
+#include "common.cuh"
+#include <cuda_bf16.h>
+#include <mma.h>
+
+using namespace nvcuda;
+
+#define FP_ROWS 64
+#define FP_KEYS 64
+#define FP_WARPS 4
+
+__device__ __forceinline__ float fp_load(const float* p) { return *p; }
+__device__ __forceinline__ float fp_load(const uint16_t* p) { return bf16_to_float(*p); }
+
+template <typename KT>
+__device__ void flash_prefill(const float* __restrict__ q, const float* __restrict__ k_chunk,
+                              const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
+                              const KT* __restrict__ v_pool, const int* __restrict__ page_table,
+                              const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
+                              const int* __restrict__ streaming, const int* __restrict__ start_ptr,
+                              float* __restrict__ out, float* __restrict__ part, int n, int heads, int kv_heads,
+                              int head_dim, int page_tokens, int max_pages, int sink, int recent, int hpb,
+                              int splits, float scale) {
+    extern __shared__ __align__(32) unsigned char fp_smem[];
+    const int hd = head_dim, ld = hd + 8;  // bf16 row stride (16-byte multiple, spreads banks)
+    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fp_smem);   // FP_ROWS × ld
+    __nv_bfloat16* ks = qs + FP_ROWS * ld;                             // FP_KEYS × ld
+    __nv_bfloat16* vs = ks + FP_KEYS * ld;                             // FP_KEYS × ld
+    int* ps = reinterpret_cast<int*>(vs + FP_KEYS * ld);               // FP_KEYS positions
+    float* wbase = reinterpret_cast<float*>(ps + FP_KEYS);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    // per warp: scores / P·V scratch (16 × max(64, hd) f32), P (16 × 72 bf16), O (16 × hd f32), m, l
+    const int scratch_floats = 16 * (hd > FP_KEYS ? hd : FP_KEYS);
+    const int per_warp = scratch_floats + 16 * 72 / 2 + 16 * hd + 32;
+    float* sw = wbase + warp * per_warp;
+    __nv_bfloat16* pw = reinterpret_cast<__nv_bfloat16*>(sw + scratch_floats);
+    float* ow = sw + scratch_floats + 16 * 72 / 2;
+    float* mw = ow + 16 * hd;
+    float* lw = mw + 16;
+
+    const int group = heads / kv_heads;
+    const int sub = group / hpb;
+    const int g = blockIdx.y / sub;
+    const int h0 = g * group + (blockIdx.y % sub) * hpb;
+    const int tpb = FP_ROWS / hpb;
+    const int t0 = blockIdx.x * tpb;
+    const int rows = min(tpb, n - t0) * hpb;
+    const int start = *start_ptr;
+    const bool stream = streaming[g] != 0;
+    const int slots = sink + recent;
+    const int i_first = start + t0, i_last = start + t0 + rows / hpb - 1;
+    int a1, b0, b1;
+    if (!stream) {
+        a1 = i_last + 1; b0 = b1 = a1;
+    } else {
+        a1 = min(sink, i_last + 1);
+        b0 = max(a1, i_first - recent + 1);
+        b1 = i_last + 1;
+    }
+    const int total = a1 + (b1 - b0);
+    int per = (total + splits - 1) / splits;
+    per = (per + FP_KEYS - 1) / FP_KEYS * FP_KEYS;
+    const int v_begin = min(total, blockIdx.z * per), v_end = min(total, v_begin + per);
+
+    // stage Q (scaled) as bf16; rows past `rows` are zeros
+    for (int e = threadIdx.x; e < FP_ROWS * hd; e += blockDim.x) {
+        const int r = e / hd, d = e % hd;
+        float val = 0.f;
+        if (r < rows) {
+            const int t = t0 + r / hpb, h = h0 + r % hpb;
+            val = q[((long long) t * heads + h) * hd + d] * scale;
+        }
+        qs[r * ld + d] = __float2bfloat16_rn(val);
+    }
+    for (int e = lane; e < 16 * hd; e += 32) ow[e] = 0.f;
+    if (lane < 16) { mw[lane] = -INFINITY; lw[lane] = 0.f; }
+
+    for (int vt = v_begin; vt < v_end; vt += FP_KEYS) {
+        __syncthreads();  // previous tile consumed (and Q staged, first time)
+        for (int e = threadIdx.x; e < FP_KEYS * hd; e += blockDim.x) {
+            const int j = e / hd, d = e % hd;
+            const int vi = vt + j;
+            float kv = 0.f, vv = 0.f;
+            int p = 0x7fffffff;
+            if (vi < v_end) {
+                p = vi < a1 ? vi : b0 + (vi - a1);
+                if (p >= start) {
+                    const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
+                    kv = k_chunk[src]; vv = v_chunk[src];
+                } else if (!stream) {
+                    const int page = page_table[g * max_pages + p / page_tokens];
+                    const long long src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
+                    kv = fp_load(k_pool + src); vv = fp_load(v_pool + src);
+                } else {
+                    const long long src = ((long long) g * slots + (p < sink ? p : sink + p % recent)) * hd + d;
+                    kv = fp_load(k_ring + src); vv = fp_load(v_ring + src);
+                }
+            }
+            ks[j * ld + d] = __float2bfloat16_rn(kv);
+            vs[j * ld + d] = __float2bfloat16_rn(vv);
+            if (d == 0) ps[j] = p;
+        }
+        __syncthreads();
+        const int r0 = warp * 16;
+        if (r0 >= rows) continue;  // warp-uniform; the block barrier at the loop top is still reached
+        // S = Q_strip · K_tileᵀ (16 × 64)
+        for (int c = 0; c < FP_KEYS / 16; c++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> s;
+            wmma::fill_fragment(s, 0.f);
+            for (int kk = 0; kk < hd; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b;
+                wmma::load_matrix_sync(a, qs + r0 * ld + kk, ld);
+                wmma::load_matrix_sync(b, ks + (16 * c) * ld + kk, ld);
+                wmma::mma_sync(s, a, b, s);
+            }
+            wmma::store_matrix_sync(sw + 16 * c, s, FP_KEYS, wmma::mem_row_major);
+        }
+        __syncwarp();
+        // online softmax, two lanes per row (32 columns each)
+        {
+            const int r = lane >> 1, half = lane & 1;
+            const int row = r0 + r;
+            const bool valid_row = row < rows;
+            const int i = start + t0 + row / hpb;
+            float mx = -INFINITY;
+            for (int c = half * 32; c < half * 32 + 32; c++) {
+                const int p = ps[c];
+                const bool vis = valid_row && p <= i && (!stream || p < sink || p > i - recent);
+                const float s = vis ? sw[r * FP_KEYS + c] : -INFINITY;
+                sw[r * FP_KEYS + c] = s;
+                mx = fmaxf(mx, s);
+            }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            const float m_old = mw[r];
+            const float m_new = fmaxf(m_old, mx);
+            float sum = 0.f;
+            for (int c = half * 32; c < half * 32 + 32; c++) {
+                const float s = sw[r * FP_KEYS + c];
+                const float e = (s == -INFINITY) ? 0.f : expf(s - m_new);
+                sum += e;
+                pw[r * 72 + c] = __float2bfloat16_rn(e);
+            }
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            const float alpha = (m_old == -INFINITY) ? 0.f : expf(m_old - m_new);
+            __syncwarp();
+            if (half == 0) {
+                lw[r] = lw[r] * alpha + sum;
+                mw[r] = m_new == -INFINITY ? m_old : m_new;
+            }
+            // rescale this row's output strip
+            for (int d = half; d < hd; d += 2) ow[r * hd + d] *= (m_new == -INFINITY ? 1.f : alpha);
+        }
+        __syncwarp();
+        // P·V (16 × hd) into scratch, then added to the output strip
+        for (int c = 0; c < hd / 16; c++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> o;
+            wmma::fill_fragment(o, 0.f);
+            for (int kk = 0; kk < FP_KEYS; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
+                wmma::load_matrix_sync(a, pw + kk, 72);
+                wmma::load_matrix_sync(b, vs + kk * ld + 16 * c, ld);
+                wmma::mma_sync(o, a, b, o);
+            }
+            wmma::store_matrix_sync(sw + 16 * c, o, hd, wmma::mem_row_major);
+        }
+        __syncwarp();
+        for (int e = lane; e < 16 * hd; e += 32) ow[e] += sw[e];
+        __syncwarp();
+    }
+
+    // write the strip
+    const int r0 = warp * 16;
+    for (int e = lane; e < 16 * hd; e += 32) {
+        const int r = e / hd, d = e % hd, row = r0 + r;
+        if (row >= rows) continue;
+        const int t = t0 + row / hpb, h = h0 + row % hpb;
+        const long long orow = (long long) t * heads + h;
+        if (splits == 1) {
+            out[orow * hd + d] = lw[r] > 0.f ? ow[e] / lw[r] : 0.f;
+        } else {
+            float* pr = part + ((long long) blockIdx.z * n * heads + orow) * (hd + 2);
+            if (d == 0) { pr[0] = mw[r]; pr[1] = lw[r]; }
+            pr[2 + d] = ow[e];
+        }
+    }
+}
+
+#define FLASH_PREFILL_ARGS(KT)                                                                                \
+    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,           \
+        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr,  \
+        float* out, float* part, int n, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages, \
+        int sink, int recent, int hpb, int splits, float scale
+#define FLASH_PREFILL_CALL                                                                                   \
+    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, n, heads, \
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, hpb, splits, scale
+
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_f32kv(FLASH_PREFILL_ARGS(float)) {
+    flash_prefill<float>(FLASH_PREFILL_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_bf16kv(FLASH_PREFILL_ARGS(uint16_t)) {
+    flash_prefill<uint16_t>(FLASH_PREFILL_CALL);
+}
