@@ -90,6 +90,7 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
     }
     for (int e = lane; e < 16 * hd; e += 32) ow[e] = 0.f;
     if (lane < 16) { mw[lane] = -INFINITY; lw[lane] = 0.f; }
+    __syncwarp();  // an empty share goes straight to the write-out below
 
     for (int vt = v_begin; vt < v_end; vt += FP_KEYS) {
         __syncthreads();  // previous tile consumed (and Q staged, first time)
