@@ -4,7 +4,7 @@
 #   gpu-tests.txt (the gpu-tagged tests), sanitizer-*.txt (compute-sanitizer memcheck and
 #   racecheck on the device-resident model's tests), bench-*.json (bench --backend cuda), nvidia-smi.txt.
 # eval-*.json (passkey-eval of the shipped model on cpu and cuda), torch-*.json (the PyTorch baseline). Steps are chosen with STEPS
-# (default "tests sanitizer bench"; add "eval"); BENCH_ARGS adds bench runs as
+# (default "tests sanitizer bench"; add "eval", "torch", "ncu"); BENCH_ARGS adds bench runs as
 # "name|args;name|args".
 set -uo pipefail
 OUT=${OUT:?set OUT}
@@ -77,6 +77,16 @@ for step in $STEPS; do
         python3 src/bench/torch_baseline.py $args --out "$OUT/torch-$name.json" > "$OUT/torch-$name.log" 2>&1
         echo "torch $name rc=$?"
       done ;;
+    ncu)
+      # Nsight Compute on the decode kernels of one bench run (NCU_ARGS: bench arguments): device time
+      # and DRAM bytes/throughput per launch, CSV. Kernels run serialised and replayed, so the run is slow.
+      /usr/local/cuda/bin/ncu --csv --launch-count ${NCU_LAUNCHES:-400} \
+        -k regex:'matmul_bf16|duo_decode|duo_attention|attention_combine|kv_append|rmsnorm|qkv_bias_rope|silu|argmax' \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+        $J $JOPT -Xmx24g -jar .device/headroom-engine.jar bench --backend cuda --check-tokens 0 \
+        ${NCU_ARGS:---random llama-1b --model /tmp/llama-1b --prompt-tokens 8 --decode-tokens 8} \
+        > "$OUT/ncu.csv" 2> "$OUT/ncu.err"
+      echo "ncu rc=$?" ;;
     bench)
       IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"
       for run in "${RUNS[@]}"; do
