@@ -18,8 +18,10 @@ mkdir -p "$OUT"
 for cu in "$SRC"/*.cu; do
   name=$(basename "$cu" .cu)
   target="$OUT/$name.fatbin"
-  # rebuild only when the source or the shared header changed
-  if [ ! -f "$target" ] || [ "$cu" -nt "$target" ] || [ "$SRC/common.cuh" -nt "$target" ]; then
+  # rebuild only when the source or a shared header changed
+  stale=0
+  for h in "$SRC"/*.cuh; do [ "$h" -nt "$target" ] && stale=1; done
+  if [ ! -f "$target" ] || [ "$cu" -nt "$target" ] || [ $stale = 1 ]; then
     "$NVCC" -fatbin -O3 -std=c++17 -I"$SRC" \
       -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 \
       -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=sm_90 \

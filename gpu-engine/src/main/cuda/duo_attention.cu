@@ -27,6 +27,7 @@
 // Variants. This is the CUDA-core (float32 FMA) form: exact enough to match the CPU reference
 // within 1e-5. The tensor-core form (bf16 mma for Q·Kᵀ and P·V) keeps this tiling and work split.
 #include "common.cuh"
+#include "duo_kv.cuh"
 #include <cuda_bf16.h>
 
 #define ATT_ROWS 16
@@ -34,8 +35,6 @@
 #define ATT_TILE 32
 #define ATT_MAX_DPL 8   // head_dim ≤ 256
 
-__device__ __forceinline__ float kv_load(const float* p) { return *p; }
-__device__ __forceinline__ float kv_load(const uint16_t* p) { return bf16_to_float(*p); }
 __device__ __forceinline__ void kv_store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void kv_store(uint16_t* p, float v) {
     __nv_bfloat16 b = __float2bfloat16_rn(v);
@@ -74,31 +73,13 @@ __device__ void duo_attention(const float* __restrict__ q, const float* __restri
     float* vs = ks + ATT_TILE * (hd + 1);      // ATT_TILE × hd
     int* ps = reinterpret_cast<int*>(vs + ATT_TILE * hd);  // ATT_TILE positions
 
-    const int group = heads / kv_heads;
-    const int sub = group / hpb;
-    const int g = blockIdx.y / sub;
-    const int h0 = g * group + (blockIdx.y % sub) * hpb;
-    const int tpb = ATT_ROWS / hpb;
-    const int t0 = blockIdx.x * tpb;
-    const int rows = min(tpb, n - t0) * hpb;
     const int start = *start_ptr;
+    const DuoBlock blk = duo_block(heads, kv_heads, hpb, ATT_ROWS, n, start);
+    const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
     const bool stream = streaming[g] != 0;
-    const int slots = sink + recent;
-    const int i_first = start + t0, i_last = start + t0 + rows / hpb - 1;
 
-    // key ranges [a0, a1) and [b0, b1) in position space
-    int a1, b0, b1;
-    if (!stream) {
-        a1 = i_last + 1; b0 = b1 = a1;
-    } else {
-        a1 = min(sink, i_last + 1);
-        b0 = max(a1, i_first - recent + 1);
-        b1 = i_last + 1;
-    }
-    const int total = a1 + (b1 - b0);
-    int per = (total + splits - 1) / splits;
-    per = (per + ATT_TILE - 1) / ATT_TILE * ATT_TILE;
-    const int v_begin = min(total, blockIdx.z * per), v_end = min(total, v_begin + per);
+    const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, ATT_TILE);
+    const int v_begin = kr.v_begin, v_end = kr.v_end;
 
     for (int e = threadIdx.x; e < ATT_ROWS * hd; e += blockDim.x) {
         int r = e / hd, d = e % hd;
@@ -130,26 +111,16 @@ __device__ void duo_attention(const float* __restrict__ q, const float* __restri
                 float kf[8], vf[8];
                 int p = 0x7fffffff;
                 if (vi < v_end) {
-                    p = vi < a1 ? vi : b0 + (vi - a1);
+                    p = duo_position(kr, vi);
                     if (p >= start) {
                         const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
                         load8(k_chunk + src, kf);
                         load8(v_chunk + src, vf);
                     } else {
-                        long long src;
-                        const KT* kb;
-                        const KT* vb;
-                        if (!stream) {
-                            const int page = page_table[g * max_pages + p / page_tokens];
-                            src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
-                            kb = k_pool; vb = v_pool;
-                        } else {
-                            const int slot = p < sink ? p : sink + p % recent;
-                            src = ((long long) g * slots + slot) * hd + d;
-                            kb = k_ring; vb = v_ring;
-                        }
-                        load8(kb + src, kf);
-                        load8(vb + src, vf);
+                        const long long src =
+                            duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
+                        load8((stream ? k_ring : k_pool) + src, kf);
+                        load8((stream ? v_ring : v_pool) + src, vf);
                     }
                 } else {
 #pragma unroll
@@ -169,20 +140,9 @@ __device__ void duo_attention(const float* __restrict__ q, const float* __restri
                 float kv = 0.f, vv = 0.f;
                 int p = 0x7fffffff;
                 if (vi < v_end) {
-                    p = vi < a1 ? vi : b0 + (vi - a1);
-                    long long src;
-                    if (p >= start) {
-                        src = ((long long) (p - start) * kv_heads + g) * hd + d;
-                        kv = k_chunk[src]; vv = v_chunk[src];
-                    } else if (!stream) {
-                        const int page = page_table[g * max_pages + p / page_tokens];
-                        src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
-                        kv = kv_load(k_pool + src); vv = kv_load(v_pool + src);
-                    } else {
-                        const int slot = p < sink ? p : sink + p % recent;
-                        src = ((long long) g * slots + slot) * hd + d;
-                        kv = kv_load(k_ring + src); vv = kv_load(v_ring + src);
-                    }
+                    p = duo_position(kr, vi);
+                    duo_kv_element(p, d, start, g, stream, kv_heads, hd, k_chunk, v_chunk, k_pool, v_pool, k_ring,
+                                   v_ring, page_table, max_pages, page_tokens, sink, recent, kv, vv);
                 }
                 ks[j * (hd + 1) + d] = kv;
                 vs[j * hd + d] = vv;
@@ -250,15 +210,6 @@ __device__ void duo_attention(const float* __restrict__ q, const float* __restri
         }
     }
 }
-
-#define DUO_ATTENTION_ARGS(KT)                                                                              \
-    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,          \
-        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr, \
-        float* out, float* part, int n, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages,  \
-        int sink, int recent, int hpb, int splits, float scale
-#define DUO_ATTENTION_CALL                                                                                    \
-    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, n, heads, \
-        kv_heads, head_dim, page_tokens, max_pages, sink, recent, hpb, splits, scale
 
 extern "C" __global__ void __launch_bounds__(128) duo_attention_f32kv(DUO_ATTENTION_ARGS(float)) {
     duo_attention<float>(DUO_ATTENTION_CALL);
@@ -380,19 +331,8 @@ __device__ void duo_decode(const float* __restrict__ q, const float* __restrict_
     float* red = pw + DEC_WARPS * G * 32;    // DEC_WARPS × G × (2 + hd) partial results
     const int start = *start_ptr, i = start;
     const bool stream = streaming[g] != 0;
-    const int slots = sink + recent;
-    int a1, b0, b1;
-    if (!stream) {
-        a1 = i + 1; b0 = b1 = a1;
-    } else {
-        a1 = min(sink, i + 1);
-        b0 = max(a1, i - recent + 1);
-        b1 = i + 1;
-    }
-    const int total = a1 + (b1 - b0);
-    int per = (total + splits - 1) / splits;
-    per = (per + 31) / 32 * 32;
-    const int v_begin = min(total, z * per), v_end = min(total, v_begin + per);
+    const DuoRanges kr = duo_ranges(stream, i, i, sink, recent, splits, z, 32);
+    const int v_begin = kr.v_begin, v_end = kr.v_end;
     for (int e = threadIdx.x; e < G * hd; e += blockDim.x) qs[e] = q[(long long) (g * G) * hd + e] * scale;
     __syncthreads();
 
@@ -408,24 +348,22 @@ __device__ void duo_decode(const float* __restrict__ q, const float* __restrict_
     for (int vt = v_begin + warp * 32; vt < v_end; vt += DEC_WARPS * 32) {
         const int vi = vt + lane;
         const bool valid = vi < v_end;
-        const int p = valid ? (vi < a1 ? vi : b0 + (vi - a1)) : 0;
+        const int p = valid ? duo_position(kr, vi) : 0;
         float s[DEC_MAX_G];
 #pragma unroll
         for (int h = 0; h < DEC_MAX_G; h++) s[h] = 0.f;
         if (valid) {
             const float* kc = nullptr;
-            const KT* kr = nullptr;
+            const KT* krow = nullptr;
             if (p >= start) {
                 kc = k_chunk + (long long) g * hd;  // n = 1: the chunk is this position
-            } else if (!stream) {
-                const int page = page_table[g * max_pages + p / page_tokens];
-                kr = k_pool + ((long long) page * page_tokens + p % page_tokens) * hd;
             } else {
-                kr = k_ring + ((long long) g * slots + (p < sink ? p : sink + p % recent)) * hd;
+                krow = (stream ? k_ring : k_pool)
+                    + duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd;
             }
             for (int c = 0; c < hd; c += 8) {
                 float k8[8];
-                if (kc != nullptr) load8(kc + c, k8); else load8(kr + c, k8);
+                if (kc != nullptr) load8(kc + c, k8); else load8(krow + c, k8);
 #pragma unroll
                 for (int h = 0; h < DEC_MAX_G; h++) {
                     if (h < G) {
@@ -458,12 +396,9 @@ __device__ void duo_decode(const float* __restrict__ q, const float* __restrict_
             float vv[DEC_MAX_DPL];
             if (pp >= start) {
                 load_dims<float>(v_chunk + (long long) g * hd + lane * dpl, dpl, vv);
-            } else if (!stream) {
-                const int page = page_table[g * max_pages + pp / page_tokens];
-                load_dims<KT>(v_pool + ((long long) page * page_tokens + pp % page_tokens) * hd + lane * dpl, dpl,
-                              vv);
             } else {
-                load_dims<KT>(v_ring + ((long long) g * slots + (pp < sink ? pp : sink + pp % recent)) * hd
+                load_dims<KT>((stream ? v_ring : v_pool)
+                              + duo_cache_row(stream, pp, g, page_table, max_pages, page_tokens, sink, recent) * hd
                               + lane * dpl, dpl, vv);
             }
 #pragma unroll

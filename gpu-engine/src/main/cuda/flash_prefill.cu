@@ -16,6 +16,7 @@
 // Status: written without a GPU at hand (2026-11-25); not used by default until its gpu tests
 // (CudaDuoKernelsTests) have run on the device: CudaLlamaModel.Options.tensorCoreAttention.
 #include "common.cuh"
+#include "duo_kv.cuh"
 #include <cuda_bf16.h>
 #include <mma.h>
 
@@ -25,8 +26,6 @@ using namespace nvcuda;
 #define FP_KEYS 64
 #define FP_WARPS 4
 
-__device__ __forceinline__ float fp_load(const float* p) { return *p; }
-__device__ __forceinline__ float fp_load(const uint16_t* p) { return bf16_to_float(*p); }
 
 template <typename KT>
 __device__ void flash_prefill(const float* __restrict__ q, const float* __restrict__ k_chunk,
@@ -54,29 +53,12 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
     float* mw = ow + 16 * hd;
     float* lw = mw + 16;
 
-    const int group = heads / kv_heads;
-    const int sub = group / hpb;
-    const int g = blockIdx.y / sub;
-    const int h0 = g * group + (blockIdx.y % sub) * hpb;
-    const int tpb = FP_ROWS / hpb;
-    const int t0 = blockIdx.x * tpb;
-    const int rows = min(tpb, n - t0) * hpb;
     const int start = *start_ptr;
+    const DuoBlock blk = duo_block(heads, kv_heads, hpb, FP_ROWS, n, start);
+    const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
     const bool stream = streaming[g] != 0;
-    const int slots = sink + recent;
-    const int i_first = start + t0, i_last = start + t0 + rows / hpb - 1;
-    int a1, b0, b1;
-    if (!stream) {
-        a1 = i_last + 1; b0 = b1 = a1;
-    } else {
-        a1 = min(sink, i_last + 1);
-        b0 = max(a1, i_first - recent + 1);
-        b1 = i_last + 1;
-    }
-    const int total = a1 + (b1 - b0);
-    int per = (total + splits - 1) / splits;
-    per = (per + FP_KEYS - 1) / FP_KEYS * FP_KEYS;
-    const int v_begin = min(total, blockIdx.z * per), v_end = min(total, v_begin + per);
+    const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
+    const int v_begin = kr.v_begin, v_end = kr.v_end;
 
     // stage Q (scaled) as bf16; rows past `rows` are zeros
     for (int e = threadIdx.x; e < FP_ROWS * hd; e += blockDim.x) {
@@ -100,18 +82,9 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
             float kv = 0.f, vv = 0.f;
             int p = 0x7fffffff;
             if (vi < v_end) {
-                p = vi < a1 ? vi : b0 + (vi - a1);
-                if (p >= start) {
-                    const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
-                    kv = k_chunk[src]; vv = v_chunk[src];
-                } else if (!stream) {
-                    const int page = page_table[g * max_pages + p / page_tokens];
-                    const long long src = ((long long) page * page_tokens + p % page_tokens) * hd + d;
-                    kv = fp_load(k_pool + src); vv = fp_load(v_pool + src);
-                } else {
-                    const long long src = ((long long) g * slots + (p < sink ? p : sink + p % recent)) * hd + d;
-                    kv = fp_load(k_ring + src); vv = fp_load(v_ring + src);
-                }
+                p = duo_position(kr, vi);
+                duo_kv_element(p, d, start, g, stream, kv_heads, hd, k_chunk, v_chunk, k_pool, v_pool, k_ring, v_ring,
+                               page_table, max_pages, page_tokens, sink, recent, kv, vv);
             }
             ks[j * ld + d] = __float2bfloat16_rn(kv);
             vs[j * ld + d] = __float2bfloat16_rn(vv);
@@ -204,19 +177,10 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
     }
 }
 
-#define FLASH_PREFILL_ARGS(KT)                                                                                \
-    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,           \
-        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr,  \
-        float* out, float* part, int n, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages, \
-        int sink, int recent, int hpb, int splits, float scale
-#define FLASH_PREFILL_CALL                                                                                   \
-    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, n, heads, \
-        kv_heads, head_dim, page_tokens, max_pages, sink, recent, hpb, splits, scale
-
-extern "C" __global__ void __launch_bounds__(128) flash_prefill_f32kv(FLASH_PREFILL_ARGS(float)) {
-    flash_prefill<float>(FLASH_PREFILL_CALL);
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_f32kv(DUO_ATTENTION_ARGS(float)) {
+    flash_prefill<float>(DUO_ATTENTION_CALL);
 }
 
-extern "C" __global__ void __launch_bounds__(128) flash_prefill_bf16kv(FLASH_PREFILL_ARGS(uint16_t)) {
-    flash_prefill<uint16_t>(FLASH_PREFILL_CALL);
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
+    flash_prefill<uint16_t>(DUO_ATTENTION_CALL);
 }

@@ -1,0 +1,100 @@
+// Which keys a DuoAttention block reads and where they live: shared by duo_attention,
+// duo_decode and flash_prefill (the layout is described in duo_attention.cu).
+#pragma once
+#include "common.cuh"
+
+__device__ __forceinline__ float kv_load(const float* p) { return *p; }
+__device__ __forceinline__ float kv_load(const uint16_t* p) { return bf16_to_float(*p); }
+
+// The query rows a prefill block serves: hpb query heads of KV head g (from h0) × tpb tokens (from
+// t0), rows = valid (token, head) pairs, at positions i_first..i_last. grid.x walks token groups,
+// grid.y (KV head, head sub-group).
+struct DuoBlock {
+    int g, h0, tpb, t0, rows, i_first, i_last;
+};
+
+__device__ __forceinline__ DuoBlock duo_block(int heads, int kv_heads, int hpb, int block_rows, int n, int start) {
+    DuoBlock b;
+    const int group = heads / kv_heads;
+    const int sub = group / hpb;
+    b.g = blockIdx.y / sub;
+    b.h0 = b.g * group + (blockIdx.y % sub) * hpb;
+    b.tpb = block_rows / hpb;
+    b.t0 = blockIdx.x * b.tpb;
+    b.rows = min(b.tpb, n - b.t0) * hpb;
+    b.i_first = start + b.t0;
+    b.i_last = start + b.t0 + b.rows / hpb - 1;
+    return b;
+}
+
+// A block's keys as a virtual index [0, total): retrieval head: positions [0, i_last]; streaming
+// head: the sink [0, min(sink, i_last + 1)) then the window [max(a1, i_first − recent + 1), i_last]
+// (positions no query row of the block can see are skipped: block-sparse). Share z of `splits`
+// equal shares, each rounded up to whole tiles, is [v_begin, v_end).
+struct DuoRanges {
+    int a1, b0, b1, v_begin, v_end;
+};
+
+__device__ __forceinline__ DuoRanges duo_ranges(bool stream, int i_first, int i_last, int sink, int recent,
+                                                int splits, int z, int tile) {
+    DuoRanges r;
+    if (!stream) {
+        r.a1 = i_last + 1; r.b0 = r.b1 = r.a1;
+    } else {
+        r.a1 = min(sink, i_last + 1);
+        r.b0 = max(r.a1, i_first - recent + 1);
+        r.b1 = i_last + 1;
+    }
+    const int total = r.a1 + (r.b1 - r.b0);
+    int per = (total + splits - 1) / splits;
+    per = (per + tile - 1) / tile * tile;
+    r.v_begin = min(total, z * per);
+    r.v_end = min(total, r.v_begin + per);
+    return r;
+}
+
+// The position of virtual key index vi.
+__device__ __forceinline__ int duo_position(const DuoRanges& r, int vi) {
+    return vi < r.a1 ? vi : r.b0 + (vi - r.a1);
+}
+
+// The row (to be multiplied by head_dim) of cached position p of KV head g: in the page pool for
+// a retrieval head, in the layer's sink + ring buffers for a streaming head.
+__device__ __forceinline__ long long duo_cache_row(bool stream, int p, int g, const int* __restrict__ page_table,
+                                                   int max_pages, int page_tokens, int sink, int recent) {
+    if (!stream) {
+        const int page = page_table[g * max_pages + p / page_tokens];
+        return (long long) page * page_tokens + p % page_tokens;
+    }
+    return (long long) g * (sink + recent) + (p < sink ? p : sink + p % recent);
+}
+
+// Key and value element d of position p for KV head g, as float: from the current chunk
+// (positions ≥ start, float32 (n, kv_heads, head_dim)) or from the cache (KT).
+template <typename KT>
+__device__ __forceinline__ void duo_kv_element(int p, int d, int start, int g, bool stream, int kv_heads, int hd,
+                                               const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
+                                               const KT* __restrict__ k_pool, const KT* __restrict__ v_pool,
+                                               const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
+                                               const int* __restrict__ page_table, int max_pages, int page_tokens,
+                                               int sink, int recent, float& kv, float& vv) {
+    if (p >= start) {
+        const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
+        kv = k_chunk[src];
+        vv = v_chunk[src];
+    } else {
+        const long long src = duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
+        kv = kv_load((stream ? k_ring : k_pool) + src);
+        vv = kv_load((stream ? v_ring : v_pool) + src);
+    }
+}
+
+// The parameter list of the prefill attention kernels (duo_attention, flash_prefill), and the call.
+#define DUO_ATTENTION_ARGS(KT)                                                                              \
+    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,          \
+        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr, \
+        float* out, float* part, int n, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages,  \
+        int sink, int recent, int hpb, int splits, float scale
+#define DUO_ATTENTION_CALL                                                                                    \
+    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, n, heads, \
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, hpb, splits, scale
