@@ -7,6 +7,7 @@ import io.headroom.engine.backend.cuda.CudaDevice;
 import io.headroom.engine.backend.cuda.CudaLlamaModel;
 import io.headroom.engine.backend.cuda.CudaSequence;
 import io.headroom.engine.backend.cuda.DeviceKvType;
+import io.headroom.engine.backend.cuda.DeviceMemoryPlan;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.bench.MemoryBandwidth;
 import io.headroom.engine.bench.RandomCheckpoint;
@@ -212,6 +213,10 @@ final class BenchCommand implements Callable<Integer> {
             DuoLayout layout = retrievalShare >= 1 ? DuoLayout.full(config.numLayers(), config.numKvHeads())
                     : DuoLayout.random(config.numLayers(), config.numKvHeads(), 1 - retrievalShare, 7, sink, recent);
             int capacity = Math.max(promptTokens, syntheticContext) + decodeTokens + 32; // + the profiled steps
+            if (capacity > config.maxPositions()) {
+                throw new IllegalArgumentException("the run needs " + capacity + " positions (prompt or synthetic "
+                        + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
+            }
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, tcAttention);
             json.put("device", device.name());
@@ -223,6 +228,19 @@ final class BenchCommand implements Callable<Integer> {
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());
+            DeviceMemoryPlan plan = DeviceMemoryPlan.of(config, options);
+            long free = device.memoryInfo()[0];
+            json.put("context_capacity", capacity);
+            if (plan.total() + DeviceMemoryPlan.RESERVE > free) {
+                // the answer to "does this context fit?" for a matrix run: recorded, not an error
+                json.put("fits", false);
+                json.put("memory_plan", plan.toString());
+                json.put("memory_plan_bytes", plan.total());
+                json.put("device_free_bytes", free);
+                print(json);
+                return 0;
+            }
+            json.put("fits", true);
             try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                 json.put("memory_plan", gpu.plan().toString());
                 if (checkTokens > 0) {
