@@ -34,10 +34,6 @@ public final class CudaForwardModel implements ForwardModel, AutoCloseable {
         }
     }
 
-    public CudaLlamaModel resident() {
-        return model;
-    }
-
     @Override
     public ModelConfig config() {
         return model.config();

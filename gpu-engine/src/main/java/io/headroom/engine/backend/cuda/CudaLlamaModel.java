@@ -553,9 +553,5 @@ public final class CudaLlamaModel implements AutoCloseable {
                 free[top++] = p;
             }
         }
-
-        synchronized int available() {
-            return top;
-        }
     }
 }

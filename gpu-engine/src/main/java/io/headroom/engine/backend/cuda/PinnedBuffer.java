@@ -13,23 +13,17 @@ public final class PinnedBuffer implements AutoCloseable {
 
     private final CudaDevice device;
     private final Pointer pointer;
-    private final long bytes;
     private final ByteBuffer view;
     private boolean closed;
 
     PinnedBuffer(CudaDevice device, Pointer pointer, long bytes) {
         this.device = device;
         this.pointer = pointer;
-        this.bytes = bytes;
         this.view = pointer.getByteBuffer(0, Math.max(bytes, 4)).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     Pointer pointer() {
         return pointer;
-    }
-
-    public long bytes() {
-        return bytes;
     }
 
     /** The memory as a little-endian buffer (position 0, limit = size). */
