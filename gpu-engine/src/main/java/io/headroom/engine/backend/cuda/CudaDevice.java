@@ -264,11 +264,14 @@ public final class CudaDevice implements AutoCloseable {
         synchronize(kernel + "<<<" + grid + ", " + block + ", " + sharedBytes + ">>>");
     }
 
-    /** Waits for queued work; {@code what} names it in an error. */
+    /**
+     * Waits for queued work; {@code what} names it in an error. Every launch and asynchronous copy
+     * goes to the device's stream (synchronous copies complete before they return), so waiting for
+     * the stream is enough; a context-wide synchronisation per decode step would be a second wait.
+     */
     public void synchronize(String what) {
         makeCurrent();
         check(cuStreamSynchronize(stream), "execution of " + what);
-        check(cuCtxSynchronize(), "execution of " + what);
     }
 
     /**

@@ -262,16 +262,13 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     /** Runs {@code tokens} at positions {@code seq.length()..}; returns the last position's logits. */
     public float[] forward(CudaSequence seq, int[] tokens) {
-        run(seq, tokens);
-        float[] out = new float[c.vocabSize()];
-        dev.download(logits, out, out.length);
-        return out;
+        step(seq, tokens, options.graphs());
+        return lastLogits();
     }
 
     /** Runs {@code tokens} and returns the argmax of the last position's logits (computed on the device). */
     public int forwardGreedy(CudaSequence seq, int[] tokens) {
-        run(seq, tokens);
-        return stepHost.buffer().getInt(4);
+        return step(seq, tokens, options.graphs());
     }
 
     /** The last forward call's logits (copied from the device). */
@@ -295,10 +292,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         return dev.profile();
     }
 
-    private void run(CudaSequence seq, int[] tokens) {
-        step(seq, tokens, options.graphs());
-    }
-
+    /** Runs one chunk (from a captured graph when it is a decode step and graphs are on); returns the argmax. */
     private int step(CudaSequence seq, int[] tokens, boolean graphs) {
         int n = tokens.length;
         if (n < 1 || n > options.maxChunk()) {

@@ -146,30 +146,20 @@ public final class CudaSequence implements KvCache {
             throw new IllegalStateException("context of " + positions + " tokens exceeds the device KV capacity of "
                     + model.options().capacity());
         }
-        int[] allocated = new int[0];
-        try {
-            for (int l = 0; l < layout.layers(); l++) {
-                for (int h = 0; h < kvHeads; h++) {
-                    if (!layout.isRetrieval(l, h)) {
-                        continue;
-                    }
-                    int lh = l * kvHeads + h;
-                    int held = pagesHeld[lh];
-                    if (held >= needed) {
-                        continue;
-                    }
-                    int[] fresh = model.pool().allocate(needed - held);
-                    allocated = fresh;
-                    System.arraycopy(fresh, 0, pageTable, lh * maxPages + held, fresh.length);
-                    pagesHeld[lh] = needed;
-                    allocated = new int[0];
-                    dev.write(devicePageTable.withByteOffset(4L * (lh * maxPages + held)), pageTable,
-                            lh * maxPages + held, needed - held);
+        // pages are recorded as held as soon as they are taken, so close() returns them whatever fails later
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                int lh = l * kvHeads + h;
+                int held = pagesHeld[lh];
+                if (!layout.isRetrieval(l, h) || held >= needed) {
+                    continue;
                 }
+                int[] fresh = model.pool().allocate(needed - held);
+                System.arraycopy(fresh, 0, pageTable, lh * maxPages + held, fresh.length);
+                pagesHeld[lh] = needed;
+                dev.write(devicePageTable.withByteOffset(4L * (lh * maxPages + held)), pageTable,
+                        lh * maxPages + held, needed - held);
             }
-        } catch (RuntimeException e) {
-            model.pool().release(allocated);
-            throw e;
         }
     }
 
