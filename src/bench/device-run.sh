@@ -75,7 +75,7 @@ for step in $STEPS; do
       for run in "${TRUNS[@]}"; do
         name=${run%%|*}; args=${run#*|}
         python3 src/bench/torch_baseline.py $args --out "$OUT/torch-$name.json" > "$OUT/torch-$name.log" 2>&1
-        echo "torch $name rc=$?"
+        echo "torch $name rc=$?"; tail -n 6 "$OUT/torch-$name.log" | cut -c1-300
       done ;;
     ncu)
       # Nsight Compute on the decode kernels of one bench run (NCU_ARGS: bench arguments): device time
@@ -93,7 +93,10 @@ for step in $STEPS; do
         name=${run%%|*}; args=${run#*|}
         $J $JOPT -Xmx24g -jar .device/headroom-engine.jar bench --backend cuda $args \
           > "$OUT/bench-$name.json" 2> "$OUT/bench-$name.err"
-        echo "bench $name rc=$?"
+        echo "bench $name rc=$? $(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+print({k: d.get(k) for k in ("fits","prefill_seconds","prefill_achieved_tflops","decode_context",
+  "decode_median_seconds_per_token","decode_measured_over_floor") if k in d})' "$OUT/bench-$name.json" 2>&1 | tail -c 400)"
       done ;;
   esac
 done

@@ -22,6 +22,21 @@ GEOMETRIES = {
 }
 
 
+def matmul_rate(size=8192, reps=20):
+    """The card's bf16 matmul rate through cuBLAS (torch.matmul, size³, best of reps): the prefill floor's rate."""
+    x = torch.randn(size, size, device="cuda", dtype=torch.bfloat16)
+    y = torch.randn(size, size, device="cuda", dtype=torch.bfloat16)
+    best = float("inf")
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        torch.matmul(x, y)
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    del x, y
+    return 2.0 * size ** 3 / best / 1e12
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--geometry", required=True, choices=sorted(GEOMETRIES))
@@ -42,6 +57,8 @@ def main():
     results = {"framework": f"torch {torch.__version__}, transformers (SDPA, bf16, dynamic cache)",
                "device": torch.cuda.get_device_name(0), "geometry": a.geometry, "weight_bytes": weights,
                "runs": []}
+    results["matmul_bf16_tflops"] = matmul_rate()
+    print(json.dumps({"matmul_bf16_tflops": results["matmul_bf16_tflops"]}), flush=True)
     for n in [int(x) for x in a.contexts.split(",")]:
         run = {"context": n}
         try:

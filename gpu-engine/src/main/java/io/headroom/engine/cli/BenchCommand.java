@@ -288,6 +288,9 @@ final class BenchCommand implements Callable<Integer> {
                     json.put("prefill_chunk", chunk);
                     json.put("prefill_seconds", (t1 - t0) / 1e9);
                     json.put("prefill_tokens_per_second", promptTokens / ((t1 - t0) / 1e9));
+                    double flops = prefillFlops(config, layout, promptTokens, chunk);
+                    json.put("prefill_flops", flops);
+                    json.put("prefill_achieved_tflops", flops / ((t1 - t0) / 1e9) / 1e12);
                     json.put("decode_median_seconds_per_token", median);
                     json.put("decode_tokens_per_second", 1 / median);
                     json.put("decode_bytes_per_token_weights", weightBytes);
@@ -322,6 +325,29 @@ final class BenchCommand implements Callable<Integer> {
         int streaming = c.numLayers() * c.numKvHeads() - layout.retrievalCount();
         return perPosition * ((long) layout.retrievalCount() * context
                 + (long) streaming * Math.min(context, layout.sink() + layout.recent()));
+    }
+
+    /**
+     * Multiply-add FLOPs (2 per multiply-add) a chunked prefill of {@code tokens} must do: the layers'
+     * projections for every token, the LM head for each chunk's last token, and attention (Q·Kᵀ and
+     * P·V, 4·headDim per query-key pair) over the keys each head keeps: all earlier positions for
+     * retrieval heads, at most sink + recent for streaming heads. Elementwise work is not counted.
+     */
+    static double prefillFlops(ModelConfig c, DuoLayout layout, int tokens, int chunk) {
+        long perLayer = (long) c.hiddenSize() * c.headDim() * (c.numHeads() + 2L * c.numKvHeads())
+                + (long) c.numHeads() * c.headDim() * c.hiddenSize() + 3L * c.hiddenSize() * c.intermediateSize();
+        double linear = 2.0 * perLayer * c.numLayers() * tokens
+                + 2.0 * c.hiddenSize() * c.vocabSize() * Math.ceilDiv(tokens, chunk);
+        double causal = (double) tokens * (tokens + 1) / 2; // Σ keys over queries, all kept
+        int window = layout.sink() + layout.recent();
+        // streaming: query i sees min(i + 1, window) keys
+        double windowed = tokens <= window ? causal
+                : (double) window * (window + 1) / 2 + (double) (tokens - window) * window;
+        int perKv = c.numHeads() / c.numKvHeads();
+        int streaming = c.numLayers() * c.numKvHeads() - layout.retrievalCount();
+        double attention = 4.0 * c.headDim() * perKv
+                * (layout.retrievalCount() * causal + streaming * windowed);
+        return linear + attention;
     }
 
     private void checkAgainstCpu(CudaLlamaModel gpu, LlamaModel cpu, DuoLayout layout, Map<String, Object> json) {
