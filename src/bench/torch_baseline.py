@@ -22,10 +22,11 @@ GEOMETRIES = {
 }
 
 
-def matmul_rate(size=8192, reps=20):
-    """The card's bf16 matmul rate through cuBLAS (torch.matmul, size³, best of reps): the prefill floor's rate."""
-    x = torch.randn(size, size, device="cuda", dtype=torch.bfloat16)
-    y = torch.randn(size, size, device="cuda", dtype=torch.bfloat16)
+def matmul_rate(m=4096, n=8192, k=8192, reps=20):
+    """The card's bf16 matmul rate through cuBLAS (torch.matmul, (m×k)·(k×n), best of reps): the
+    prefill floor's rate; the shape is the one bench times our gemm_bf16_tc on."""
+    x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+    y = torch.randn(k, n, device="cuda", dtype=torch.bfloat16)
     best = float("inf")
     for _ in range(reps):
         torch.cuda.synchronize()
@@ -34,7 +35,7 @@ def matmul_rate(size=8192, reps=20):
         torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t0)
     del x, y
-    return 2.0 * size ** 3 / best / 1e12
+    return 2.0 * m * n * k / best / 1e12
 
 
 def main():

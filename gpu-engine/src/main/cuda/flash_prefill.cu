@@ -8,13 +8,16 @@
 // Tiles: a block serves 64 query rows (tokens × the hpb query heads of one KV head that it packs,
 // hpb = 64 / tokens-per-block) and walks 64-key tiles; each of its 4 warps owns a 16-row strip.
 // Per tile a warp computes its 16×64 scores into shared memory, masks and exponentiates them
-// (running max/sum per row), writes P as bf16, multiplies P·V into fragments, and adds them to its
-// float32 output strip (kept in shared memory so the per-row rescale is plain indexing).
+// (running max/sum per row), writes P as bf16 and accumulates P·V into its float32 output strip
+// (kept in shared memory so the per-row rescale is plain indexing; WMMA accumulators are loaded
+// from and stored back to it). K/V tiles are staged 8 elements per 16-byte load, the cache row of
+// each (key, vector) found once: per-element staging with its page-table arithmetic made the
+// first version bound by address math (about 6 TFLOPS at 32K on the H100).
 // Requires head_dim % 16 == 0 and head_dim ≤ 128 (tokens per block = 64 / hpb, rounded down).
 // Launch: grid = (ceil(n / tpb), kv_heads · group / hpb, splits), block = 128,
 // dynamic shared memory = flash_prefill_smem (host: CudaLlamaModel.flashSmem).
-// Status: written without a GPU at hand (2026-11-25); not used by default until its gpu tests
-// (CudaDuoKernelsTests) have run on the device: CudaLlamaModel.Options.tensorCoreAttention.
+// Shared memory (hd 128): about 109 KB, two blocks per SM. Variants not yet tried: cp.async
+// double-buffered K/V tiles, 128-row blocks, O kept in registers (mma.sync fragments), wgmma.
 #include "common.cuh"
 #include "duo_kv.cuh"
 #include <cuda_bf16.h>
@@ -26,6 +29,23 @@ using namespace nvcuda;
 #define FP_KEYS 64
 #define FP_WARPS 4
 
+
+// Eight consecutive elements (16-byte aligned) as eight bf16 in one uint4: float32 sources are
+// scaled and rounded to nearest even, bf16 sources (scale 1) are copied bit for bit.
+__device__ __forceinline__ uint32_t bf16x2(float lo, float hi) {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+__device__ __forceinline__ uint4 bf16x8(const float* __restrict__ p, float scale) {
+    const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
+    return make_uint4(bf16x2(a.x * scale, a.y * scale), bf16x2(a.z * scale, a.w * scale),
+                      bf16x2(b.x * scale, b.y * scale), bf16x2(b.z * scale, b.w * scale));
+}
+
+__device__ __forceinline__ uint4 bf16x8(const uint16_t* __restrict__ p, float) {
+    return *reinterpret_cast<const uint4*>(p);
+}
 
 template <typename KT>
 __device__ void flash_prefill(const float* __restrict__ q, const float* __restrict__ k_chunk,
@@ -44,8 +64,8 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
     int* ps = reinterpret_cast<int*>(vs + FP_KEYS * ld);               // FP_KEYS positions
     float* wbase = reinterpret_cast<float*>(ps + FP_KEYS);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    // per warp: scores / P·V scratch (16 × max(64, hd) f32), P (16 × 72 bf16), O (16 × hd f32), m, l
-    const int scratch_floats = 16 * (hd > FP_KEYS ? hd : FP_KEYS);
+    // per warp: scores (16 × 64 f32), P (16 × 72 bf16), O (16 × hd f32), m, l
+    const int scratch_floats = 16 * FP_KEYS;
     const int per_warp = scratch_floats + 16 * 72 / 2 + 16 * hd + 32;
     float* sw = wbase + warp * per_warp;
     __nv_bfloat16* pw = reinterpret_cast<__nv_bfloat16*>(sw + scratch_floats);
@@ -60,15 +80,16 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
     const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
     const int v_begin = kr.v_begin, v_end = kr.v_end;
 
-    // stage Q (scaled) as bf16; rows past `rows` are zeros
-    for (int e = threadIdx.x; e < FP_ROWS * hd; e += blockDim.x) {
-        const int r = e / hd, d = e % hd;
-        float val = 0.f;
+    // stage Q (scaled) as bf16, 8 elements per 16-byte store; rows past `rows` are zeros
+    const int vpr = hd >> 3;  // 8-element vectors per row
+    for (int e = threadIdx.x; e < FP_ROWS * vpr; e += blockDim.x) {
+        const int r = e / vpr, d = (e - r * vpr) * 8;
+        uint4 packed = make_uint4(0, 0, 0, 0);
         if (r < rows) {
             const int t = t0 + r / hpb, h = h0 + r % hpb;
-            val = q[((long long) t * heads + h) * hd + d] * scale;
+            packed = bf16x8(q + ((long long) t * heads + h) * hd + d, scale);
         }
-        qs[r * ld + d] = __float2bfloat16_rn(val);
+        *reinterpret_cast<uint4*>(qs + r * ld + d) = packed;
     }
     for (int e = lane; e < 16 * hd; e += 32) ow[e] = 0.f;
     if (lane < 16) { mw[lane] = -INFINITY; lw[lane] = 0.f; }
@@ -76,18 +97,28 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
 
     for (int vt = v_begin; vt < v_end; vt += FP_KEYS) {
         __syncthreads();  // previous tile consumed (and Q staged, first time)
-        for (int e = threadIdx.x; e < FP_KEYS * hd; e += blockDim.x) {
-            const int j = e / hd, d = e % hd;
+        // one (key row, 8-element vector) per thread and pass: the row's address is found once per
+        // vector (page table or ring), not per element
+        for (int e = threadIdx.x; e < FP_KEYS * vpr; e += blockDim.x) {
+            const int j = e / vpr, d = (e - j * vpr) * 8;
             const int vi = vt + j;
-            float kv = 0.f, vv = 0.f;
+            uint4 kb = make_uint4(0, 0, 0, 0), vb = make_uint4(0, 0, 0, 0);
             int p = 0x7fffffff;
             if (vi < v_end) {
                 p = duo_position(kr, vi);
-                duo_kv_element(p, d, start, g, stream, kv_heads, hd, k_chunk, v_chunk, k_pool, v_pool, k_ring, v_ring,
-                               page_table, max_pages, page_tokens, sink, recent, kv, vv);
+                if (p >= start) {
+                    const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
+                    kb = bf16x8(k_chunk + src, 1.f);
+                    vb = bf16x8(v_chunk + src, 1.f);
+                } else {
+                    const long long src =
+                        duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
+                    kb = bf16x8((stream ? k_ring : k_pool) + src, 1.f);
+                    vb = bf16x8((stream ? v_ring : v_pool) + src, 1.f);
+                }
             }
-            ks[j * ld + d] = __float2bfloat16_rn(kv);
-            vs[j * ld + d] = __float2bfloat16_rn(vv);
+            *reinterpret_cast<uint4*>(ks + j * ld + d) = kb;
+            *reinterpret_cast<uint4*>(vs + j * ld + d) = vb;
             if (d == 0) ps[j] = p;
         }
         __syncthreads();
@@ -127,25 +158,27 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
             float sum = 0.f;
             for (int c = half * 32; c < half * 32 + 32; c++) {
                 const float s = sw[r * FP_KEYS + c];
-                const float e = (s == -INFINITY) ? 0.f : expf(s - m_new);
+                const float e = (s == -INFINITY) ? 0.f : __expf(s - m_new);
                 sum += e;
                 pw[r * 72 + c] = __float2bfloat16_rn(e);
             }
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-            const float alpha = (m_old == -INFINITY) ? 0.f : expf(m_old - m_new);
+            const float alpha = (m_old == -INFINITY) ? 0.f : __expf(m_old - m_new);
             __syncwarp();
             if (half == 0) {
                 lw[r] = lw[r] * alpha + sum;
                 mw[r] = m_new == -INFINITY ? m_old : m_new;
             }
-            // rescale this row's output strip
-            for (int d = half; d < hd; d += 2) ow[r * hd + d] *= (m_new == -INFINITY ? 1.f : alpha);
+            // rescale this row's output strip (not needed while the row's maximum holds)
+            if (m_new != -INFINITY && alpha != 1.f) {
+                for (int d = half; d < hd; d += 2) ow[r * hd + d] *= alpha;
+            }
         }
         __syncwarp();
-        // P·V (16 × hd) into scratch, then added to the output strip
+        // O_strip += P·V (16 × hd): the accumulator fragments are loaded from and stored back to the strip
         for (int c = 0; c < hd / 16; c++) {
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> o;
-            wmma::fill_fragment(o, 0.f);
+            wmma::load_matrix_sync(o, ow + 16 * c, hd, wmma::mem_row_major);
             for (int kk = 0; kk < FP_KEYS; kk += 16) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
@@ -153,10 +186,8 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
                 wmma::load_matrix_sync(b, vs + kk * ld + 16 * c, ld);
                 wmma::mma_sync(o, a, b, o);
             }
-            wmma::store_matrix_sync(sw + 16 * c, o, hd, wmma::mem_row_major);
+            wmma::store_matrix_sync(ow + 16 * c, o, hd, wmma::mem_row_major);
         }
-        __syncwarp();
-        for (int e = lane; e < 16 * hd; e += 32) ow[e] += sw[e];
         __syncwarp();
     }
 

@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import jcuda.driver.CUdeviceptr;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -241,6 +242,9 @@ final class BenchCommand implements Callable<Integer> {
                 return 0;
             }
             json.put("fits", true);
+            if (!exact) {
+                json.put("gemm_bf16_tc_tflops_8192x8192x4096", gemmRate(device, 8192, 8192, 4096));
+            }
             try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                 json.put("memory_plan", gpu.plan().toString());
                 if (checkTokens > 0) {
@@ -325,6 +329,34 @@ final class BenchCommand implements Callable<Integer> {
         int streaming = c.numLayers() * c.numKvHeads() - layout.retrievalCount();
         return perPosition * ((long) layout.retrievalCount() * context
                 + (long) streaming * Math.min(context, layout.sink() + layout.recent()));
+    }
+
+    /**
+     * Our prefill GEMM's rate (TFLOPS, best of 10) on random operands: rows × cols bf16 weights
+     * times tokens × cols f32 activations, to set beside cuBLAS on the same shape (torch baseline).
+     */
+    static double gemmRate(CudaDevice device, int rows, int cols, int tokens) {
+        CUdeviceptr w = device.alloc(2L * rows * cols);
+        CUdeviceptr x = device.alloc(4L * tokens * cols);
+        CUdeviceptr out = device.alloc(4L * tokens * rows);
+        try {
+            device.launchAsync("fill_random_bf16", 1024, 256, 0, w, (long) rows * cols, 5, 0.05f);
+            device.launchAsync("fill_random_f32", 1024, 256, 0, x, (long) tokens * cols, 6, 1f);
+            CudaLlamaModel.gemm(device, w, x, out, rows, cols, tokens);
+            device.synchronize("gemm warm-up");
+            long best = Long.MAX_VALUE;
+            for (int i = 0; i < 10; i++) {
+                long t0 = System.nanoTime();
+                CudaLlamaModel.gemm(device, w, x, out, rows, cols, tokens);
+                device.synchronize("gemm");
+                best = Math.min(best, System.nanoTime() - t0);
+            }
+            return 2.0 * rows * cols * tokens / (best / 1e9) / 1e12;
+        } finally {
+            device.free(w);
+            device.free(x);
+            device.free(out);
+        }
     }
 
     /**

@@ -431,7 +431,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** Dynamic shared memory of flash_prefill (layout in flash_prefill.cu). */
     static int flashSmem(int hd) {
         int ld = hd + 8;
-        int perWarp = 16 * Math.max(64, hd) + 16 * 72 / 2 + 16 * hd + 32;
+        int perWarp = 16 * 64 + 16 * 72 / 2 + 16 * hd + 32;
         return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
     }
 
@@ -486,10 +486,16 @@ public final class CudaLlamaModel implements AutoCloseable {
         return Math.max(1, Math.min(Math.min(want, MAX_SPLITS), fit));
     }
 
+    /** Queues gemm_bf16_tc: out (tokens, rows) f32 = in (tokens, cols) f32 · wᵀ (w: rows × cols bf16). */
+    public static void gemm(CudaDevice dev, CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols,
+            int tokens) {
+        dev.launchGrid("gemm_bf16_tc", (rows + 127) / 128, (tokens + 127) / 128, 1, 256, 0, w, in, out, rows, cols,
+                tokens);
+    }
+
     private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens) {
         if (tokens > MATMUL_TOKENS && options.tensorCores()) {
-            dev.launchGrid("gemm_bf16_tc", (rows + 63) / 64, (tokens + 63) / 64, 1, 128, 0, w, in, out, rows, cols,
-                    tokens);
+            gemm(dev, w, in, out, rows, cols, tokens);
             return;
         }
         for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
