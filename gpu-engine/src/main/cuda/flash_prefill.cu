@@ -16,7 +16,7 @@
 // Requires head_dim % 16 == 0 and head_dim ≤ 128 (tokens per block = 64 / hpb, rounded down).
 // Launch: grid = (ceil(n / tpb), kv_heads · group / hpb, splits), block = 128,
 // dynamic shared memory = flash_prefill_smem (host: CudaLlamaModel.flashSmem).
-// Shared memory (hd 128): about 109 KB, two blocks per SM. Variants not yet tried: cp.async
+// Shared memory (hd 128): about 111 KB, two blocks per SM. Variants not yet tried: cp.async
 // double-buffered K/V tiles, 128-row blocks, O kept in registers (mma.sync fragments), wgmma.
 #include "common.cuh"
 #include "duo_kv.cuh"
@@ -28,6 +28,8 @@ using namespace nvcuda;
 #define FP_ROWS 64
 #define FP_KEYS 64
 #define FP_WARPS 4
+// f32 row stride of the score strip: a 256-byte stride would put every row on the same banks
+#define FP_SLD (FP_KEYS + 4)
 
 
 // Eight consecutive elements (16-byte aligned) as eight bf16 in one uint4: float32 sources are
@@ -58,19 +60,20 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
                               int splits, float scale) {
     extern __shared__ __align__(32) unsigned char fp_smem[];
     const int hd = head_dim, ld = hd + 8;  // bf16 row stride (16-byte multiple, spreads banks)
+    const int ldo = hd + 4;                // f32 row stride of the output strip, likewise
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fp_smem);   // FP_ROWS × ld
     __nv_bfloat16* ks = qs + FP_ROWS * ld;                             // FP_KEYS × ld
     __nv_bfloat16* vs = ks + FP_KEYS * ld;                             // FP_KEYS × ld
     int* ps = reinterpret_cast<int*>(vs + FP_KEYS * ld);               // FP_KEYS positions
     float* wbase = reinterpret_cast<float*>(ps + FP_KEYS);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    // per warp: scores (16 × 64 f32), P (16 × 72 bf16), O (16 × hd f32), m, l
-    const int scratch_floats = 16 * FP_KEYS;
-    const int per_warp = scratch_floats + 16 * 72 / 2 + 16 * hd + 32;
+    // per warp: scores (16 × FP_SLD f32), P (16 × 72 bf16), O (16 × ldo f32), m, l
+    const int scratch_floats = 16 * FP_SLD;
+    const int per_warp = scratch_floats + 16 * 72 / 2 + 16 * ldo + 32;
     float* sw = wbase + warp * per_warp;
     __nv_bfloat16* pw = reinterpret_cast<__nv_bfloat16*>(sw + scratch_floats);
     float* ow = sw + scratch_floats + 16 * 72 / 2;
-    float* mw = ow + 16 * hd;
+    float* mw = ow + 16 * ldo;
     float* lw = mw + 16;
 
     const int start = *start_ptr;
@@ -91,7 +94,7 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
         }
         *reinterpret_cast<uint4*>(qs + r * ld + d) = packed;
     }
-    for (int e = lane; e < 16 * hd; e += 32) ow[e] = 0.f;
+    for (int e = lane; e < 16 * ldo; e += 32) ow[e] = 0.f;
     if (lane < 16) { mw[lane] = -INFINITY; lw[lane] = 0.f; }
     __syncwarp();  // an empty share goes straight to the write-out below
 
@@ -135,7 +138,7 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
                 wmma::load_matrix_sync(b, ks + (16 * c) * ld + kk, ld);
                 wmma::mma_sync(s, a, b, s);
             }
-            wmma::store_matrix_sync(sw + 16 * c, s, FP_KEYS, wmma::mem_row_major);
+            wmma::store_matrix_sync(sw + 16 * c, s, FP_SLD, wmma::mem_row_major);
         }
         __syncwarp();
         // online softmax, two lanes per row (32 columns each)
@@ -148,8 +151,8 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
             for (int c = half * 32; c < half * 32 + 32; c++) {
                 const int p = ps[c];
                 const bool vis = valid_row && p <= i && (!stream || p < sink || p > i - recent);
-                const float s = vis ? sw[r * FP_KEYS + c] : -INFINITY;
-                sw[r * FP_KEYS + c] = s;
+                const float s = vis ? sw[r * FP_SLD + c] : -INFINITY;
+                sw[r * FP_SLD + c] = s;
                 mx = fmaxf(mx, s);
             }
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -157,7 +160,7 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
             const float m_new = fmaxf(m_old, mx);
             float sum = 0.f;
             for (int c = half * 32; c < half * 32 + 32; c++) {
-                const float s = sw[r * FP_KEYS + c];
+                const float s = sw[r * FP_SLD + c];
                 const float e = (s == -INFINITY) ? 0.f : __expf(s - m_new);
                 sum += e;
                 pw[r * 72 + c] = __float2bfloat16_rn(e);
@@ -171,14 +174,14 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
             }
             // rescale this row's output strip (not needed while the row's maximum holds)
             if (m_new != -INFINITY && alpha != 1.f) {
-                for (int d = half; d < hd; d += 2) ow[r * hd + d] *= alpha;
+                for (int d = half; d < hd; d += 2) ow[r * ldo + d] *= alpha;
             }
         }
         __syncwarp();
         // O_strip += P·V (16 × hd): the accumulator fragments are loaded from and stored back to the strip
         for (int c = 0; c < hd / 16; c++) {
             wmma::fragment<wmma::accumulator, 16, 16, 16, float> o;
-            wmma::load_matrix_sync(o, ow + 16 * c, hd, wmma::mem_row_major);
+            wmma::load_matrix_sync(o, ow + 16 * c, ldo, wmma::mem_row_major);
             for (int kk = 0; kk < FP_KEYS; kk += 16) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
@@ -186,7 +189,7 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
                 wmma::load_matrix_sync(b, vs + kk * ld + 16 * c, ld);
                 wmma::mma_sync(o, a, b, o);
             }
-            wmma::store_matrix_sync(ow + 16 * c, o, hd, wmma::mem_row_major);
+            wmma::store_matrix_sync(ow + 16 * c, o, ldo, wmma::mem_row_major);
         }
         __syncwarp();
     }
@@ -199,11 +202,11 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
         const int t = t0 + row / hpb, h = h0 + row % hpb;
         const long long orow = (long long) t * heads + h;
         if (splits == 1) {
-            out[orow * hd + d] = lw[r] > 0.f ? ow[e] / lw[r] : 0.f;
+            out[orow * hd + d] = lw[r] > 0.f ? ow[r * ldo + d] / lw[r] : 0.f;
         } else {
             float* pr = part + ((long long) blockIdx.z * n * heads + orow) * (hd + 2);
             if (d == 0) { pr[0] = mw[r]; pr[1] = lw[r]; }
-            pr[2 + d] = ow[e];
+            pr[2 + d] = ow[r * ldo + d];
         }
     }
 }

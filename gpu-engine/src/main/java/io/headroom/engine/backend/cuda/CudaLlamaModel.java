@@ -431,7 +431,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** Dynamic shared memory of flash_prefill (layout in flash_prefill.cu). */
     static int flashSmem(int hd) {
         int ld = hd + 8;
-        int perWarp = 16 * 64 + 16 * 72 / 2 + 16 * hd + 32;
+        int perWarp = 16 * (64 + 4) + 16 * 72 / 2 + 16 * (hd + 4) + 32;
         return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
     }
 
