@@ -146,10 +146,12 @@ public final class LoadedModel implements AutoCloseable {
             int context = o.deviceContext() == 0 ? config.maxPositions() : Math.min(o.deviceContext(),
                     config.maxPositions());
             var kvType = io.headroom.engine.backend.cuda.DeviceKvType.parse(o.deviceKvType());
-            // f32 is the exact mode: float32 KV and float32 prefill projections (no tensor-core rounding)
+            // f32 is the exact mode: float32 KV, float32 prefill projections and CUDA-core prefill attention
+            // (no tensor-core rounding); bf16 runs both on tensor cores
+            boolean fast = kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16;
             var options = new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
                     DuoLayout.full(config.numLayers(), config.numKvHeads()), kvType, o.kvPageTokens(),
-                    o.deviceSequences(), true, kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16);
+                    o.deviceSequences(), true, fast, fast);
             return io.headroom.engine.backend.cuda.CudaForwardModel.open(config, weights, options);
         }
 

@@ -96,9 +96,9 @@ final class BenchCommand implements Callable<Integer> {
             description = "cuda: prompt tokens of the CPU cross-check (0: skip it). Default: ${DEFAULT-VALUE}")
     int checkTokens;
 
-    @Option(names = "--tc-attention", description = "cuda: prefill attention on tensor cores (flash_prefill, "
-            + "not yet verified on a device)")
-    boolean tcAttention;
+    @Option(names = "--cuda-core-attention", description = "cuda: prefill attention on CUDA cores (duo_attention) "
+            + "instead of tensor cores (flash_prefill, the default unless --exact)")
+    boolean cudaCoreAttention;
 
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
@@ -218,6 +218,7 @@ final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("the run needs " + capacity + " positions (prompt or synthetic "
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
             }
+            boolean tcAttention = !exact && !cudaCoreAttention;
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, tcAttention);
             json.put("device", device.name());
@@ -245,6 +246,8 @@ final class BenchCommand implements Callable<Integer> {
             if (!exact) {
                 json.put("gemm_bf16_tc_tflops_8192x8192x4096", gemmRate(device, 8192, 8192, 4096));
             }
+            // probes that allocate run before the model takes the card (a context that just fits leaves no room)
+            double copy = device.copyBandwidth(1L << 30, 10);
             try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                 json.put("memory_plan", gpu.plan().toString());
                 if (checkTokens > 0) {
@@ -286,7 +289,6 @@ final class BenchCommand implements Callable<Integer> {
                     json.put("decode_kv", syntheticContext > 0 ? "synthetic (random, filled on the device)"
                             : "prefilled prompt");
                     long kvBytes = kvBytesRead(config, layout, context, DeviceKvType.parse(kvType).bytes());
-                    double copy = device.copyBandwidth(1L << 30, 10);
                     double floor = (weightBytes + kvBytes) / copy;
                     json.put("prompt_tokens", promptTokens);
                     json.put("prefill_chunk", chunk);

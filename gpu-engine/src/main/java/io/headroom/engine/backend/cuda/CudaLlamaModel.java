@@ -45,8 +45,10 @@ public final class CudaLlamaModel implements AutoCloseable {
      * @param tensorCores run projections of chunks wider than 8 tokens as tensor-core GEMMs, with
      *                   activations rounded to bf16 (as a bf16 PyTorch model does); off, they stay
      *                   float32 matvecs that match the CPU engine to 1e-5
-     * @param tensorCoreAttention run prefill attention with the tensor-core kernel (flash_prefill.cu);
-     *                   off by default until its gpu tests have run on a device
+     * @param tensorCoreAttention run prefill attention (chunks of more than one token) with the
+     *                   tensor-core kernel (flash_prefill.cu: Q, K, V and P rounded to bf16, float32
+     *                   softmax); off, the CUDA-core kernel (duo_attention, float32 throughout). The
+     *                   engine turns it on with bf16 KV and off in the exact (f32) mode
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
             int sequences, boolean graphs, boolean tensorCores, boolean tensorCoreAttention) {
