@@ -49,6 +49,59 @@ __device__ __forceinline__ uint4 bf16x8(const uint16_t* __restrict__ p, float) {
     return *reinterpret_cast<const uint4*>(p);
 }
 
+// Stages the block's query rows (scaled, bf16) into qs (FP_ROWS × ld), 8 elements per 16-byte
+// store; rows past `rows` are zeros.
+__device__ __forceinline__ void fp_stage_q(__nv_bfloat16* qs, int ld, const float* __restrict__ q, float scale,
+                                           int rows, int t0, int h0, int hpb, int heads, int hd) {
+    const int vpr = hd >> 3;  // 8-element vectors per row
+    for (int e = threadIdx.x; e < FP_ROWS * vpr; e += blockDim.x) {
+        const int r = e / vpr, d = (e - r * vpr) * 8;
+        uint4 packed = make_uint4(0, 0, 0, 0);
+        if (r < rows) {
+            const int t = t0 + r / hpb, h = h0 + r % hpb;
+            packed = bf16x8(q + ((long long) t * heads + h) * hd + d, scale);
+        }
+        *reinterpret_cast<uint4*>(qs + r * ld + d) = packed;
+    }
+}
+
+// Stages key tile [vt, vt + FP_KEYS) of the block's ranges: keys and values as bf16 rows (ks, vs:
+// FP_KEYS × ld) and their positions (ps; past v_end: zeros and position INT_MAX, never visible).
+// One (key row, 8-element vector) per thread and pass: the row's address is found once per vector
+// (page table or ring), not per element.
+template <typename KT>
+__device__ __forceinline__ void fp_stage_kv(__nv_bfloat16* ks, __nv_bfloat16* vs, int* ps, int ld, const DuoRanges& kr,
+                                            int vt, int v_end, int start, int g, bool stream, int kv_heads, int hd,
+                                            const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
+                                            const KT* __restrict__ k_pool, const KT* __restrict__ v_pool,
+                                            const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
+                                            const int* __restrict__ page_table, int max_pages, int page_tokens,
+                                            int sink, int recent) {
+    const int vpr = hd >> 3;
+    for (int e = threadIdx.x; e < FP_KEYS * vpr; e += blockDim.x) {
+        const int j = e / vpr, d = (e - j * vpr) * 8;
+        const int vi = vt + j;
+        uint4 kb = make_uint4(0, 0, 0, 0), vb = make_uint4(0, 0, 0, 0);
+        int p = 0x7fffffff;
+        if (vi < v_end) {
+            p = duo_position(kr, vi);
+            if (p >= start) {
+                const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
+                kb = bf16x8(k_chunk + src, 1.f);
+                vb = bf16x8(v_chunk + src, 1.f);
+            } else {
+                const long long src =
+                    duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
+                kb = bf16x8((stream ? k_ring : k_pool) + src, 1.f);
+                vb = bf16x8((stream ? v_ring : v_pool) + src, 1.f);
+            }
+        }
+        *reinterpret_cast<uint4*>(ks + j * ld + d) = kb;
+        *reinterpret_cast<uint4*>(vs + j * ld + d) = vb;
+        if (d == 0) ps[j] = p;
+    }
+}
+
 template <typename KT>
 __device__ void flash_prefill(const float* __restrict__ q, const float* __restrict__ k_chunk,
                               const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
@@ -83,47 +136,15 @@ __device__ void flash_prefill(const float* __restrict__ q, const float* __restri
     const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
     const int v_begin = kr.v_begin, v_end = kr.v_end;
 
-    // stage Q (scaled) as bf16, 8 elements per 16-byte store; rows past `rows` are zeros
-    const int vpr = hd >> 3;  // 8-element vectors per row
-    for (int e = threadIdx.x; e < FP_ROWS * vpr; e += blockDim.x) {
-        const int r = e / vpr, d = (e - r * vpr) * 8;
-        uint4 packed = make_uint4(0, 0, 0, 0);
-        if (r < rows) {
-            const int t = t0 + r / hpb, h = h0 + r % hpb;
-            packed = bf16x8(q + ((long long) t * heads + h) * hd + d, scale);
-        }
-        *reinterpret_cast<uint4*>(qs + r * ld + d) = packed;
-    }
+    fp_stage_q(qs, ld, q, scale, rows, t0, h0, hpb, heads, hd);
     for (int e = lane; e < 16 * ldo; e += 32) ow[e] = 0.f;
     if (lane < 16) { mw[lane] = -INFINITY; lw[lane] = 0.f; }
     __syncwarp();  // an empty share goes straight to the write-out below
 
     for (int vt = v_begin; vt < v_end; vt += FP_KEYS) {
         __syncthreads();  // previous tile consumed (and Q staged, first time)
-        // one (key row, 8-element vector) per thread and pass: the row's address is found once per
-        // vector (page table or ring), not per element
-        for (int e = threadIdx.x; e < FP_KEYS * vpr; e += blockDim.x) {
-            const int j = e / vpr, d = (e - j * vpr) * 8;
-            const int vi = vt + j;
-            uint4 kb = make_uint4(0, 0, 0, 0), vb = make_uint4(0, 0, 0, 0);
-            int p = 0x7fffffff;
-            if (vi < v_end) {
-                p = duo_position(kr, vi);
-                if (p >= start) {
-                    const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
-                    kb = bf16x8(k_chunk + src, 1.f);
-                    vb = bf16x8(v_chunk + src, 1.f);
-                } else {
-                    const long long src =
-                        duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
-                    kb = bf16x8((stream ? k_ring : k_pool) + src, 1.f);
-                    vb = bf16x8((stream ? v_ring : v_pool) + src, 1.f);
-                }
-            }
-            *reinterpret_cast<uint4*>(ks + j * ld + d) = kb;
-            *reinterpret_cast<uint4*>(vs + j * ld + d) = vb;
-            if (d == 0) ps[j] = p;
-        }
+        fp_stage_kv(ks, vs, ps, ld, kr, vt, v_end, start, g, stream, kv_heads, hd, k_chunk, v_chunk, k_pool, v_pool,
+                    k_ring, v_ring, page_table, max_pages, page_tokens, sink, recent);
         __syncthreads();
         const int r0 = warp * 16;
         if (r0 >= rows) continue;  // warp-uniform; the block barrier at the loop top is still reached
@@ -217,4 +238,231 @@ extern "C" __global__ void __launch_bounds__(128) flash_prefill_f32kv(DUO_ATTENT
 
 extern "C" __global__ void __launch_bounds__(128) flash_prefill_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
     flash_prefill<uint16_t>(DUO_ATTENTION_CALL);
+}
+
+// ---------------------------------------------------------------------------------------------
+// flash_prefill_mma_{f32kv,bf16kv}: the same contract, launch grid, block (128) and staging, with
+// the products as mma.sync m16n8k16 (bf16 in, float32 accumulate) on register fragments, the
+// FlashAttention-2 arrangement: a warp's Q strip (16 × HD), scores S (16 × 64), P and its output O
+// (16 × HD) never leave registers; the softmax runs on the accumulator layout (lane = 4·group +
+// tid: rows group and group + 8, columns 2·tid, 2·tid + 1 of every 8-column tile), and S's
+// accumulators are re-packed as P·V's A operand without shuffles. V's B operand comes from the
+// row-major V tile with ldmatrix.trans. Row sums stay per lane (the rescale is linear) and are
+// reduced over the row's four lanes at the end. Shared memory is only Q, K, V tiles and positions
+// (HD 128: about 52 KB, so several blocks per SM). HD is a template parameter (16..128, step 16),
+// so fragments are register arrays.
+// Status: written 2026-11-25 without a device at hand (the session's device time was spent);
+// selected by CudaLlamaModel.PrefillAttention.TENSOR_CORES_MMA (bench --prefill-attention mma),
+// not the default until CudaDuoKernelsTests / CudaLlamaModelTests have run it on a GPU.
+
+__device__ __forceinline__ void mma_bf16_16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t smem_word(const __nv_bfloat16* p) {
+    return *reinterpret_cast<const uint32_t*>(p);
+}
+
+// Two 8×8 bf16 matrices, transposed, as a B fragment: lanes 0–7 address the rows of the first
+// (keys k..k+7), lanes 8–15 those of the second (keys k+8..k+15); each row pointer 16-byte aligned.
+__device__ __forceinline__ void ldmatrix_x2_trans(uint32_t& r0, uint32_t& r1, const __nv_bfloat16* row) {
+    const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(r0), "=r"(r1)
+                 : "r"(addr));
+}
+
+template <typename KT, int HD>
+__device__ void flash_prefill_mma(const float* __restrict__ q, const float* __restrict__ k_chunk,
+                                  const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
+                                  const KT* __restrict__ v_pool, const int* __restrict__ page_table,
+                                  const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
+                                  const int* __restrict__ streaming, const int* __restrict__ start_ptr,
+                                  float* __restrict__ out, float* __restrict__ part, int n, int heads,
+                                  int kv_heads, int page_tokens, int max_pages, int sink, int recent, int hpb,
+                                  int splits, float scale) {
+    extern __shared__ __align__(32) unsigned char fp_smem[];
+    constexpr int ld = HD + 8;  // bf16 row stride: 16-byte rows for ldmatrix, conflict-free 32-bit reads
+    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fp_smem);  // FP_ROWS × ld
+    __nv_bfloat16* ks = qs + FP_ROWS * ld;                            // FP_KEYS × ld
+    __nv_bfloat16* vs = ks + FP_KEYS * ld;                            // FP_KEYS × ld
+    int* ps = reinterpret_cast<int*>(vs + FP_KEYS * ld);              // FP_KEYS positions
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int grp = lane >> 2, tig = lane & 3;  // accumulator layout: rows grp, grp + 8; columns 2·tig, +1
+
+    const int start = *start_ptr;
+    const DuoBlock blk = duo_block(heads, kv_heads, hpb, FP_ROWS, n, start);
+    const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
+    const bool stream = streaming[g] != 0;
+    const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
+    const int v_begin = kr.v_begin, v_end = kr.v_end;
+
+    fp_stage_q(qs, ld, q, scale, rows, t0, h0, hpb, heads, HD);
+    __syncthreads();
+    const int r0 = warp * 16;
+    const int ra = r0 + grp, rb = ra + 8;                   // this lane's two rows
+    const int ia = start + t0 + ra / hpb, ib = start + t0 + rb / hpb;  // their positions
+    const bool va = ra < rows, vb = rb < rows;
+    // Q strip as A fragments, one per 16 columns of HD
+    uint32_t qa[HD / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++) {
+        qa[kk][0] = smem_word(qs + ra * ld + kk * 16 + 2 * tig);
+        qa[kk][1] = smem_word(qs + rb * ld + kk * 16 + 2 * tig);
+        qa[kk][2] = smem_word(qs + ra * ld + kk * 16 + 2 * tig + 8);
+        qa[kk][3] = smem_word(qs + rb * ld + kk * 16 + 2 * tig + 8);
+    }
+    float o[HD / 8][4];
+#pragma unroll
+    for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
+    float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;
+
+    for (int vt = v_begin; vt < v_end; vt += FP_KEYS) {
+        __syncthreads();  // previous tile consumed
+        fp_stage_kv(ks, vs, ps, ld, kr, vt, v_end, start, g, stream, kv_heads, HD, k_chunk, v_chunk, k_pool, v_pool,
+                    k_ring, v_ring, page_table, max_pages, page_tokens, sink, recent);
+        __syncthreads();
+        if (r0 >= rows) continue;  // warp-uniform; the block barrier at the loop top is still reached
+        // S = Q_strip · K_tileᵀ: 8 tiles of 8 keys
+        float s[FP_KEYS / 8][4];
+#pragma unroll
+        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+            const __nv_bfloat16* krow = ks + (nt * 8 + grp) * ld + 2 * tig;
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++) {
+                mma_bf16_16816(s[nt], qa[kk], smem_word(krow + kk * 16), smem_word(krow + kk * 16 + 8));
+            }
+        }
+        // mask (causal, streaming window, past the range) and the rows' new maxima
+        float mxa = -INFINITY, mxb = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int p = ps[nt * 8 + 2 * tig + (e & 1)];
+                const int i = e < 2 ? ia : ib;
+                const bool vis = (e < 2 ? va : vb) && p <= i && (!stream || p < sink || p > i - recent);
+                s[nt][e] = vis ? s[nt][e] : -INFINITY;
+            }
+            mxa = fmaxf(mxa, fmaxf(s[nt][0], s[nt][1]));
+            mxb = fmaxf(mxb, fmaxf(s[nt][2], s[nt][3]));
+        }
+        mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 1));
+        mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 2));
+        mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 1));
+        mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 2));
+        const float na = fmaxf(ma, mxa), nb = fmaxf(mb, mxb);
+        // a row with nothing visible yet keeps m = -inf, l = 0, O = 0 (alpha 1, P 0)
+        const float aa = (na == -INFINITY || ma == -INFINITY) ? (na == -INFINITY ? 1.f : 0.f) : __expf(ma - na);
+        const float ab = (nb == -INFINITY || mb == -INFINITY) ? (nb == -INFINITY ? 1.f : 0.f) : __expf(mb - nb);
+        ma = na;
+        mb = nb;
+        float sa = 0.f, sb = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+            s[nt][0] = s[nt][0] == -INFINITY ? 0.f : __expf(s[nt][0] - na);
+            s[nt][1] = s[nt][1] == -INFINITY ? 0.f : __expf(s[nt][1] - na);
+            s[nt][2] = s[nt][2] == -INFINITY ? 0.f : __expf(s[nt][2] - nb);
+            s[nt][3] = s[nt][3] == -INFINITY ? 0.f : __expf(s[nt][3] - nb);
+            sa += s[nt][0] + s[nt][1];
+            sb += s[nt][2] + s[nt][3];
+        }
+        la = la * aa + sa;
+        lb = lb * ab + sb;
+#pragma unroll
+        for (int nd = 0; nd < HD / 8; nd++) {
+            o[nd][0] *= aa;
+            o[nd][1] *= aa;
+            o[nd][2] *= ab;
+            o[nd][3] *= ab;
+        }
+        // O += P · V: P's A fragments are S's accumulators of key tiles 2·kk and 2·kk + 1
+#pragma unroll
+        for (int kk = 0; kk < FP_KEYS / 16; kk++) {
+            uint32_t pa[4];
+            pa[0] = bf16x2(s[2 * kk][0], s[2 * kk][1]);
+            pa[1] = bf16x2(s[2 * kk][2], s[2 * kk][3]);
+            pa[2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            // lanes 0–15 address V rows kk·16 + (lane & 15); lanes 16–31 repeat them (ignored by .x2)
+            const __nv_bfloat16* vrow = vs + (kk * 16 + (lane & 15)) * ld;
+#pragma unroll
+            for (int nd = 0; nd < HD / 8; nd++) {
+                uint32_t b0, b1;
+                ldmatrix_x2_trans(b0, b1, vrow + nd * 8);
+                mma_bf16_16816(o[nd], pa, b0, b1);
+            }
+        }
+    }
+
+    // the row sums over the row's four lanes; then the strip (or this share's part) to global memory
+    la += __shfl_xor_sync(0xffffffffu, la, 1);
+    la += __shfl_xor_sync(0xffffffffu, la, 2);
+    lb += __shfl_xor_sync(0xffffffffu, lb, 1);
+    lb += __shfl_xor_sync(0xffffffffu, lb, 2);
+    if (r0 >= rows) return;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int row = half == 0 ? ra : rb;
+        if (row >= rows) continue;
+        const float m = half == 0 ? ma : mb, l = half == 0 ? la : lb;
+        const int t = t0 + row / hpb, h = h0 + row % hpb;
+        const long long orow = (long long) t * heads + h;
+        if (splits == 1) {
+            float* dst = out + orow * HD;
+#pragma unroll
+            for (int nd = 0; nd < HD / 8; nd++) {
+                const int d = nd * 8 + 2 * tig;
+                dst[d] = l > 0.f ? o[nd][2 * half] / l : 0.f;
+                dst[d + 1] = l > 0.f ? o[nd][2 * half + 1] / l : 0.f;
+            }
+        } else {
+            float* pr = part + ((long long) blockIdx.z * n * heads + orow) * (HD + 2);
+            if (tig == 0) {
+                pr[0] = m;
+                pr[1] = l;
+            }
+#pragma unroll
+            for (int nd = 0; nd < HD / 8; nd++) {
+                const int d = nd * 8 + 2 * tig;
+                pr[2 + d] = o[nd][2 * half];
+                pr[3 + d] = o[nd][2 * half + 1];
+            }
+        }
+    }
+}
+
+template <typename KT>
+__device__ __forceinline__ void flash_prefill_mma_dispatch(DUO_ATTENTION_ARGS(KT)) {
+#define FP_MMA_CASE(D)                                                                                        \
+    case D:                                                                                                   \
+        flash_prefill_mma<KT, D>(q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming,  \
+                                 start_ptr, out, part, n, heads, kv_heads, page_tokens, max_pages, sink, recent, \
+                                 hpb, splits, scale);                                                         \
+        break;
+    switch (head_dim) {
+        FP_MMA_CASE(16)
+        FP_MMA_CASE(32)
+        FP_MMA_CASE(48)
+        FP_MMA_CASE(64)
+        FP_MMA_CASE(80)
+        FP_MMA_CASE(96)
+        FP_MMA_CASE(112)
+        FP_MMA_CASE(128)
+        default: break;  // the host launches it only for head_dim % 16 == 0, ≤ 128
+    }
+#undef FP_MMA_CASE
+}
+
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_mma_f32kv(DUO_ATTENTION_ARGS(float)) {
+    flash_prefill_mma_dispatch<float>(DUO_ATTENTION_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_mma_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
+    flash_prefill_mma_dispatch<uint16_t>(DUO_ATTENTION_CALL);
 }

@@ -149,9 +149,11 @@ public final class LoadedModel implements AutoCloseable {
             // f32 is the exact mode: float32 KV, float32 prefill projections and CUDA-core prefill attention
             // (no tensor-core rounding); bf16 runs both on tensor cores
             boolean fast = kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16;
+            var attention = fast ? io.headroom.engine.backend.cuda.PrefillAttention.TENSOR_CORES
+                    : io.headroom.engine.backend.cuda.PrefillAttention.CUDA_CORES;
             var options = new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
                     DuoLayout.full(config.numLayers(), config.numKvHeads()), kvType, o.kvPageTokens(),
-                    o.deviceSequences(), true, fast, fast);
+                    o.deviceSequences(), true, fast, attention);
             return io.headroom.engine.backend.cuda.CudaForwardModel.open(config, weights, options);
         }
 

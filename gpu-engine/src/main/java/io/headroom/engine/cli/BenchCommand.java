@@ -8,6 +8,7 @@ import io.headroom.engine.backend.cuda.CudaLlamaModel;
 import io.headroom.engine.backend.cuda.CudaSequence;
 import io.headroom.engine.backend.cuda.DeviceKvType;
 import io.headroom.engine.backend.cuda.DeviceMemoryPlan;
+import io.headroom.engine.backend.cuda.PrefillAttention;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.bench.MemoryBandwidth;
 import io.headroom.engine.bench.RandomCheckpoint;
@@ -96,9 +97,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "cuda: prompt tokens of the CPU cross-check (0: skip it). Default: ${DEFAULT-VALUE}")
     int checkTokens;
 
-    @Option(names = "--cuda-core-attention", description = "cuda: prefill attention on CUDA cores (duo_attention) "
-            + "instead of tensor cores (flash_prefill, the default unless --exact)")
-    boolean cudaCoreAttention;
+    @Option(names = "--prefill-attention", paramLabel = "KERNEL", description = "cuda: prefill attention kernel: "
+            + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments) or cuda-cores "
+            + "(duo_attention). Default: tensor-cores, cuda-cores with --exact")
+    String prefillAttention;
 
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
@@ -218,15 +220,16 @@ final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("the run needs " + capacity + " positions (prompt or synthetic "
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
             }
-            boolean tcAttention = !exact && !cudaCoreAttention;
+            PrefillAttention attention = prefillAttention != null ? PrefillAttention.parse(prefillAttention)
+                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.TENSOR_CORES;
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
-                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, tcAttention);
+                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
             json.put("prefill_projections", exact ? "float32 matvec (exact)" : "bf16 tensor-core GEMM");
-            json.put("prefill_attention", tcAttention ? "tensor cores (flash_prefill)" : "CUDA cores (duo_attention)");
+            json.put("prefill_attention", attention.kernel());
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());

@@ -45,23 +45,25 @@ public final class CudaLlamaModel implements AutoCloseable {
      * @param tensorCores run projections of chunks wider than 8 tokens as tensor-core GEMMs, with
      *                   activations rounded to bf16 (as a bf16 PyTorch model does); off, they stay
      *                   float32 matvecs that match the CPU engine to 1e-5
-     * @param tensorCoreAttention run prefill attention (chunks of more than one token) with the
-     *                   tensor-core kernel (flash_prefill.cu: Q, K, V and P rounded to bf16, float32
-     *                   softmax); off, the CUDA-core kernel (duo_attention, float32 throughout). The
-     *                   engine turns it on with bf16 KV and off in the exact (f32) mode
+     * @param prefillAttention which kernel runs prefill attention (chunks of more than one token):
+     *                   the engine uses tensor cores with bf16 KV and CUDA cores in the exact (f32)
+     *                   mode; the tensor-core kernels fall back to CUDA cores for head sizes they do
+     *                   not serve
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
-            int sequences, boolean graphs, boolean tensorCores, boolean tensorCoreAttention) {
+            int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
-            this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, false);
+            this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
+                    PrefillAttention.CUDA_CORES);
         }
 
         public Options {
             if (capacity < 1 || maxChunk < 1 || pageTokens < 1 || sequences < 1) {
                 throw new IllegalArgumentException("capacity, chunk, page size and sequences must be positive");
             }
+            java.util.Objects.requireNonNull(prefillAttention, "prefillAttention");
         }
 
         /** Full attention, f32 KV, one sequence, graphs on, float32 projections (exact). */
@@ -72,26 +74,26 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         public Options withLayout(DuoLayout l) {
             return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    tensorCoreAttention);
+                    prefillAttention);
         }
 
         public Options withKvType(DeviceKvType t) {
             return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    tensorCoreAttention);
+                    prefillAttention);
         }
 
         public Options withGraphs(boolean g) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    tensorCoreAttention);
+                    prefillAttention);
         }
 
         public Options withTensorCores(boolean t) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
-                    tensorCoreAttention);
+                    prefillAttention);
         }
 
-        public Options withTensorCoreAttention(boolean t) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, t);
+        public Options withPrefillAttention(PrefillAttention a) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a);
         }
     }
 
@@ -143,7 +145,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.c = config;
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
-                options.tensorCores(), options.tensorCoreAttention());
+                options.tensorCores(), options.prefillAttention());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -377,11 +379,12 @@ public final class CudaLlamaModel implements AutoCloseable {
                     Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
                     c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
             CUdeviceptr flags = seq.streamingFlags(l);
-            if (n > 1 && options.tensorCoreAttention() && flashFits(c, dev)) {
+            PrefillAttention pa = options.prefillAttention();
+            if (n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev)) {
                 int fhpb = headsPerBlock(group);
                 int ftpb = FLASH_ROWS / fhpb;
-                dev.launchGrid(options.kvType().kernel("flash_prefill"), (n + ftpb - 1) / ftpb,
-                        c.numKvHeads() * (group / fhpb), splits, 128, flashSmem(c.headDim()), q, k, v, poolKeys,
+                dev.launchGrid(options.kvType().kernel(pa.kernel()), (n + ftpb - 1) / ftpb,
+                        c.numKvHeads() * (group / fhpb), splits, 128, flashSmem(pa, c.headDim()), q, k, v, poolKeys,
                         poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att,
                         workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
                         layout.sink(), layout.recent(), fhpb, splits, scale);
@@ -430,16 +433,20 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     private static final int FLASH_ROWS = 64;
 
-    /** Dynamic shared memory of flash_prefill (layout in flash_prefill.cu). */
-    static int flashSmem(int hd) {
+    /** Dynamic shared memory of a tensor-core prefill kernel (layouts in flash_prefill.cu). */
+    static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
+        if (kernel == PrefillAttention.TENSOR_CORES_MMA) {
+            return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4; // Q, K, V tiles and positions only
+        }
         int perWarp = 16 * (64 + 4) + 16 * 72 / 2 + 16 * (hd + 4) + 32;
         return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
     }
 
-    /** Whether the tensor-core prefill kernel serves this geometry on this device. */
-    static boolean flashFits(ModelConfig c, CudaDevice dev) {
-        return c.headDim() % 16 == 0 && c.headDim() <= 128 && flashSmem(c.headDim()) <= dev.maxSharedMemoryOptin();
+    /** Whether a tensor-core prefill kernel serves this geometry on this device. */
+    static boolean flashFits(PrefillAttention kernel, ModelConfig c, CudaDevice dev) {
+        return c.headDim() % 16 == 0 && c.headDim() <= 128
+                && flashSmem(kernel, c.headDim()) <= dev.maxSharedMemoryOptin();
     }
 
     /** Whether the decode-specialised attention kernel serves this geometry (else the general one does). */

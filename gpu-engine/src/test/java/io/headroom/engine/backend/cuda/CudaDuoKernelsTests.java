@@ -225,17 +225,21 @@ class CudaDuoKernelsTests {
         dev.synchronize(kernel);
         dev.download(dOut, out, out.length);
         assertMatches(out, expected, kernel);
-        if (n > 1 && hd % 16 == 0 && hd <= 128 && CudaLlamaModel.flashSmem(hd) <= dev.maxSharedMemoryOptin()) {
-            // the tensor-core prefill kernel: Q, K, V and P rounded to bf16, so a bf16-level tolerance
-            String flash = bf16 ? "flash_prefill_bf16kv" : "flash_prefill_f32kv";
+        for (PrefillAttention tc : List.of(PrefillAttention.TENSOR_CORES, PrefillAttention.TENSOR_CORES_MMA)) {
+            int smem = CudaLlamaModel.flashSmem(tc, hd);
+            if (n == 1 || hd % 16 != 0 || hd > 128 || smem > dev.maxSharedMemoryOptin()) {
+                continue;
+            }
+            // the tensor-core prefill kernels: Q, K, V and P rounded to bf16, so a bf16-level tolerance
+            String flash = kernelName(bf16, tc);
             Arrays.fill(out, Float.NaN);
             CUdeviceptr dOut3 = up(out);
             CUdeviceptr dPart3 = up(part);
             int ftpb = 64 / hpb;
-            dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits, 128,
-                    CudaLlamaModel.flashSmem(hd), up(q), up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing,
-                    vRing, up(flags), up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens,
-                    maxPages, sink, recent, hpb, splits, scale);
+            dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits, 128, smem, up(q),
+                    up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
+                    up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
+                    hpb, splits, scale);
             if (splits > 1) {
                 dev.launchAsync("attention_combine", n * heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart3, dOut3,
                         n * heads, hd, splits);
@@ -262,6 +266,10 @@ class CudaDuoKernelsTests {
             dev.download(dOut2, out, out.length);
             assertMatches(out, expected, decode);
         }
+    }
+
+    private static String kernelName(boolean bf16, PrefillAttention kernel) {
+        return (bf16 ? DeviceKvType.BF16 : DeviceKvType.F32).kernel(kernel.kernel());
     }
 
     static void assertMatches(float[] out, double[] expected, String what) {

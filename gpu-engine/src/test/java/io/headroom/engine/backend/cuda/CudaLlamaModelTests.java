@@ -84,12 +84,13 @@ class CudaLlamaModelTests {
         try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
             LlamaModel cpu = new LlamaModel(config, weights, new ScalarKernels());
-            // f32 KV (exact), bf16 KV, and bf16 KV with prefill attention on tensor cores
-            for (int variant = 0; variant < 3; variant++) {
+            // f32 KV (exact), bf16 KV, and bf16 KV with prefill attention on tensor cores (WMMA, mma.sync)
+            for (int variant = 0; variant < 4; variant++) {
                 DeviceKvType type = variant == 0 ? DeviceKvType.F32 : DeviceKvType.BF16;
                 double tolerance = type == DeviceKvType.F32 ? F32_KV_TOLERANCE : BF16_KV_TOLERANCE;
                 CudaLlamaModel.Options options = CudaLlamaModel.Options.full(config, 128, 8).withKvType(type)
-                        .withTensorCoreAttention(variant == 2);
+                        .withPrefillAttention(variant < 2 ? PrefillAttention.CUDA_CORES
+                                : variant == 2 ? PrefillAttention.TENSOR_CORES : PrefillAttention.TENSOR_CORES_MMA);
                 try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                     for (DuoLayout layout : layouts) {
                         int[] prompt = f.prompt(f.promptCount() - 1);

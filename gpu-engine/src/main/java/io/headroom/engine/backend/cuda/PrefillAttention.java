@@ -1,0 +1,41 @@
+package io.headroom.engine.backend.cuda;
+
+import java.util.Locale;
+
+/** Which kernel runs prefill attention (forward calls of more than one token) on the device. */
+public enum PrefillAttention {
+    /** {@code duo_attention}: float32 FMA tiles; with f32 KV it matches the CPU engine to 1e-4 (exact mode). */
+    CUDA_CORES("duo_attention"),
+    /**
+     * {@code flash_prefill}: WMMA bf16 products (Q, K, V and P rounded to bf16), float32 online
+     * softmax; scores, P and the output strip pass through shared memory.
+     */
+    TENSOR_CORES("flash_prefill"),
+    /**
+     * {@code flash_prefill_mma}: mma.sync on register fragments (scores, P and the output stay in
+     * registers); the same rounding as {@link #TENSOR_CORES}.
+     */
+    TENSOR_CORES_MMA("flash_prefill_mma");
+
+    private final String kernel;
+
+    PrefillAttention(String kernel) {
+        this.kernel = kernel;
+    }
+
+    /** The kernel's base name (without the KV type suffix). */
+    public String kernel() {
+        return kernel;
+    }
+
+    /** Parses {@code cuda-cores}, {@code tensor-cores} or {@code mma}, naming the choices when it is none. */
+    public static PrefillAttention parse(String name) {
+        return switch (name.toLowerCase(Locale.ROOT)) {
+            case "cuda-cores" -> CUDA_CORES;
+            case "tensor-cores", "wmma" -> TENSOR_CORES;
+            case "mma" -> TENSOR_CORES_MMA;
+            default -> throw new IllegalArgumentException("unknown prefill attention '" + name
+                    + "' (cuda-cores, tensor-cores, mma)");
+        };
+    }
+}
