@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Plots from the raw bench JSON (no plotting library needed: writes SVG by hand).
 
-  python3 src/bench/plot_bench.py COMMIT TORCH_JSON OUT_DIR
+  python3 src/bench/plot_bench.py COMMIT TORCH_JSON OUT_DIR [GEOMETRY]
 
-Reads src/docs/bench/raw/cuda-h100-COMMIT-8b-{full,duo}-*.json and the PyTorch baseline JSON;
-writes OUT_DIR/decode-8b.svg (decode latency and its bytes floor vs context, log-log) and
-OUT_DIR/memory-8b.svg (KV bytes vs context; the card's memory as a line).
+GEOMETRY is 8b (default, Llama-3-8B) or 7b (Llama-2-7B); TORCH_JSON may be "-" (no baseline).
+Reads src/docs/bench/raw/cuda-h100-COMMIT-GEOMETRY-{full,duo}-*.json and the PyTorch baseline JSON;
+writes OUT_DIR/decode-GEOMETRY.svg (decode latency and its bytes floor vs context, log-log) and
+OUT_DIR/memory-GEOMETRY.svg (KV bytes vs context; the card's memory less the weights as a line).
 """
 import glob
 import json
@@ -52,12 +53,21 @@ def series(out, fx, fy, pts, color, label, idx, dash=""):
 
 def main():
     commit, torch_json, out_dir = sys.argv[1:4]
+    geometry = sys.argv[4] if len(sys.argv) > 4 else "8b"
+    title = {"8b": "Llama-3-8B", "7b": "Llama-2-7B"}[geometry]
     runs = {"full": [], "duo": []}
-    for f in glob.glob(f"src/docs/bench/raw/cuda-h100-{commit}-8b-*.json"):
+    share = 1.0
+    weights_gib = 15
+    for f in glob.glob(f"src/docs/bench/raw/cuda-h100-{commit}-{geometry}-*.json"):
         d = json.load(open(f))
-        kind = "full" if d["retrieval_heads"].startswith("256") else "duo"
+        if not d.get("fits", True) or "decode_median_seconds_per_token" not in d:
+            continue
+        kept, total = (int(v) for v in d["retrieval_heads"].split(" of "))
+        kind = "full" if kept == total else "duo"
+        share = min(share, kept / total)
+        weights_gib = d["parameters"] * 2 / 2**30
         runs[kind].append(d)
-    base = json.load(open(torch_json))
+    base = json.load(open(torch_json)) if torch_json != "-" else {"runs": [], "weight_bytes": 0}
     torch_ok = [r for r in base["runs"] if "decode_median_seconds_per_token" in r]
     xs, ys = [], []
     for k in runs:
@@ -66,21 +76,22 @@ def main():
                                                    d["decode_floor_seconds_per_token"] * 1e3]
     for r in torch_ok:
         xs.append(r["context"]); ys.append(r["decode_median_seconds_per_token"] * 1e3)
-    out, fx, fy = axes(xs, ys, "context (tokens)", "ms per token", "Decode, Llama-3-8B geometry, H100 (batch 1)")
+    out, fx, fy = axes(xs, ys, "context (tokens)", "ms per token", f"Decode, {title} geometry, H100 (batch 1)")
     colors = {"full": "#1f77b4", "duo": "#d62728"}
     i = 0
-    for k, name in (("full", "Headroom full"), ("duo", "Headroom Duo 50%")):
+    for k, name in (("full", "Headroom full"), ("duo", f"Headroom Duo {share:.0%}")):
         if runs[k]:
             series(out, fx, fy, [(d["decode_context"], d["decode_median_seconds_per_token"] * 1e3) for d in runs[k]],
                    colors[k], name, i); i += 1
             series(out, fx, fy, [(d["decode_context"], d["decode_floor_seconds_per_token"] * 1e3) for d in runs[k]],
                    colors[k], name.replace("Headroom", "floor"), i, "4,3"); i += 1
-    series(out, fx, fy, [(r["context"], r["decode_median_seconds_per_token"] * 1e3) for r in torch_ok], "#555",
-           "PyTorch (SDPA)", i)
+    if torch_ok:
+        series(out, fx, fy, [(r["context"], r["decode_median_seconds_per_token"] * 1e3) for r in torch_ok], "#555",
+               "PyTorch (SDPA)", i)
     oom = [r["context"] for r in base["runs"] if "out_of_memory" in r]
     out.append("</svg>")
     os.makedirs(out_dir, exist_ok=True)
-    open(os.path.join(out_dir, "decode-8b.svg"), "w").write("\n".join(out))
+    open(os.path.join(out_dir, f"decode-{geometry}.svg"), "w").write("\n".join(out))
 
     xs, ys = [], []
     pts = {"full": [], "duo": []}
@@ -90,15 +101,19 @@ def main():
             pts[k].append((d["decode_context"], kv)); xs.append(d["decode_context"]); ys.append(kv)
     tpts = [(r["context"], (r["peak_memory_bytes"] - base["weight_bytes"]) / 2**30) for r in torch_ok]
     xs += [x for x, _ in tpts] + oom; ys += [y for _, y in tpts] + [80]
-    out, fx, fy = axes(xs, ys, "context (tokens)", "GiB", "KV memory (Headroom) and PyTorch peak less weights")
+    pts = {k: sorted(v) for k, v in pts.items()}
+    mtitle = "KV memory (Headroom)" + (" and PyTorch peak less weights" if tpts else f", {title} geometry")
+    out, fx, fy = axes(xs, ys, "context (tokens)", "GiB", mtitle)
     series(out, fx, fy, pts["full"], colors["full"], "Headroom full KV", 0)
     series(out, fx, fy, pts["duo"], colors["duo"], "Headroom Duo KV", 1)
-    series(out, fx, fy, tpts, "#555", "PyTorch peak - weights", 2)
-    series(out, fx, fy, [(min(xs), 80 - 15), (max(xs), 80 - 15)], "#999", "80 GB - weights", 3, "2,2")
+    if tpts:
+        series(out, fx, fy, tpts, "#555", "PyTorch peak - weights", 2)
+    series(out, fx, fy, [(min(xs), 80 - weights_gib), (max(xs), 80 - weights_gib)], "#999", "80 GB - weights", 3,
+           "2,2")
     for x in oom:
         out.insert(-1, f'<text x="{fx(x):.1f}" y="{fy(35):.1f}" text-anchor="middle" fill="#555">PyTorch OOM</text>')
     out.append("</svg>")
-    open(os.path.join(out_dir, "memory-8b.svg"), "w").write("\n".join(out))
+    open(os.path.join(out_dir, f"memory-{geometry}.svg"), "w").write("\n".join(out))
 
 
 if __name__ == "__main__":
