@@ -58,14 +58,7 @@ __device__ __forceinline__ void load8(const uint16_t* p, float* out) {
 }
 
 template <typename KT>
-__device__ void duo_attention(const float* __restrict__ q, const float* __restrict__ k_chunk,
-                              const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
-                              const KT* __restrict__ v_pool, const int* __restrict__ page_table,
-                              const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
-                              const int* __restrict__ streaming, const int* __restrict__ start_ptr,
-                              float* __restrict__ out, float* __restrict__ part, int n, int heads, int kv_heads,
-                              int head_dim, int page_tokens, int max_pages, int sink, int recent, int hpb,
-                              int splits, float scale) {
+__device__ void duo_attention(DUO_ATTENTION_ARGS_RESTRICT(KT)) {
     extern __shared__ float smem[];
     const int hd = head_dim;
     float* qs = smem;                          // ATT_ROWS × hd
@@ -331,15 +324,22 @@ __device__ __forceinline__ void load_dims<uint16_t>(const uint16_t* p, int dpl, 
     for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) out[c] = bf16_to_float(p[c]);
 }
 
+// duo_decode's parameter list (DUO_DECODE_ARGS for its kernels, _RESTRICT for its device
+// function) and the call.
+#define DUO_DECODE_PARAMS(KT, R)                                                                        \
+    const float* R q, const float* R k_chunk, const float* R v_chunk, const KT* R k_pool,                 \
+        const KT* R v_pool, const int* R page_table, const KT* R k_ring, const KT* R v_ring,                \
+        const int* R streaming, const int* R start_ptr, float* R out, float* R part, int heads,              \
+        int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent, int splits, float scale
+#define DUO_DECODE_ARGS(KT) DUO_DECODE_PARAMS(KT, )
+#define DUO_DECODE_ARGS_RESTRICT(KT) DUO_DECODE_PARAMS(KT, __restrict__)
+#define DUO_DECODE_CALL                                                                                      \
+    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, heads,   \
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, splits, scale
+
+
 template <typename KT>
-__device__ void duo_decode(const float* __restrict__ q, const float* __restrict__ k_chunk,
-                           const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
-                           const KT* __restrict__ v_pool, const int* __restrict__ page_table,
-                           const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
-                           const int* __restrict__ streaming, const int* __restrict__ start_ptr,
-                           float* __restrict__ out, float* __restrict__ part, int heads, int kv_heads,
-                           int head_dim, int page_tokens, int max_pages, int sink, int recent, int splits,
-                           float scale) {
+__device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
     extern __shared__ float smem[];
     const int hd = head_dim, G = heads / kv_heads, g = blockIdx.x, z = blockIdx.y;
     const int dpl = hd >> 5;
@@ -478,15 +478,6 @@ __device__ void duo_decode(const float* __restrict__ q, const float* __restrict_
         }
     }
 }
-
-#define DUO_DECODE_ARGS(KT)                                                                                   \
-    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,           \
-        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr,  \
-        float* out, float* part, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, \
-        int recent, int splits, float scale
-#define DUO_DECODE_CALL                                                                                      \
-    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, heads,   \
-        kv_heads, head_dim, page_tokens, max_pages, sink, recent, splits, scale
 
 extern "C" __global__ void __launch_bounds__(128, 4) duo_decode_f32kv(DUO_DECODE_ARGS(float)) {
     duo_decode<float>(DUO_DECODE_CALL);

@@ -89,12 +89,17 @@ __device__ __forceinline__ void duo_kv_element(int p, int d, int start, int g, b
     }
 }
 
-// The parameter list of the prefill attention kernels (duo_attention, flash_prefill), and the call.
-#define DUO_ATTENTION_ARGS(KT)                                                                              \
-    const float* q, const float* k_chunk, const float* v_chunk, const KT* k_pool, const KT* v_pool,          \
-        const int* page_table, const KT* k_ring, const KT* v_ring, const int* streaming, const int* start_ptr, \
-        float* out, float* part, int n, int heads, int kv_heads, int head_dim, int page_tokens, int max_pages,  \
-        int sink, int recent, int hpb, int splits, float scale
+// The parameter list of the prefill attention kernels (duo_attention, flash_prefill,
+// flash_prefill_mma): DUO_ATTENTION_ARGS for the extern kernels, DUO_ATTENTION_ARGS_RESTRICT (the
+// pointers __restrict__) for their device functions; and the call.
+#define DUO_ATTENTION_PARAMS(KT, R)                                                                     \
+    const float* R q, const float* R k_chunk, const float* R v_chunk, const KT* R k_pool,                 \
+        const KT* R v_pool, const int* R page_table, const KT* R k_ring, const KT* R v_ring,                \
+        const int* R streaming, const int* R start_ptr, float* R out, float* R part, int n, int heads,       \
+        int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent, int hpb, int splits, \
+        float scale
+#define DUO_ATTENTION_ARGS(KT) DUO_ATTENTION_PARAMS(KT, )
+#define DUO_ATTENTION_ARGS_RESTRICT(KT) DUO_ATTENTION_PARAMS(KT, __restrict__)
 #define DUO_ATTENTION_CALL                                                                                    \
     q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, n, heads, \
         kv_heads, head_dim, page_tokens, max_pages, sink, recent, hpb, splits, scale

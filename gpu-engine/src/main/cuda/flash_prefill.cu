@@ -103,14 +103,7 @@ __device__ __forceinline__ void fp_stage_kv(__nv_bfloat16* ks, __nv_bfloat16* vs
 }
 
 template <typename KT>
-__device__ void flash_prefill(const float* __restrict__ q, const float* __restrict__ k_chunk,
-                              const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
-                              const KT* __restrict__ v_pool, const int* __restrict__ page_table,
-                              const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
-                              const int* __restrict__ streaming, const int* __restrict__ start_ptr,
-                              float* __restrict__ out, float* __restrict__ part, int n, int heads, int kv_heads,
-                              int head_dim, int page_tokens, int max_pages, int sink, int recent, int hpb,
-                              int splits, float scale) {
+__device__ void flash_prefill(DUO_ATTENTION_ARGS_RESTRICT(KT)) {
     extern __shared__ __align__(32) unsigned char fp_smem[];
     const int hd = head_dim, ld = hd + 8;  // bf16 row stride (16-byte multiple, spreads banks)
     const int ldo = hd + 4;                // f32 row stride of the output strip, likewise
@@ -277,14 +270,7 @@ __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t& r0, uint32_t& r1, co
 }
 
 template <typename KT, int HD>
-__device__ void flash_prefill_mma(const float* __restrict__ q, const float* __restrict__ k_chunk,
-                                  const float* __restrict__ v_chunk, const KT* __restrict__ k_pool,
-                                  const KT* __restrict__ v_pool, const int* __restrict__ page_table,
-                                  const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
-                                  const int* __restrict__ streaming, const int* __restrict__ start_ptr,
-                                  float* __restrict__ out, float* __restrict__ part, int n, int heads,
-                                  int kv_heads, int page_tokens, int max_pages, int sink, int recent, int hpb,
-                                  int splits, float scale) {
+__device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch below)
     extern __shared__ __align__(32) unsigned char fp_smem[];
     constexpr int ld = HD + 8;  // bf16 row stride: 16-byte rows for ldmatrix, conflict-free 32-bit reads
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fp_smem);  // FP_ROWS × ld
@@ -439,11 +425,9 @@ __device__ void flash_prefill_mma(const float* __restrict__ q, const float* __re
 
 template <typename KT>
 __device__ __forceinline__ void flash_prefill_mma_dispatch(DUO_ATTENTION_ARGS(KT)) {
-#define FP_MMA_CASE(D)                                                                                        \
-    case D:                                                                                                   \
-        flash_prefill_mma<KT, D>(q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming,  \
-                                 start_ptr, out, part, n, heads, kv_heads, page_tokens, max_pages, sink, recent, \
-                                 hpb, splits, scale);                                                         \
+#define FP_MMA_CASE(D)                                       \
+    case D:                                                  \
+        flash_prefill_mma<KT, D>(DUO_ATTENTION_CALL);        \
         break;
     switch (head_dim) {
         FP_MMA_CASE(16)
