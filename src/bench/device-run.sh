@@ -12,7 +12,7 @@ STEPS=${STEPS:-tests sanitizer bench}
 # The GPU performance matrix (Llama-3-8B GQA at 50% retrieval heads, Llama-2-7B MHA at 25%, full vs
 # DuoAttention, 4K..1M) as presets: MATRIX=8b or MATRIX=7b sets BENCH_ARGS and TORCH_ARGS (one
 # device call each; contexts past what prefill reaches in the call use --synthetic-context).
-# MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo (and the mma.sync kernel at 32K), with the
+# MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo (and the WMMA kernel at 32K), with the
 # torch step (run STEPS="torch bench").
 case ${MATRIX:-} in
   8b)
@@ -38,7 +38,7 @@ case ${MATRIX:-} in
     # bf16 matmul rate (the floor's rate); the 8B full 128K prefill took > 4 min at ab44259, so last
     G="--model /tmp/l8b --chunk 2048 --decode-tokens 8 --check-tokens 0"
     BENCH_ARGS="8b-full-32k|--random llama3-8b $G --prompt-tokens 32768;8b-duo-32k|$G --prompt-tokens 32768 --retrieval-share 0.5"
-    BENCH_ARGS="$BENCH_ARGS;8b-full-32k-mma|$G --prompt-tokens 32768 --prefill-attention mma"
+    BENCH_ARGS="$BENCH_ARGS;8b-full-32k-wmma|$G --prompt-tokens 32768 --prefill-attention tensor-cores"
     BENCH_ARGS="$BENCH_ARGS;8b-duo-128k|$G --prompt-tokens 131072 --retrieval-share 0.5;8b-full-128k|$G --prompt-tokens 131072"
     TORCH_ARGS="8b|--geometry llama3-8b --contexts 32768,131072 --decode-tokens 4" ;;
 esac

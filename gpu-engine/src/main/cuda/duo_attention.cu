@@ -213,23 +213,34 @@ extern "C" __global__ void __launch_bounds__(128) duo_attention_bf16kv(DUO_ATTEN
 }
 
 // Merges the split shares of duo_attention: out[row, :] = Σ_z e^{m_z − M} acc_z / Σ_z e^{m_z − M} l_z.
-// part (splits, rows, head_dim + 2); out (rows, head_dim). grid = rows, block = 32·ceil(head_dim / 32).
+// part (splits, rows, head_dim + 2); out (rows, head_dim). grid = rows, block = 32·ceil(head_dim / 32);
+// splits ≤ COMBINE_MAX_SPLITS (the host's MAX_SPLITS). The shares' weights are computed once, in
+// parallel, then each thread sums its dim over the shares with independent loads. (The first form
+// walked the shares twice per thread with one dependent load per step: about 21 µs per launch at
+// 64 shares, H100.)
+#define COMBINE_MAX_SPLITS 1024
 extern "C" __global__ void attention_combine(const float* __restrict__ part, float* __restrict__ out, int rows,
                                              int head_dim, int splits) {
+    __shared__ float wts[COMBINE_MAX_SPLITS];
+    __shared__ float scratch[32];
     const int row = blockIdx.x, d = threadIdx.x;
     const long long stride = (long long) rows * (head_dim + 2);
     const float* base = part + (long long) row * (head_dim + 2);
     float mx = -INFINITY;
-    for (int z = 0; z < splits; z++) mx = fmaxf(mx, base[z * stride]);
-    if (d >= head_dim) return;
-    float num = 0.f, den = 0.f;
-    for (int z = 0; z < splits; z++) {
-        const float* pz = base + z * stride;
-        if (pz[0] == -INFINITY) continue;  // an empty share
-        float w = expf(pz[0] - mx);
-        den += w * pz[1];
-        num += w * pz[2 + d];
+    for (int z = threadIdx.x; z < splits; z += blockDim.x) mx = fmaxf(mx, base[z * stride]);
+    mx = block_max(mx, scratch);
+    float den = 0.f;
+    for (int z = threadIdx.x; z < splits; z += blockDim.x) {
+        const float mz = base[z * stride];
+        const float w = mz == -INFINITY ? 0.f : expf(mz - mx);  // an empty share weighs nothing
+        wts[z] = w;
+        den += w * base[z * stride + 1];
     }
+    den = block_sum(den, scratch);  // (its barriers also publish wts)
+    if (d >= head_dim) return;
+    float num = 0.f;
+#pragma unroll 8
+    for (int z = 0; z < splits; z++) num += wts[z] * base[z * stride + 2 + d];
     out[(long long) row * head_dim + d] = den > 0.f ? num / den : 0.f;
 }
 
@@ -281,27 +292,58 @@ extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_appen
 // ---------------------------------------------------------------------------------------------
 // Decode (one query position) specialisation: duo_decode_{f32kv,bf16kv}.
 // Same math and KV addressing as duo_attention with n = 1. Work split: grid = (kv_heads, splits);
-// a block serves all G = heads / kv_heads query heads of one KV head over one share of the keys;
-// its 4 warps take alternate 32-key sub-tiles of the share. Lane j scores key j for every query
-// head straight from global memory (K row in 16-byte loads, q·scale broadcast from shared memory),
-// the online softmax runs per head in registers, and for P·V each lane owns head_dim / 32
-// contiguous dims of every V row (coalesced 8/16-byte loads), DEC_VBATCH rows loaded before their
-// FMAs, each row's cache address computed once by its scoring lane and passed by shuffle. (The
-// first form looked the page table up per V row inside the loop, one dependent load chain per
-// key: about 0.7–0.9 TB/s of KV on the H100, 8B and 7B geometries. The batched form has not run on
-// a device yet; f32 KV spills 12 bytes at the 128-register cap, bf16 none.) No shared-memory K/V tiles and no
-// block barrier inside the loop (the general kernel's cost at long contexts); the 4 warps' partial
-// results are merged once at the end, into out (splits = 1) or part (for attention_combine).
+// a block serves all G = heads / kv_heads query heads of one KV head over one share of the keys.
+// Memory: decode attention only streams K and V, so the kernel is built around keeping bytes in
+// flight. The share goes through shared memory in tiles of DEC_TK keys (32 KB of K + V at head_dim
+// 128) copied with cp.async into a ring of DEC_STAGES buffers: while the 4 warps work on tile t,
+// the copies of tiles t + 1 and t + 2 are in flight (about 128 KB per SM at two blocks per SM).
+// Each thread looks up the cache rows of the keys it copies (page table or streaming ring), so no
+// dependent load sits in front of the arithmetic.
+// Compute: warp w takes keys [w·KPW, (w+1)·KPW) of a tile. Q·K: LPK = 32 / KPW lanes per key, each
+// over head_dim / LPK dims of the key's row (K rows padded by 16 bytes: the row-per-lane reads are
+// free of bank conflicts), q·scale broadcast from shared memory, a shuffle sum over the key's lanes.
+// Online softmax per head in registers; P·V: each lane owns head_dim / 32 contiguous dims of every
+// V row. The 4 warps' partial results are merged once at the end, into out (splits = 1) or part
+// (for attention_combine). The current position's key and value come from the chunk (float32).
+// Variants (H100, 8B geometry, 32K): the first form scored straight from global memory, lane j
+// key j, and loaded the V rows in the P·V loop (with batches of 8 rows in flight in its last form):
+// about 0.65 TB/s of KV, the loads of a warp waiting on its own arithmetic.
 // Requires head_dim % 32 == 0, head_dim ≤ 128, G ≤ 8 (the host falls back to duo_attention).
-// dynamic shared memory = 4 · (G·hd + 4·G·32 + 4·G·(hd + 2)) bytes.
+// Dynamic shared memory: CudaLlamaModel.decodeSmem (the tile ring, q, the probabilities).
 #define DEC_WARPS 4
 #define DEC_MAX_G 8
 #define DEC_MAX_DPL 4
-#define DEC_VBATCH 8  // V rows loaded ahead of their FMAs in the P·V pass
+#define DEC_STAGES 3
 
+// 16-byte global → shared copy, not waiting; zero-fills the destination when !copy
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool copy) {
+    const unsigned d = (unsigned) __cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(copy ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// 8 consecutive elements from shared memory (16 / 32 bytes, aligned), as float
+__device__ __forceinline__ void lds8(const float* p, float* out) {
+    const float4 a = *reinterpret_cast<const float4*>(p);
+    const float4 b = *reinterpret_cast<const float4*>(p + 4);
+    out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
+    out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+}
+__device__ __forceinline__ void lds8(const uint16_t* p, float* out) {
+    const uint4 a = *reinterpret_cast<const uint4*>(p);
+    const uint32_t* h = reinterpret_cast<const uint32_t*>(&a);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        out[2 * k] = __uint_as_float(h[k] << 16);
+        out[2 * k + 1] = __uint_as_float(h[k] & 0xffff0000u);
+    }
+}
+
+// dpl consecutive elements (a lane's dims of a V row) as float; dpl = 4 as one 16 / 8-byte load
 template <typename KT>
 __device__ __forceinline__ void load_dims(const KT* p, int dpl, float* out);
-// (dpl = 4, head_dim 128: one 16-byte / 8-byte load; rows and lane offsets keep them aligned)
 template <>
 __device__ __forceinline__ void load_dims<float>(const float* p, int dpl, float* out) {
     if (dpl == 4) {
@@ -337,23 +379,54 @@ __device__ __forceinline__ void load_dims<uint16_t>(const uint16_t* p, int dpl, 
     q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, heads,   \
         kv_heads, head_dim, page_tokens, max_pages, sink, recent, splits, scale
 
-
 template <typename KT>
 __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
-    extern __shared__ float smem[];
+    constexpr int TK = 128 / sizeof(KT);     // keys per tile: 64 bf16 / 32 float32 (32 KB at head_dim 128)
+    constexpr int KPW = TK / DEC_WARPS;      // keys per warp per tile
+    constexpr int LPK = 32 / KPW;            // lanes per key in Q·K
+    constexpr int VEC = 16 / sizeof(KT);     // elements per 16-byte copy
+    extern __shared__ __align__(16) unsigned char dsm[];
     const int hd = head_dim, G = heads / kv_heads, g = blockIdx.x, z = blockIdx.y;
-    const int dpl = hd >> 5;
-    float* qs = smem;                        // G × hd, pre-scaled
-    float* pw = qs + G * hd;                 // DEC_WARPS × G × 32 probabilities of the current sub-tile
-    float* red = pw + DEC_WARPS * G * 32;    // DEC_WARPS × G × (2 + hd) partial results
-    const int start = *start_ptr, i = start;
+    const int dpl = hd >> 5, kstride = hd + VEC, stage_elems = TK * (kstride + hd);
+    KT* tiles = reinterpret_cast<KT*>(dsm);                                  // DEC_STAGES × (K tile, V tile)
+    float* qs = reinterpret_cast<float*>(tiles + DEC_STAGES * stage_elems);  // G × hd, pre-scaled
+    float* pw = qs + G * hd;                                                 // DEC_WARPS × G × KPW
+    float* red = reinterpret_cast<float*>(dsm);  // after the loop, over the tiles: DEC_WARPS × G × (hd + 2)
+    const int start = *start_ptr;
     const bool stream = streaming[g] != 0;
-    const DuoRanges kr = duo_ranges(stream, i, i, sink, recent, splits, z, 32);
+    const DuoRanges kr = duo_ranges(stream, start, start, sink, recent, splits, z, TK);
     const int v_begin = kr.v_begin, v_end = kr.v_end;
+    const int chunk_vi = kr.a1 + (kr.b1 - kr.b0) - 1;  // the last key is the current position
+    const KT* kbase = stream ? k_ring : k_pool;
+    const KT* vbase = stream ? v_ring : v_pool;
     for (int e = threadIdx.x; e < G * hd; e += blockDim.x) qs[e] = q[(long long) (g * G) * hd + e] * scale;
-    __syncthreads();
+
+    // copies tile t into ring slot t % DEC_STAGES (keys past the share, and the current position,
+    // zero-filled), one commit group per tile
+    const int cpr = hd / VEC;
+    auto stage = [&](int t) {
+        KT* ks = tiles + (t % DEC_STAGES) * stage_elems;
+        KT* vs = ks + TK * kstride;
+        const int vb = v_begin + t * TK;
+#pragma unroll 4
+        for (int e = threadIdx.x; e < TK * cpr; e += blockDim.x) {
+            const int j = e / cpr, c = (e % cpr) * VEC, vi = vb + j;
+            const bool copy = vi < v_end && vi != chunk_vi;
+            const long long row = copy
+                ? duo_cache_row(stream, duo_position(kr, vi), g, page_table, max_pages, page_tokens, sink, recent) : 0;
+            cp_async16(ks + j * kstride + c, kbase + row * hd + c, copy);
+            cp_async16(vs + j * hd + c, vbase + row * hd + c, copy);
+        }
+        cp_async_commit();
+    };
+    const int ntiles = (v_end - v_begin + TK - 1) / TK;
+#pragma unroll
+    for (int t = 0; t < DEC_STAGES - 1; t++) {
+        if (t < ntiles) stage(t); else cp_async_commit();
+    }
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int kw = lane % KPW, slice = lane / KPW, dpart = hd / LPK;
     float m[DEC_MAX_G], l[DEC_MAX_G], acc[DEC_MAX_G][DEC_MAX_DPL];
 #pragma unroll
     for (int h = 0; h < DEC_MAX_G; h++) {
@@ -361,31 +434,34 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
 #pragma unroll
         for (int c = 0; c < DEC_MAX_DPL; c++) acc[h][c] = 0.f;
     }
-    float* my_p = pw + warp * G * 32;
-    for (int vt = v_begin + warp * 32; vt < v_end; vt += DEC_WARPS * 32) {
-        const int vi = vt + lane;
-        const bool valid = vi < v_end;
-        const int p = valid ? duo_position(kr, vi) : 0;
-        // this lane's key: the current chunk (n = 1: position start) or a cache row, found once and
-        // shared with the other lanes for the P·V pass below
-        const bool chunk = valid && p >= start;
-        const long long row = valid && !chunk
-            ? duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) : 0;
+    float* my_p = pw + warp * G * KPW;
+    for (int t = 0; t < ntiles; t++) {
+        cp_async_wait<DEC_STAGES - 2>();  // this thread's copies of tile t landed
+        __syncthreads();                  // everyone's; and everyone is done with tile t − 1's slot
+        if (t + DEC_STAGES - 1 < ntiles) stage(t + DEC_STAGES - 1); else cp_async_commit();
+        const KT* ks = tiles + (t % DEC_STAGES) * stage_elems;
+        const KT* vs = ks + TK * kstride;
+        const int w0 = v_begin + t * TK + warp * KPW;  // this warp's first key (virtual index)
+        const int nk = min(KPW, v_end - w0);
+        if (nk <= 0) continue;                          // warp-uniform: nothing of this tile is ours
+        const int vi = w0 + kw;
+        const bool valid = kw < nk, chunk = vi == chunk_vi;
         float s[DEC_MAX_G];
 #pragma unroll
         for (int h = 0; h < DEC_MAX_G; h++) s[h] = 0.f;
         if (valid) {
-            const float* kc = chunk ? k_chunk + (long long) g * hd : nullptr;
-            const KT* krow = chunk ? nullptr : (stream ? k_ring : k_pool) + row * hd;
-#pragma unroll 4
-            for (int c = 0; c < hd; c += 8) {
+            const KT* krow = ks + (warp * KPW + kw) * kstride + slice * dpart;
+            const float* kc = k_chunk + (long long) g * hd + slice * dpart;
+#pragma unroll 2
+            for (int c = 0; c < dpart; c += 8) {
                 float k8[8];
-                if (kc != nullptr) load8(kc + c, k8); else load8(krow + c, k8);
+                if (chunk) load8(kc + c, k8); else lds8(krow + c, k8);
 #pragma unroll
                 for (int h = 0; h < DEC_MAX_G; h++) {
                     if (h < G) {
-                        const float4 qa = *reinterpret_cast<const float4*>(qs + h * hd + c);
-                        const float4 qb = *reinterpret_cast<const float4*>(qs + h * hd + c + 4);
+                        const float* qh = qs + h * hd + slice * dpart + c;
+                        const float4 qa = *reinterpret_cast<const float4*>(qh);
+                        const float4 qb = *reinterpret_cast<const float4*>(qh + 4);
                         s[h] += qa.x * k8[0] + qa.y * k8[1] + qa.z * k8[2] + qa.w * k8[3]
                               + qb.x * k8[4] + qb.y * k8[5] + qb.z * k8[6] + qb.w * k8[7];
                     }
@@ -395,54 +471,41 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
 #pragma unroll
         for (int h = 0; h < DEC_MAX_G; h++) {
             if (h < G) {
+#pragma unroll
+                for (int o = KPW; o < 32; o <<= 1) s[h] += __shfl_xor_sync(0xffffffffu, s[h], o);
                 const float sv = valid ? s[h] : -INFINITY;
-                const float mn = fmaxf(m[h], warp_max(sv));  // finite: lane 0's key is always valid here
-                const float pj = valid ? expf(sv - mn) : 0.f;
-                const float alpha = m[h] == -INFINITY ? 0.f : expf(m[h] - mn);
+                const float mn = fmaxf(m[h], warp_max(sv));  // finite: key w0 is valid
+                const float pj = valid && slice == 0 ? expf(sv - mn) : 0.f;
+                const float alpha = expf(m[h] - mn);         // 0 while m is −∞
                 l[h] = l[h] * alpha + warp_sum(pj);
                 m[h] = mn;
 #pragma unroll
                 for (int c = 0; c < DEC_MAX_DPL; c++) acc[h][c] *= alpha;
-                my_p[h * 32 + lane] = pj;
+                if (slice == 0) my_p[h * KPW + kw] = pj;
             }
         }
         __syncwarp();
-        // P·V: DEC_VBATCH V rows in flight per lane before their FMAs (their rows come from the
-        // scoring lanes by shuffle, so no page-table lookup sits between two loads)
-        const int nk = min(32, v_end - vt);
-        const KT* vbase = stream ? v_ring : v_pool;
-        for (int j0 = 0; j0 < nk; j0 += DEC_VBATCH) {
-            float vv[DEC_VBATCH][DEC_MAX_DPL];
-#pragma unroll
-            for (int u = 0; u < DEC_VBATCH; u++) {
-                const int jj = (j0 + u) & 31;
-                const long long r = __shfl_sync(0xffffffffu, row, jj);
-                const bool from_chunk = __shfl_sync(0xffffffffu, chunk ? 1 : 0, jj) != 0;
-                if (j0 + u >= nk) {
-#pragma unroll
-                    for (int c = 0; c < DEC_MAX_DPL; c++) vv[u][c] = 0.f;
-                } else if (from_chunk) {
-                    load_dims<float>(v_chunk + (long long) g * hd + lane * dpl, dpl, vv[u]);
-                } else {
-                    load_dims<KT>(vbase + r * hd + lane * dpl, dpl, vv[u]);
-                }
+#pragma unroll 4
+        for (int jj = 0; jj < nk; jj++) {
+            float vv[DEC_MAX_DPL];
+            if (w0 + jj == chunk_vi) {
+                load_dims<float>(v_chunk + (long long) g * hd + lane * dpl, dpl, vv);
+            } else {
+                load_dims<KT>(vs + (warp * KPW + jj) * hd + lane * dpl, dpl, vv);
             }
 #pragma unroll
-            for (int u = 0; u < DEC_VBATCH; u++) {
-                if (j0 + u < nk) {
+            for (int h = 0; h < DEC_MAX_G; h++) {
+                if (h < G) {
+                    const float w = my_p[h * KPW + jj];
 #pragma unroll
-                    for (int h = 0; h < DEC_MAX_G; h++) {
-                        if (h < G) {
-                            const float w = my_p[h * 32 + j0 + u];
-#pragma unroll
-                            for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) acc[h][c] += w * vv[u][c];
-                        }
-                    }
+                    for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) acc[h][c] += w * vv[c];
                 }
             }
         }
         __syncwarp();
     }
+    cp_async_wait<0>();
+    __syncthreads();  // the tile ring is free: the merge buffer overlays it
     // merge the 4 warps
 #pragma unroll
     for (int h = 0; h < DEC_MAX_G; h++) {
@@ -479,10 +542,10 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
     }
 }
 
-extern "C" __global__ void __launch_bounds__(128, 4) duo_decode_f32kv(DUO_DECODE_ARGS(float)) {
+extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_f32kv(DUO_DECODE_ARGS(float)) {
     duo_decode<float>(DUO_DECODE_CALL);
 }
 
-extern "C" __global__ void __launch_bounds__(128, 4) duo_decode_bf16kv(DUO_DECODE_ARGS(uint16_t)) {
+extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_bf16kv(DUO_DECODE_ARGS(uint16_t)) {
     duo_decode<uint16_t>(DUO_DECODE_CALL);
 }

@@ -3,80 +3,131 @@
 // Several projections of the same input in one launch: w holds rows0 + rows1 + rows2 rows (the
 // matrices stacked), and output row o goes to out0 (o < rows0), out1 or out2, each (tokens, rows_k):
 // q/k/v and gate/up are one launch each in decode.
-// Launch: grid = ceil(rows / 8), block = 256 (8 warps, one output row per warp); each warp streams
-// its weight row once with 16-byte loads and applies it to every token (tokens ≤ 8 per launch; the
+// Launch: matmul_bf16 (up to 8 tokens): grid = ceil(rows / 8), block = 256, one output row per
+// warp; matmul_bf16_1t (decode, one token): grid = ceil(rows / 16), block = 256, two rows per warp.
+// Each warp streams its weight rows once with 16-byte loads and applies them to every token (the
 // caller splits larger batches). This is the memory-bound decode path (matvec).
-// Variants (H100, Llama-1B geometry decode, see src/docs/bench/cuda-decode.md): one 16-byte load
-// per lane per step, used at once, reached ~700 GB/s of weights; issuing four loads before using
-// them (more bytes in flight per warp) is the form below. Prefill's large batches want a
-// tensor-core GEMM instead.
+// Variants (H100): one 16-byte load per lane per step, used at once, reached ~700 GB/s of weights
+// (Llama-1B geometry, src/docs/bench/cuda-decode.md); issuing four loads before using them reached
+// ~1.75 TB/s at the 8B geometry (79 registers for the 8-token accumulators: 24 warps per SM). The
+// one-token form keeps 8 loads in flight per lane at 60 registers (32 warps per SM); bench's
+// matvec probe times both side by side. Prefill's large batches take the tensor-core GEMM (gemm.cu).
 #include "common.cuh"
 
 #define MAX_TOKENS 8
 #define UNROLL 4
 
-__device__ __forceinline__ void fma8(const uint4 packed, const float* __restrict__ x, long long cols, int tokens,
-                                     float* acc) {
-    const uint32_t* h = reinterpret_cast<const uint32_t*>(&packed);
-    float wf[8];
+// this lane's 8 weights of each of R rows (16 bytes each) applied to x[t, i .. i + 8) for every token:
+// x is read once for the R rows
+template <int R, int T>
+__device__ __forceinline__ void fma8(const uint4* packed, const float* __restrict__ x, long long cols, int tokens,
+                                     float (*acc)[T]) {
+    float wf[R][8];
 #pragma unroll
-    for (int k = 0; k < 4; k++) {
-        wf[2 * k] = __uint_as_float(h[k] << 16);
-        wf[2 * k + 1] = __uint_as_float(h[k] & 0xffff0000u);
+    for (int r = 0; r < R; r++) {
+        const uint32_t* h = reinterpret_cast<const uint32_t*>(&packed[r]);
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            wf[r][2 * k] = __uint_as_float(h[k] << 16);
+            wf[r][2 * k + 1] = __uint_as_float(h[k] & 0xffff0000u);
+        }
     }
 #pragma unroll
-    for (int t = 0; t < MAX_TOKENS; t++) {
+    for (int t = 0; t < T; t++) {
         if (t < tokens) {
             const float4 a = *reinterpret_cast<const float4*>(x + t * cols);
             const float4 b = *reinterpret_cast<const float4*>(x + t * cols + 4);
-            acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w
-                    + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z + wf[7] * b.w;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                acc[r][t] += wf[r][0] * a.x + wf[r][1] * a.y + wf[r][2] * a.z + wf[r][3] * a.w
+                           + wf[r][4] * b.x + wf[r][5] * b.y + wf[r][6] * b.z + wf[r][7] * b.w;
+            }
         }
     }
 }
 
+// R consecutive output rows per warp (UNROLL · R 16-byte weight loads in flight per lane, x read
+// once per R rows), up to T tokens; rows past the end repeat the last row's loads and write nothing.
+template <int R, int T>
+__device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, const float* __restrict__ x,
+                                            float* __restrict__ out0, float* __restrict__ out1,
+                                            float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,
+                                            int tokens) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int total = rows0 + rows1 + rows2;
+    const int first = (blockIdx.x * (blockDim.x >> 5) + warp) * R;
+    if (first >= total) return;
+    const uint16_t* wr[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) wr[r] = w + (long long) min(first + r, total - 1) * cols;
+    float acc[R][T];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+#pragma unroll
+        for (int t = 0; t < T; t++) acc[r][t] = 0.f;
+    }
+    // vector part: 8 bf16 (16 bytes) per lane per step when rows and x start 16-byte aligned
+    const bool aligned = ((((uintptr_t) w) & 15) == 0) && ((((uintptr_t) x) & 15) == 0) && (cols % 8 == 0);
+    const int vec_end = aligned ? cols : 0;
+    int i = lane * 8;
+    for (; i + (UNROLL - 1) * 256 < vec_end; i += UNROLL * 256) {
+        uint4 p[UNROLL][R];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+#pragma unroll
+            for (int r = 0; r < R; r++) p[u][r] = __ldg(reinterpret_cast<const uint4*>(wr[r] + i + u * 256));
+        }
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) fma8<R, T>(p[u], x + i + u * 256, cols, tokens, acc);
+    }
+    for (; i < vec_end; i += 256) {
+        uint4 p[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) p[r] = __ldg(reinterpret_cast<const uint4*>(wr[r] + i));
+        fma8<R, T>(p, x + i, cols, tokens, acc);
+    }
+    for (int j = vec_end + lane; j < cols; j += 32) {
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            const float wf = bf16_to_float(wr[r][j]);
+            for (int t = 0; t < tokens; t++) acc[r][t] += wf * x[(long long) t * cols + j];
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        const int row = first + r;
+        float* out;
+        int rows, orow;
+        if (row < rows0) {
+            out = out0; rows = rows0; orow = row;
+        } else if (row < rows0 + rows1) {
+            out = out1; rows = rows1; orow = row - rows0;
+        } else {
+            out = out2; rows = rows2; orow = row - rows0 - rows1;
+        }
+#pragma unroll
+        for (int t = 0; t < T; t++) {
+            if (t < tokens) {
+                const float s = warp_sum(acc[r][t]);
+                if (lane == 0 && row < total) out[(long long) t * rows + orow] = s;
+            }
+        }
+    }
+}
+
+// grid = ceil(rows / 8), block = 256: one row per warp, up to 8 tokens
 extern "C" __global__ void matmul_bf16(const uint16_t* __restrict__ w, const float* __restrict__ x,
                                        float* __restrict__ out0, float* __restrict__ out1, float* __restrict__ out2,
                                        int rows0, int rows1, int rows2, int cols, int tokens) {
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int row = blockIdx.x * (blockDim.x >> 5) + warp;
-    if (row >= rows0 + rows1 + rows2) return;
-    float* out;
-    int rows, orow;
-    if (row < rows0) {
-        out = out0; rows = rows0; orow = row;
-    } else if (row < rows0 + rows1) {
-        out = out1; rows = rows1; orow = row - rows0;
-    } else {
-        out = out2; rows = rows2; orow = row - rows0 - rows1;
-    }
-    const uint16_t* wr = w + (long long) row * cols;
-    float acc[MAX_TOKENS];
-#pragma unroll
-    for (int t = 0; t < MAX_TOKENS; t++) acc[t] = 0.f;
-    // vector part: 8 bf16 (16 bytes) per lane per step when rows and x start 16-byte aligned
-    bool aligned = ((((uintptr_t) wr) & 15) == 0) && ((((uintptr_t) x) & 15) == 0) && (cols % 4 == 0);
-    int vec_end = aligned ? (cols / 8) * 8 : 0;
-    int i = lane * 8;
-    for (; i + (UNROLL - 1) * 256 < vec_end; i += UNROLL * 256) {
-        uint4 p[UNROLL];
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) p[u] = __ldg(reinterpret_cast<const uint4*>(wr + i + u * 256));
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) fma8(p[u], x + i + u * 256, cols, tokens, acc);
-    }
-    for (; i < vec_end; i += 256) {
-        fma8(__ldg(reinterpret_cast<const uint4*>(wr + i)), x + i, cols, tokens, acc);
-    }
-    for (int j = vec_end + lane; j < cols; j += 32) {
-        float wf = bf16_to_float(wr[j]);
-        for (int t = 0; t < tokens; t++) acc[t] += wf * x[(long long) t * cols + j];
-    }
-#pragma unroll
-    for (int t = 0; t < MAX_TOKENS; t++) {
-        if (t < tokens) {
-            float s = warp_sum(acc[t]);
-            if (lane == 0) out[(long long) t * rows + orow] = s;
-        }
-    }
+    matvec_rows<1, MAX_TOKENS>(w, x, out0, out1, out2, rows0, rows1, rows2, cols, tokens);
+}
+
+// The decode form (one token): grid = ceil(rows / 16), block = 256, two rows per warp. Fewer
+// registers than matmul_bf16 (no 8-token accumulators), so more warps per SM, each with twice the
+// weight bytes in flight.
+extern "C" __global__ void matmul_bf16_1t(const uint16_t* __restrict__ w, const float* __restrict__ x,
+                                          float* __restrict__ out0, float* __restrict__ out1,
+                                          float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,
+                                          int tokens) {
+    matvec_rows<2, 1>(w, x, out0, out1, out2, rows0, rows1, rows2, cols, 1);
 }

@@ -1,19 +1,74 @@
 // RMSNorm, one block per row: out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight.
 // Shapes: x, out (rows, dim) float32; weight (dim) float32. Launch: grid = rows, block = 256.
-// Variants: one block per row with a two-level (warp, block) reduction; rows of the sizes Llama
-// uses (2K-8K floats) are a single pass from L2, so this is launch- and bandwidth-bound.
+// Decode runs these on one row (one block): latency-bound. So the row is read once, in 16-byte
+// loads all issued before the reduction (up to NORM_VEC per thread, kept in registers: dim ≤ 4096
+// at 256 threads), and written from registers; other shapes take the scalar two-pass loop.
+// Variants (H100, 8B geometry decode): the scalar two-pass loop alone, 16 dependent loads per
+// thread per pass: about 17 µs per launch (bench's per-kernel event timing).
 #include "common.cuh"
+
+#define NORM_VEC 4
+
+// x[t, :] (+= delta[t, :] when delta != nullptr) then out[t, :] = rmsnorm(x[t, :]) · weight
+__device__ __forceinline__ void rmsnorm_row(float* __restrict__ x, const float* __restrict__ delta,
+                                            const float* __restrict__ weight, float* __restrict__ out, int dim,
+                                            float eps) {
+    __shared__ float scratch[32];
+    float* row = x + (long long) blockIdx.x * dim;
+    const float* dr = delta == nullptr ? nullptr : delta + (long long) blockIdx.x * dim;
+    float* o = out + (long long) blockIdx.x * dim;
+    const bool vec = dim % 4 == 0 && dim / 4 <= NORM_VEC * (int) blockDim.x
+        && ((((uintptr_t) row) | ((uintptr_t) dr) | ((uintptr_t) weight) | ((uintptr_t) o)) & 15) == 0;
+    float ss = 0.f;
+    if (vec) {
+        float4* r4 = reinterpret_cast<float4*>(row);
+        float4 v[NORM_VEC];
+#pragma unroll
+        for (int k = 0; k < NORM_VEC; k++) {
+            const int i = threadIdx.x + k * blockDim.x;
+            if (i < dim / 4) v[k] = r4[i];
+        }
+#pragma unroll
+        for (int k = 0; k < NORM_VEC; k++) {
+            const int i = threadIdx.x + k * blockDim.x;
+            if (i < dim / 4) {
+                if (dr != nullptr) {
+                    const float4 d = reinterpret_cast<const float4*>(dr)[i];
+                    v[k].x += d.x; v[k].y += d.y; v[k].z += d.z; v[k].w += d.w;
+                    r4[i] = v[k];
+                }
+                ss += v[k].x * v[k].x + v[k].y * v[k].y + v[k].z * v[k].z + v[k].w * v[k].w;
+            }
+        }
+        ss = block_sum(ss, scratch);
+        const float inv = rsqrtf(ss / dim + eps);
+#pragma unroll
+        for (int k = 0; k < NORM_VEC; k++) {
+            const int i = threadIdx.x + k * blockDim.x;
+            if (i < dim / 4) {
+                const float4 w = reinterpret_cast<const float4*>(weight)[i];
+                reinterpret_cast<float4*>(o)[i] =
+                    make_float4(w.x * (v[k].x * inv), w.y * (v[k].y * inv), w.z * (v[k].z * inv), w.w * (v[k].w * inv));
+            }
+        }
+        return;
+    }
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        float v = row[i];
+        if (dr != nullptr) {
+            v += dr[i];
+            row[i] = v;
+        }
+        ss += v * v;
+    }
+    ss = block_sum(ss, scratch);
+    const float inv = rsqrtf(ss / dim + eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = weight[i] * (row[i] * inv);
+}
 
 extern "C" __global__ void rmsnorm_f32(const float* __restrict__ x, const float* __restrict__ weight,
                                        float* __restrict__ out, int dim, float eps) {
-    __shared__ float scratch[32];
-    const float* row = x + (long long) blockIdx.x * dim;
-    float ss = 0.f;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += row[i] * row[i];
-    ss = block_sum(ss, scratch);
-    float inv = rsqrtf(ss / dim + eps);
-    float* o = out + (long long) blockIdx.x * dim;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = weight[i] * (row[i] * inv);
+    rmsnorm_row(const_cast<float*>(x), nullptr, weight, out, dim, eps);
 }
 
 // The residual add fused with the next RMSNorm: x[t, :] += delta[t, :]; out[t, :] = rmsnorm(x[t, :]) · weight.
@@ -21,17 +76,5 @@ extern "C" __global__ void rmsnorm_f32(const float* __restrict__ x, const float*
 extern "C" __global__ void rmsnorm_residual_f32(float* __restrict__ x, const float* __restrict__ delta,
                                                 const float* __restrict__ weight, float* __restrict__ out,
                                                 int dim, float eps) {
-    __shared__ float scratch[32];
-    float* row = x + (long long) blockIdx.x * dim;
-    const float* dr = delta + (long long) blockIdx.x * dim;
-    float ss = 0.f;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        float v = row[i] + dr[i];
-        row[i] = v;
-        ss += v * v;
-    }
-    ss = block_sum(ss, scratch);
-    float inv = rsqrtf(ss / dim + eps);
-    float* o = out + (long long) blockIdx.x * dim;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = weight[i] * (row[i] * inv);
+    rmsnorm_row(x, delta, weight, out, dim, eps);
 }

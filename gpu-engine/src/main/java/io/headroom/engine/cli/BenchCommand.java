@@ -24,6 +24,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -99,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--prefill-attention", paramLabel = "KERNEL", description = "cuda: prefill attention kernel: "
             + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments) or cuda-cores "
-            + "(duo_attention). Default: tensor-cores, cuda-cores with --exact")
+            + "(duo_attention). Default: mma, cuda-cores with --exact")
     String prefillAttention;
 
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
@@ -221,7 +222,7 @@ final class BenchCommand implements Callable<Integer> {
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
             }
             PrefillAttention attention = prefillAttention != null ? PrefillAttention.parse(prefillAttention)
-                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.TENSOR_CORES;
+                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.TENSOR_CORES_MMA;
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention);
             json.put("device", device.name());
@@ -248,6 +249,15 @@ final class BenchCommand implements Callable<Integer> {
             json.put("fits", true);
             if (!exact) {
                 json.put("gemm_bf16_tc_tflops_8192x8192x4096", gemmRate(device, 8192, 8192, 4096));
+                Map<String, Object> matvec = new LinkedHashMap<>();
+                for (int[] shape : new int[][] {{2 * config.intermediateSize(), config.hiddenSize()},
+                    {config.hiddenSize(), config.intermediateSize()}}) {
+                    for (String kernel : List.of("matmul_bf16", "matmul_bf16_1t")) {
+                        matvec.put(kernel + " " + shape[0] + "x" + shape[1], matvecRate(device, kernel, shape[0],
+                                shape[1]));
+                    }
+                }
+                json.put("matvec_weight_gb_per_second_one_token", matvec);
             }
             // probes that allocate run before the model takes the card (a context that just fits leaves no room)
             double copy = device.copyBandwidth(1L << 30, 10);
@@ -357,6 +367,38 @@ final class BenchCommand implements Callable<Integer> {
                 best = Math.min(best, System.nanoTime() - t0);
             }
             return 2.0 * rows * cols * tokens / (best / 1e9) / 1e12;
+        } finally {
+            device.free(w);
+            device.free(x);
+            device.free(out);
+        }
+    }
+
+    /**
+     * A decode matvec kernel's weight-read rate (GB/s, best of 5 rounds of 20 back-to-back launches)
+     * on rows × cols random bf16 weights and one token: the two matmul.cu forms side by side.
+     */
+    static double matvecRate(CudaDevice device, String kernel, int rows, int cols) {
+        CUdeviceptr w = device.alloc(2L * rows * cols);
+        CUdeviceptr x = device.alloc(4L * cols);
+        CUdeviceptr out = device.alloc(4L * rows);
+        int rowsPerBlock = kernel.endsWith("_1t") ? 16 : 8;
+        try {
+            device.launchAsync("fill_random_bf16", 1024, 256, 0, w, (long) rows * cols, 7, 0.05f);
+            device.launchAsync("fill_random_f32", 1024, 256, 0, x, (long) cols, 8, 1f);
+            long best = Long.MAX_VALUE;
+            for (int round = 0; round < 6; round++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < 20; i++) {
+                    device.launchAsync(kernel, (rows + rowsPerBlock - 1) / rowsPerBlock, 256, 0, w, x, out, null,
+                            null, rows, 0, 0, cols, 1);
+                }
+                device.synchronize(kernel);
+                if (round > 0) { // round 0 warms up
+                    best = Math.min(best, System.nanoTime() - t0);
+                }
+            }
+            return 20.0 * 2 * rows * cols / (best / 1e9) / 1e9;
         } finally {
             device.free(w);
             device.free(x);

@@ -157,11 +157,12 @@ public final class CudaDevice implements AutoCloseable {
             for (String kernel : kernelNames(file)) {
                 CUfunction f = new CUfunction();
                 check(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
-                if (kernel.startsWith("duo_attention") || kernel.startsWith("flash_prefill")) {
+                if (kernel.startsWith("duo_") || kernel.startsWith("flash_prefill")) {
                     // beyond the default 48 KiB: duo_attention needs up to 96 KiB (head_dim 256),
-                    // flash_prefill up to ~125 KiB (head_dim 128); as much as the device allows
+                    // duo_decode ~105 KiB and flash_prefill up to ~125 KiB (head_dim 128); as much
+                    // as the device allows
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                            Math.min(maxSharedOptin, kernel.startsWith("flash") ? 160 * 1024 : 96 * 1024)),
+                            Math.min(maxSharedOptin, kernel.startsWith("duo_attention") ? 96 * 1024 : 160 * 1024)),
                             "cuFuncSetAttribute(" + kernel + ")");
                 }
                 functions.put(kernel, f);
@@ -180,7 +181,7 @@ public final class CudaDevice implements AutoCloseable {
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv"};
-            case "matmul.fatbin" -> new String[] {"matmul_bf16"};
+            case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
             default -> new String[0];

@@ -66,10 +66,10 @@ public final class CudaKernels implements Kernels, AutoCloseable {
         try {
             for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
                 int n = Math.min(MATMUL_TOKENS, tokens - t0);
-                device.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, dw, dx.withByteOffset(4L * t0 * cols),
-                        dout.withByteOffset(4L * t0 * rows), null, null, rows, 0, 0, cols, n);
+                CudaLlamaModel.matvec(device, dw, dx.withByteOffset(4L * t0 * cols),
+                        dout.withByteOffset(4L * t0 * rows), rows, null, 0, null, 0, cols, n);
             }
-            device.synchronize("matmul_bf16 over " + tokens + " tokens of (" + rows + ", " + cols + ")");
+            device.synchronize("matvec over " + tokens + " tokens of (" + rows + ", " + cols + ")");
             device.download(dout, out, tokens * rows);
         } finally {
             device.free(dx);

@@ -29,10 +29,12 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** Keys one split-K share of decode attention covers, at least (rounded to powers of two shares). */
     private static final int KEYS_PER_SPLIT = 128;
     /**
-     * The same for the decode-specialised kernel, whose per-block cost (q staging, the warps' merge)
-     * wants more keys per block: 512 measured faster than 128 at 128K on the H100.
+     * The same for the decode-specialised kernel, whose per-block cost (q staging, filling its copy
+     * pipeline, the warps' merge) wants more keys per block: 1024 keys keep a 32K context of the 8B
+     * geometry (8 KV heads, 256 blocks) in one wave at two blocks per SM. (The first form of the
+     * kernel measured 512 faster than 128 at 128K on the H100.)
      */
-    private static final int DECODE_KERNEL_KEYS_PER_SPLIT = 512;
+    private static final int DECODE_KERNEL_KEYS_PER_SPLIT = 1024;
 
     /**
      * @param capacity   most positions one sequence may hold
@@ -389,10 +391,10 @@ public final class CudaLlamaModel implements AutoCloseable {
                         workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
                         layout.sink(), layout.recent(), fhpb, splits, scale);
             } else if (n == 1 && decodeKernelFits(c)) {
-                dev.launchGrid(decode, c.numKvHeads(), splits, 1, 128, decodeSmem(c), q, k, v, poolKeys, poolValues,
-                        seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace,
-                        c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
-                        layout.recent(), splits, scale);
+                dev.launchGrid(decode, c.numKvHeads(), splits, 1, 128, decodeSmem(group, hd, options.kvType().bytes()),
+                        q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
+                        flags, start, att, workspace, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(),
+                        maxPages, layout.sink(), layout.recent(), splits, scale);
             } else {
                 dev.launchGrid(attention, gridX, gridY, splits, 128, smem, q, k, v, poolKeys, poolValues,
                         seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace, n,
@@ -454,10 +456,16 @@ public final class CudaLlamaModel implements AutoCloseable {
         return c.headDim() % 32 == 0 && c.headDim() <= 128 && c.numHeads() / c.numKvHeads() <= 8;
     }
 
-    /** Dynamic shared memory of duo_decode: q, the sub-tile probabilities and the warps' partial results. */
-    static int decodeSmem(ModelConfig c) {
-        int g = c.numHeads() / c.numKvHeads();
-        return 4 * (g * c.headDim() + 4 * g * 32 + 4 * g * (c.headDim() + 2));
+    /**
+     * Dynamic shared memory of duo_decode (layout in duo_attention.cu): a ring of 3 tiles of 128 /
+     * kvBytes keys (K rows padded by 16 bytes, V rows), q and the probabilities; the warps' partial
+     * results overlay the ring at the end.
+     */
+    static int decodeSmem(int group, int hd, int kvBytes) {
+        int tileKeys = 128 / kvBytes;
+        int ring = 3 * tileKeys * (2 * hd + 16 / kvBytes) * kvBytes;
+        int merge = 4 * 4 * group * (hd + 2);
+        return Math.max(ring, merge) + 4 * (group * hd + 4 * group * (tileKeys / 4));
     }
 
     /** Query heads of one KV head a block serves: the largest divisor of the group size up to 16. */
@@ -509,17 +517,35 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
             int nt = Math.min(MATMUL_TOKENS, tokens - t0);
-            dev.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, w, in.withByteOffset(4L * t0 * cols),
-                    out.withByteOffset(4L * t0 * rows), null, null, rows, 0, 0, cols, nt);
+            matvec(dev, w, in.withByteOffset(4L * t0 * cols), out.withByteOffset(4L * t0 * rows), rows, null, 0, null,
+                    0, cols, nt);
         }
     }
 
     /** Up to three stacked projections of the same (at most 8-token) input in one matvec launch. */
     private void matvec(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0, CUdeviceptr out1, int rows1,
             CUdeviceptr out2, int rows2, int cols, int tokens) {
+        matvec(dev, w, in, out0, rows0, out1, rows1, out2, rows2, cols, tokens);
+    }
+
+    /**
+     * Queues a matvec (matmul.cu): out_k (tokens, rows_k) f32 = in (tokens ≤ 8, cols) f32 · the stacked
+     * bf16 weights' rows; one token (decode) takes matmul_bf16_1t (two rows per warp), more take
+     * matmul_bf16 (one row per warp).
+     */
+    public static void matvec(CudaDevice dev, CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0,
+            CUdeviceptr out1, int rows1, CUdeviceptr out2, int rows2, int cols, int tokens) {
+        if (tokens < 1 || tokens > MATMUL_TOKENS) {
+            throw new IllegalArgumentException("a matvec launch serves 1.." + MATMUL_TOKENS + " tokens, not " + tokens);
+        }
         int rows = rows0 + rows1 + rows2;
-        dev.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2, cols,
-                tokens);
+        if (tokens == 1) {
+            dev.launchAsync("matmul_bf16_1t", (rows + 15) / 16, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2,
+                    cols, 1);
+        } else {
+            dev.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2, cols,
+                    tokens);
+        }
     }
 
     @Override

@@ -254,7 +254,7 @@ class CudaDuoKernelsTests {
             Arrays.fill(out, Float.NaN);
             CUdeviceptr dOut2 = up(out);
             CUdeviceptr dPart2 = up(part);
-            dev.launchGrid(decode, kvHeads, splits, 1, 128, 4 * (group * hd + 4 * group * 32 + 4 * group * (hd + 2)),
+            dev.launchGrid(decode, kvHeads, splits, 1, 128, CudaLlamaModel.decodeSmem(group, hd, bf16 ? 2 : 4),
                     up(q), up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
                     up(new int[] {start}), dOut2, dPart2, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
                     splits, scale);
