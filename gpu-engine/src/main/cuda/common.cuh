@@ -39,3 +39,12 @@ __device__ __forceinline__ float block_max(float v, float* scratch /* [32] share
     v = lane < warps ? scratch[lane] : -INFINITY;
     return warp_max(v);
 }
+
+// 16-byte global → shared copy, not waiting; zero-fills the destination when !copy
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool copy) {
+    const unsigned d = (unsigned) __cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(copy ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }

@@ -315,15 +315,6 @@ extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_appen
 #define DEC_MAX_DPL 4
 #define DEC_STAGES 3
 
-// 16-byte global → shared copy, not waiting; zero-fills the destination when !copy
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool copy) {
-    const unsigned d = (unsigned) __cvta_generic_to_shared(dst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(copy ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
 // 8 consecutive elements from shared memory (16 / 32 bytes, aligned), as float
 __device__ __forceinline__ void lds8(const float* p, float* out) {
     const float4 a = *reinterpret_cast<const float4*>(p);
@@ -365,19 +356,6 @@ __device__ __forceinline__ void load_dims<uint16_t>(const uint16_t* p, int dpl, 
 #pragma unroll
     for (int c = 0; c < DEC_MAX_DPL; c++) if (c < dpl) out[c] = bf16_to_float(p[c]);
 }
-
-// duo_decode's parameter list (DUO_DECODE_ARGS for its kernels, _RESTRICT for its device
-// function) and the call.
-#define DUO_DECODE_PARAMS(KT, R)                                                                        \
-    const float* R q, const float* R k_chunk, const float* R v_chunk, const KT* R k_pool,                 \
-        const KT* R v_pool, const int* R page_table, const KT* R k_ring, const KT* R v_ring,                \
-        const int* R streaming, const int* R start_ptr, float* R out, float* R part, int heads,              \
-        int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent, int splits, float scale
-#define DUO_DECODE_ARGS(KT) DUO_DECODE_PARAMS(KT, )
-#define DUO_DECODE_ARGS_RESTRICT(KT) DUO_DECODE_PARAMS(KT, __restrict__)
-#define DUO_DECODE_CALL                                                                                      \
-    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, heads,   \
-        kv_heads, head_dim, page_tokens, max_pages, sink, recent, splits, scale
 
 template <typename KT>
 __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
@@ -517,29 +495,7 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
         }
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < G * hd; e += blockDim.x) {
-        const int h = e / hd, d = e % hd;
-        float mx = -INFINITY;
-        for (int w = 0; w < DEC_WARPS; w++) mx = fmaxf(mx, red[(w * G + h) * (hd + 2)]);
-        float num = 0.f, den = 0.f;
-        if (mx != -INFINITY) {
-            for (int w = 0; w < DEC_WARPS; w++) {
-                const float* r = red + (w * G + h) * (hd + 2);
-                if (r[0] == -INFINITY) continue;
-                const float wt = expf(r[0] - mx);
-                den += wt * r[1];
-                num += wt * r[2 + d];
-            }
-        }
-        const int row = g * G + h;
-        if (splits == 1) {
-            out[(long long) row * hd + d] = den > 0.f ? num / den : 0.f;
-        } else {
-            float* pr = part + ((long long) z * heads + row) * (hd + 2);
-            if (d == 0) { pr[0] = mx; pr[1] = den; }
-            pr[2 + d] = num;
-        }
-    }
+    duo_decode_merge(red, DEC_WARPS, G, hd, g, z, heads, splits, out, part);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_f32kv(DUO_DECODE_ARGS(float)) {

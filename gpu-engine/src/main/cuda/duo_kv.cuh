@@ -103,3 +103,46 @@ __device__ __forceinline__ void duo_kv_element(int p, int d, int start, int g, b
 #define DUO_ATTENTION_CALL                                                                                    \
     q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, n, heads, \
         kv_heads, head_dim, page_tokens, max_pages, sink, recent, hpb, splits, scale
+
+// The decode attention kernels' parameter list (duo_decode, duo_decode_mma): DUO_DECODE_ARGS for
+// the extern kernels, _RESTRICT for their device functions; and the call.
+#define DUO_DECODE_PARAMS(KT, R)                                                                        \
+    const float* R q, const float* R k_chunk, const float* R v_chunk, const KT* R k_pool,                 \
+        const KT* R v_pool, const int* R page_table, const KT* R k_ring, const KT* R v_ring,                \
+        const int* R streaming, const int* R start_ptr, float* R out, float* R part, int heads,              \
+        int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent, int splits, float scale
+#define DUO_DECODE_ARGS(KT) DUO_DECODE_PARAMS(KT, )
+#define DUO_DECODE_ARGS_RESTRICT(KT) DUO_DECODE_PARAMS(KT, __restrict__)
+#define DUO_DECODE_CALL                                                                                      \
+    q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, heads,   \
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, splits, scale
+
+// The end of a decode attention block (duo_decode, duo_decode_mma): its warps' partial results
+// red[(w · G + h) · (hd + 2)] = (m, l, acc[hd]) for head h of KV head g, merged into out (splits = 1)
+// or into share z's part (for attention_combine). Called by the whole block after a barrier.
+__device__ __forceinline__ void duo_decode_merge(const float* red, int warps, int G, int hd, int g, int z, int heads,
+                                                 int splits, float* __restrict__ out, float* __restrict__ part) {
+    for (int e = threadIdx.x; e < G * hd; e += blockDim.x) {
+        const int h = e / hd, d = e % hd;
+        float mx = -INFINITY;
+        for (int w = 0; w < warps; w++) mx = fmaxf(mx, red[(w * G + h) * (hd + 2)]);
+        float num = 0.f, den = 0.f;
+        if (mx != -INFINITY) {
+            for (int w = 0; w < warps; w++) {
+                const float* r = red + (w * G + h) * (hd + 2);
+                if (r[0] == -INFINITY) continue;
+                const float wt = expf(r[0] - mx);
+                den += wt * r[1];
+                num += wt * r[2 + d];
+            }
+        }
+        const int row = g * G + h;
+        if (splits == 1) {
+            out[(long long) row * hd + d] = den > 0.f ? num / den : 0.f;
+        } else {
+            float* pr = part + ((long long) z * heads + row) * (hd + 2);
+            if (d == 0) { pr[0] = mx; pr[1] = den; }
+            pr[2 + d] = num;
+        }
+    }
+}

@@ -450,3 +450,197 @@ extern "C" __global__ void __launch_bounds__(128) flash_prefill_mma_f32kv(DUO_AT
 extern "C" __global__ void __launch_bounds__(128) flash_prefill_mma_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
     flash_prefill_mma_dispatch<uint16_t>(DUO_ATTENTION_CALL);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Decode attention on tensor cores: duo_decode_mma_bf16kv (bf16 KV; the host's default for bf16
+// KV with tensor cores on). Same contract as duo_decode (duo_attention.cu): grid = (kv_heads,
+// splits), block = 128, one query position, all G = heads / kv_heads query heads of a KV head in
+// one block, partial results into out or part.
+// Why: duo_decode on CUDA cores spends ~150 instructions per key and KV head (Q·K per lane with q
+// from shared memory, a warp reduction per head and tile, P·V per key), and at 2–3 warps per
+// scheduler it is latency-bound: ncu (H200, 1B geometry, 120K context) showed 0.39 instructions
+// issued per scheduler cycle, 11% of DRAM bandwidth. Here the G heads are the rows of an m16n8k16
+// A operand (rows ≥ G zero), so a 16-key tile is 2·HD/16 mma for S = Q·Kᵀ and HD/8 for O += P·V,
+// with the softmax on the accumulator layout (a row's max and sum over its four lanes).
+// Memory: each warp owns every fourth 16-key tile of the block's share and streams it through
+// its own ring of DEC_MMA_STAGES shared-memory buffers with cp.async (one cache-row lookup per
+// key, passed to the copying lanes by shuffle), so warps never wait on each other inside the loop
+// (one block barrier, before the merge). The current position's key and value come from the chunk
+// (float32), rounded to bf16 like Q and P (the tensor-core rounding of flash_prefill_mma).
+// Requires head_dim % 16 == 0, head_dim ≤ 128, G ≤ 8. Dynamic shared memory:
+// CudaLlamaModel.decodeMmaSmem = 4 warps × DEC_MMA_STAGES × 2 · 16 · (HD + 8) bf16.
+#define DEC_MMA_WARPS 4
+#define DEC_MMA_KEYS 16
+#define DEC_MMA_STAGES 3
+
+template <int HD>
+__device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
+    constexpr int ld = HD + 8, CPR = HD / 8;  // bf16 row stride; 16-byte chunks per row
+    constexpr int TILE = 2 * DEC_MMA_KEYS * ld;
+    extern __shared__ __align__(16) unsigned char dm_smem[];
+    const int G = heads / kv_heads, g = blockIdx.x, z = blockIdx.y;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, grp = lane >> 2, tig = lane & 3;
+    __nv_bfloat16* ring = reinterpret_cast<__nv_bfloat16*>(dm_smem) + warp * DEC_MMA_STAGES * TILE;
+    float* red = reinterpret_cast<float*>(dm_smem);  // after the loop, over the rings
+    const int start = *start_ptr;
+    const bool stream = streaming[g] != 0;
+    const DuoRanges kr = duo_ranges(stream, start, start, sink, recent, splits, z, DEC_MMA_WARPS * DEC_MMA_KEYS);
+    const int v_begin = kr.v_begin, v_end = kr.v_end;
+    const int chunk_vi = kr.a1 + (kr.b1 - kr.b0) - 1;  // the last key is the current position
+    const uint16_t* kbase = stream ? k_ring : k_pool;
+    const uint16_t* vbase = stream ? v_ring : v_pool;
+
+    // the G heads' q·scale as A fragments (row grp; rows ≥ G and the upper 8 rows zero)
+    uint32_t qa[HD / 16][4];
+    {
+        const bool live = grp < G;
+        const float* qg = q + (long long) (g * G + (live ? grp : 0)) * HD;
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {
+            const float2 x0 = live ? *reinterpret_cast<const float2*>(qg + kk * 16 + 2 * tig) : make_float2(0.f, 0.f);
+            const float2 x1 = live ? *reinterpret_cast<const float2*>(qg + kk * 16 + 2 * tig + 8)
+                                   : make_float2(0.f, 0.f);
+            qa[kk][0] = bf16x2(x0.x * scale, x0.y * scale);
+            qa[kk][1] = 0u;
+            qa[kk][2] = bf16x2(x1.x * scale, x1.y * scale);
+            qa[kk][3] = 0u;
+        }
+    }
+
+    // this warp's tiles: w, w + 4, w + 8, ... of the share's 16-key tiles
+    const int ntiles = (v_end - v_begin + DEC_MMA_KEYS - 1) / DEC_MMA_KEYS;
+    const int mine = ntiles > warp ? (ntiles - warp + DEC_MMA_WARPS - 1) / DEC_MMA_WARPS : 0;
+    auto stage = [&](int j) {  // this warp's j-th tile into ring slot j % DEC_MMA_STAGES
+        __nv_bfloat16* ks = ring + (j % DEC_MMA_STAGES) * TILE;
+        __nv_bfloat16* vs = ks + DEC_MMA_KEYS * ld;
+        const int vb = v_begin + (warp + j * DEC_MMA_WARPS) * DEC_MMA_KEYS;
+        const int my_vi = vb + (lane & 15);
+        const long long my_row = my_vi < v_end && my_vi != chunk_vi
+            ? duo_cache_row(stream, duo_position(kr, my_vi), g, page_table, max_pages, page_tokens, sink, recent) : 0;
+#pragma unroll
+        for (int e = lane; e < DEC_MMA_KEYS * CPR; e += 32) {  // 2·HD chunks: a multiple of 32
+            const int key = e / CPR, c = (e % CPR) * 8, vi = vb + key;
+            const long long row = __shfl_sync(0xffffffffu, my_row, key);
+            if (vi == chunk_vi) {
+                const float* kc = k_chunk + (long long) g * HD + c;
+                const float* vc = v_chunk + (long long) g * HD + c;
+                uint4 kp, vp;
+                kp.x = bf16x2(kc[0], kc[1]); kp.y = bf16x2(kc[2], kc[3]);
+                kp.z = bf16x2(kc[4], kc[5]); kp.w = bf16x2(kc[6], kc[7]);
+                vp.x = bf16x2(vc[0], vc[1]); vp.y = bf16x2(vc[2], vc[3]);
+                vp.z = bf16x2(vc[4], vc[5]); vp.w = bf16x2(vc[6], vc[7]);
+                *reinterpret_cast<uint4*>(ks + key * ld + c) = kp;
+                *reinterpret_cast<uint4*>(vs + key * ld + c) = vp;
+            } else {
+                const bool copy = vi < v_end;  // past the share: zero-filled (and masked)
+                cp_async16(ks + key * ld + c, kbase + row * HD + c, copy);
+                cp_async16(vs + key * ld + c, vbase + row * HD + c, copy);
+            }
+        }
+        cp_async_commit();
+    };
+#pragma unroll
+    for (int j = 0; j < DEC_MMA_STAGES - 1; j++) {
+        if (j < mine) stage(j); else cp_async_commit();
+    }
+
+    float o[HD / 8][4];
+#pragma unroll
+    for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
+    float m = -INFINITY, l = 0.f;  // row grp's running max and (this lane's columns') sum
+    for (int j = 0; j < mine; j++) {
+        __syncwarp();  // every lane is done reading the slot tile j + STAGES − 1 goes into
+        if (j + DEC_MMA_STAGES - 1 < mine) stage(j + DEC_MMA_STAGES - 1); else cp_async_commit();
+        cp_async_wait<DEC_MMA_STAGES - 1>();  // this lane's copies of tile j landed
+        __syncwarp();                         // and every lane's
+        const __nv_bfloat16* ks = ring + (j % DEC_MMA_STAGES) * TILE;
+        const __nv_bfloat16* vs = ks + DEC_MMA_KEYS * ld;
+        const int vb = v_begin + (warp + j * DEC_MMA_WARPS) * DEC_MMA_KEYS;
+        // S = Q · K_tileᵀ: two tiles of 8 keys
+        float s[2][4];
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+            const __nv_bfloat16* krow = ks + (nt * 8 + grp) * ld + 2 * tig;
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++) {
+                mma_bf16_16816(s[nt], qa[kk], smem_word(krow + kk * 16), smem_word(krow + kk * 16 + 8));
+            }
+        }
+        // keys past the share masked; the row's max over its four lanes (finite: key vb is valid)
+        float mx = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                if (vb + nt * 8 + 2 * tig + e >= v_end) s[nt][e] = -INFINITY;
+                mx = fmaxf(mx, s[nt][e]);
+            }
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float mn = fmaxf(m, mx);
+        const float alpha = __expf(m - mn);  // 0 while m is −∞
+        m = mn;
+        float ps = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+            s[nt][0] = __expf(s[nt][0] - mn);
+            s[nt][1] = __expf(s[nt][1] - mn);
+            ps += s[nt][0] + s[nt][1];
+        }
+        l = l * alpha + ps;
+#pragma unroll
+        for (int nd = 0; nd < HD / 8; nd++) {
+            o[nd][0] *= alpha;
+            o[nd][1] *= alpha;
+        }
+        // O += P · V (P's upper 8 rows zero)
+        uint32_t pa[4];
+        pa[0] = bf16x2(s[0][0], s[0][1]);
+        pa[1] = 0u;
+        pa[2] = bf16x2(s[1][0], s[1][1]);
+        pa[3] = 0u;
+        const __nv_bfloat16* vrow = vs + (lane & 15) * ld;
+#pragma unroll
+        for (int nd = 0; nd < HD / 8; nd++) {
+            uint32_t b0, b1;
+            ldmatrix_x2_trans(b0, b1, vrow + nd * 8);
+            mma_bf16_16816(o[nd], pa, b0, b1);
+        }
+    }
+    cp_async_wait<0>();
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    __syncthreads();  // every warp is done with its ring: the merge buffer overlays them
+    if (grp < G) {
+        float* r = red + (warp * G + grp) * (HD + 2);
+        if (tig == 0) { r[0] = m; r[1] = l; }
+#pragma unroll
+        for (int nd = 0; nd < HD / 8; nd++) {
+            r[2 + nd * 8 + 2 * tig] = o[nd][0];
+            r[3 + nd * 8 + 2 * tig] = o[nd][1];
+        }
+    }
+    __syncthreads();
+    duo_decode_merge(red, DEC_MMA_WARPS, G, HD, g, z, heads, splits, out, part);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_mma_bf16kv(DUO_DECODE_ARGS(uint16_t)) {
+#define DM_CASE(D)                                       \
+    case D:                                              \
+        duo_decode_mma<D>(DUO_DECODE_CALL);              \
+        break;
+    switch (head_dim) {
+        DM_CASE(16)
+        DM_CASE(32)
+        DM_CASE(48)
+        DM_CASE(64)
+        DM_CASE(80)
+        DM_CASE(96)
+        DM_CASE(112)
+        DM_CASE(128)
+        default: break;  // the host launches it only for head_dim % 16 == 0, ≤ 128
+    }
+#undef DM_CASE
+}

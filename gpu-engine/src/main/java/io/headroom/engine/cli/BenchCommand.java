@@ -263,6 +263,7 @@ final class BenchCommand implements Callable<Integer> {
             double copy = device.copyBandwidth(1L << 30, 10);
             try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                 json.put("memory_plan", gpu.plan().toString());
+                json.put("decode_attention", gpu.decodeKernel() == null ? "duo_attention" : gpu.decodeKernel());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);
                 }

@@ -180,7 +180,7 @@ public final class CudaDevice implements AutoCloseable {
                 "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv"};
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
-                "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv"};
+                "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};

@@ -356,7 +356,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         DuoLayout layout = seq.layout();
         String attention = options.kvType().kernel("duo_attention");
         String append = options.kvType().kernel("kv_append");
-        String decode = options.kvType().kernel("duo_decode");
+        String decode = decodeKernel();
         int group = c.numHeads() / c.numKvHeads();
         int hpb = headsPerBlock(group);
         int tpb = ATT_ROWS / hpb;
@@ -390,8 +390,9 @@ public final class CudaLlamaModel implements AutoCloseable {
                         poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att,
                         workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
                         layout.sink(), layout.recent(), fhpb, splits, scale);
-            } else if (n == 1 && decodeKernelFits(c)) {
-                dev.launchGrid(decode, c.numKvHeads(), splits, 1, 128, decodeSmem(group, hd, options.kvType().bytes()),
+            } else if (n == 1 && decode != null) {
+                int decodeSmem = decodeMma() ? decodeMmaSmem(hd) : decodeSmem(group, hd, options.kvType().bytes());
+                dev.launchGrid(decode, c.numKvHeads(), splits, 1, 128, decodeSmem,
                         q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
                         flags, start, att, workspace, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(),
                         maxPages, layout.sink(), layout.recent(), splits, scale);
@@ -430,7 +431,32 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     private int decodeKeysPerSplit() {
-        return decodeKernelFits(c) ? DECODE_KERNEL_KEYS_PER_SPLIT : KEYS_PER_SPLIT;
+        return decodeKernel() != null ? DECODE_KERNEL_KEYS_PER_SPLIT : KEYS_PER_SPLIT;
+    }
+
+    /**
+     * The decode-specialised attention kernel this model runs, or null for the general one:
+     * duo_decode_mma_bf16kv (tensor cores) with bf16 KV and tensor cores on, else duo_decode.
+     */
+    public String decodeKernel() {
+        if (decodeMma()) {
+            return "duo_decode_mma_bf16kv";
+        }
+        return decodeKernelFits(c) ? options.kvType().kernel("duo_decode") : null;
+    }
+
+    private boolean decodeMma() {
+        return options.tensorCores() && options.kvType() == DeviceKvType.BF16 && decodeMmaFits(c);
+    }
+
+    /** Whether the tensor-core decode kernel serves this geometry. */
+    static boolean decodeMmaFits(ModelConfig c) {
+        return c.headDim() % 16 == 0 && c.headDim() <= 128 && c.numHeads() / c.numKvHeads() <= 8;
+    }
+
+    /** Dynamic shared memory of duo_decode_mma: 4 warps' rings of 3 tiles of 16 K and 16 V rows (bf16, padded). */
+    static int decodeMmaSmem(int hd) {
+        return 4 * 3 * 2 * 16 * (hd + 8) * 2;
     }
 
     private static final int FLASH_ROWS = 64;

@@ -92,7 +92,7 @@ class CudaDuoKernelsTests {
         "36, 4, 4, 23, 7, 3, false", "128, 32, 8, 300, 1, 16, true", "64, 6, 2, 90, 17, 2, true",
         "40, 4, 1, 13, 30, 1, true", "96, 8, 1, 77, 1, 5, true", "32, 4, 4, 20, 1, 1, false",
         "128, 32, 8, 40, 1, 1, false", "128, 32, 8, 200, 130, 1, true", "64, 8, 8, 70, 100, 2, false",
-        "16, 4, 2, 3, 65, 1, false"})
+        "16, 4, 2, 3, 65, 1, false", "64, 16, 4, 2000, 1, 4, true", "128, 8, 8, 1500, 1, 1, true"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
         int pageTokens = 16;
@@ -265,6 +265,23 @@ class CudaDuoKernelsTests {
             dev.synchronize(decode);
             dev.download(dOut2, out, out.length);
             assertMatches(out, expected, decode);
+        }
+        if (n == 1 && bf16 && hd % 16 == 0 && hd <= 128 && group <= 8) {
+            // the tensor-core decode kernel: Q, P and the current key/value rounded to bf16
+            String decode = "duo_decode_mma_bf16kv";
+            Arrays.fill(out, Float.NaN);
+            CUdeviceptr dOut4 = up(out);
+            CUdeviceptr dPart4 = up(part);
+            dev.launchGrid(decode, kvHeads, splits, 1, 128, CudaLlamaModel.decodeMmaSmem(hd), up(q), up(kChunk),
+                    up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), dOut4,
+                    dPart4, heads, kvHeads, hd, pageTokens, maxPages, sink, recent, splits, scale);
+            if (splits > 1) {
+                dev.launchAsync("attention_combine", heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart4, dOut4,
+                        heads, hd, splits);
+            }
+            dev.synchronize(decode);
+            dev.download(dOut4, out, out.length);
+            assertMatches(out, expected, decode, TENSOR_CORE_TOLERANCE);
         }
     }
 
