@@ -213,17 +213,21 @@ extern "C" __global__ void __launch_bounds__(128) duo_attention_bf16kv(DUO_ATTEN
 }
 
 // Merges the split shares of duo_attention: out[row, :] = Σ_z e^{m_z − M} acc_z / Σ_z e^{m_z − M} l_z.
-// part (splits, rows, head_dim + 2); out (rows, head_dim). grid = rows, block = 32·ceil(head_dim / 32);
-// splits ≤ COMBINE_MAX_SPLITS (the host's MAX_SPLITS). The shares' weights are computed once, in
-// parallel, then each thread sums its dim over the shares with independent loads. (The first form
-// walked the shares twice per thread with one dependent load per step: about 21 µs per launch at
-// 64 shares, H100.)
+// part (splits, rows, head_dim + 2); out (rows, head_dim). grid = (rows, ceil(head_dim / 32)),
+// block = 256; splits ≤ COMBINE_MAX_SPLITS (the host's MAX_SPLITS). A block serves 32 dims of one
+// row: the shares' weights are computed once, in parallel; then warp w sums shares z ≡ w (mod 8)
+// for its lane's dim with independent loads, and the 8 warps' sums are added. (Forms before, H100,
+// 8B geometry: one block per row walking the shares twice with one dependent load per step, about
+// 21 µs per launch at 64 shares; one block per row with parallel weights, 40 µs at 256 shares.)
 #define COMBINE_MAX_SPLITS 1024
+#define COMBINE_WARPS 8
 extern "C" __global__ void attention_combine(const float* __restrict__ part, float* __restrict__ out, int rows,
                                              int head_dim, int splits) {
     __shared__ float wts[COMBINE_MAX_SPLITS];
     __shared__ float scratch[32];
-    const int row = blockIdx.x, d = threadIdx.x;
+    __shared__ float sums[COMBINE_WARPS][32];
+    const int row = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int d = blockIdx.y * 32 + lane;
     const long long stride = (long long) rows * (head_dim + 2);
     const float* base = part + (long long) row * (head_dim + 2);
     float mx = -INFINITY;
@@ -237,11 +241,19 @@ extern "C" __global__ void attention_combine(const float* __restrict__ part, flo
         den += w * base[z * stride + 1];
     }
     den = block_sum(den, scratch);  // (its barriers also publish wts)
-    if (d >= head_dim) return;
     float num = 0.f;
+    if (d < head_dim) {
 #pragma unroll 8
-    for (int z = 0; z < splits; z++) num += wts[z] * base[z * stride + 2 + d];
-    out[(long long) row * head_dim + d] = den > 0.f ? num / den : 0.f;
+        for (int z = warp; z < splits; z += COMBINE_WARPS) num += wts[z] * base[z * stride + 2 + d];
+    }
+    sums[warp][lane] = num;
+    __syncthreads();
+    if (warp == 0 && d < head_dim) {
+        float total = 0.f;
+#pragma unroll
+        for (int w = 0; w < COMBINE_WARPS; w++) total += sums[w][lane];
+        out[(long long) row * head_dim + d] = den > 0.f ? total / den : 0.f;
+    }
 }
 
 // Writes the chunk's keys and values to the cache after attention. Retrieval heads: every position

@@ -403,8 +403,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                         layout.recent(), hpb, splits, scale);
             }
             if (splits > 1) {
-                dev.launchAsync("attention_combine", n * c.numHeads(), dimBlock, 0, workspace, att, n * c.numHeads(),
-                        hd, splits);
+                combine(dev, workspace, att, n * c.numHeads(), hd, splits);
             }
             dev.launchAsync(append, n * c.numKvHeads(), dimBlock, 0, k, v, poolKeys, poolValues, seq.pageTable(l),
                     seq.ringKeys(l), seq.ringValues(l), flags, start, n, c.numKvHeads(), hd, options.pageTokens(),
@@ -527,6 +526,14 @@ public final class CudaLlamaModel implements AutoCloseable {
                 / KEYS_PER_SPLIT);
         int fit = workspaceRows(c) / (n * c.numHeads());
         return Math.max(1, Math.min(Math.min(want, MAX_SPLITS), fit));
+    }
+
+    /**
+     * Queues attention_combine: merges {@code splits} split-K shares of {@code rows} attention rows
+     * (part: (splits, rows, hd + 2)) into out (rows, hd).
+     */
+    public static void combine(CudaDevice dev, CUdeviceptr part, CUdeviceptr out, int rows, int hd, int splits) {
+        dev.launchGrid("attention_combine", rows, (hd + 31) / 32, 1, 256, 0, part, out, rows, hd, splits);
     }
 
     /** Queues gemm_bf16_tc: out (tokens, rows) f32 = in (tokens, cols) f32 · wᵀ (w: rows × cols bf16). */

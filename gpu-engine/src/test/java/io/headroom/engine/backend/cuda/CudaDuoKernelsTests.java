@@ -219,8 +219,7 @@ class CudaDuoKernelsTests {
                 up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), dOut, dPart, n, heads, kvHeads, hd,
                 pageTokens, maxPages, sink, recent, hpb, splits, scale);
         if (splits > 1) {
-            dev.launchAsync("attention_combine", n * heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart, dOut,
-                    n * heads, hd, splits);
+            CudaLlamaModel.combine(dev, dPart, dOut, n * heads, hd, splits);
         }
         dev.synchronize(kernel);
         dev.download(dOut, out, out.length);
@@ -241,8 +240,7 @@ class CudaDuoKernelsTests {
                     up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
                     hpb, splits, scale);
             if (splits > 1) {
-                dev.launchAsync("attention_combine", n * heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart3, dOut3,
-                        n * heads, hd, splits);
+                CudaLlamaModel.combine(dev, dPart3, dOut3, n * heads, hd, splits);
             }
             dev.synchronize(flash);
             dev.download(dOut3, out, out.length);
@@ -259,8 +257,7 @@ class CudaDuoKernelsTests {
                     up(new int[] {start}), dOut2, dPart2, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
                     splits, scale);
             if (splits > 1) {
-                dev.launchAsync("attention_combine", heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart2, dOut2,
-                        heads, hd, splits);
+                CudaLlamaModel.combine(dev, dPart2, dOut2, heads, hd, splits);
             }
             dev.synchronize(decode);
             dev.download(dOut2, out, out.length);
@@ -276,8 +273,7 @@ class CudaDuoKernelsTests {
                     up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), dOut4,
                     dPart4, heads, kvHeads, hd, pageTokens, maxPages, sink, recent, splits, scale);
             if (splits > 1) {
-                dev.launchAsync("attention_combine", heads, Math.max(32, (hd + 31) / 32 * 32), 0, dPart4, dOut4,
-                        heads, hd, splits);
+                CudaLlamaModel.combine(dev, dPart4, dOut4, heads, hd, splits);
             }
             dev.synchronize(decode);
             dev.download(dOut4, out, out.length);
