@@ -102,6 +102,53 @@ __device__ __forceinline__ void fp_stage_kv(__nv_bfloat16* ks, __nv_bfloat16* vs
     }
 }
 
+// fp_stage_kv for a double-buffered loop: with bf16 KV the cached rows go to shared memory by
+// cp.async (one commit group per tile, waited for by the caller), so the copies of the next tile
+// run while the current one is multiplied; chunk rows (float32, rounded here), rows past the range
+// (zeros) and float32 caches are stored directly.
+template <typename KT>
+__device__ __forceinline__ void fp_stage_kv_async(__nv_bfloat16* ks, __nv_bfloat16* vs, int* ps, int ld,
+                                                  const DuoRanges& kr, int vt, int v_end, int start, int g,
+                                                  bool stream, int kv_heads, int hd,
+                                                  const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
+                                                  const KT* __restrict__ k_pool, const KT* __restrict__ v_pool,
+                                                  const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
+                                                  const int* __restrict__ page_table, int max_pages,
+                                                  int page_tokens, int sink, int recent) {
+    const int vpr = hd >> 3;
+    for (int e = threadIdx.x; e < FP_KEYS * vpr; e += blockDim.x) {
+        const int j = e / vpr, d = (e - j * vpr) * 8;
+        const int vi = vt + j;
+        const int p = vi < v_end ? duo_position(kr, vi) : 0x7fffffff;
+        if (d == 0) ps[j] = p;
+        if constexpr (sizeof(KT) == 2) {
+            if (vi < v_end && p < start) {
+                const long long src =
+                    duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
+                cp_async16(ks + j * ld + d, (stream ? k_ring : k_pool) + src, true);
+                cp_async16(vs + j * ld + d, (stream ? v_ring : v_pool) + src, true);
+                continue;
+            }
+        }
+        uint4 kb = make_uint4(0, 0, 0, 0), vb = make_uint4(0, 0, 0, 0);
+        if (vi < v_end) {
+            if (p >= start) {
+                const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
+                kb = bf16x8(k_chunk + src, 1.f);
+                vb = bf16x8(v_chunk + src, 1.f);
+            } else {
+                const long long src =
+                    duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
+                kb = bf16x8((stream ? k_ring : k_pool) + src, 1.f);
+                vb = bf16x8((stream ? v_ring : v_pool) + src, 1.f);
+            }
+        }
+        *reinterpret_cast<uint4*>(ks + j * ld + d) = kb;
+        *reinterpret_cast<uint4*>(vs + j * ld + d) = vb;
+    }
+    cp_async_commit();
+}
+
 template <typename KT>
 __device__ void flash_prefill(DUO_ATTENTION_ARGS_RESTRICT(KT)) {
     extern __shared__ __align__(32) unsigned char fp_smem[];
@@ -241,12 +288,13 @@ extern "C" __global__ void __launch_bounds__(128) flash_prefill_bf16kv(DUO_ATTEN
 // tid: rows group and group + 8, columns 2·tid, 2·tid + 1 of every 8-column tile), and S's
 // accumulators are re-packed as P·V's A operand without shuffles. V's B operand comes from the
 // row-major V tile with ldmatrix.trans. Row sums stay per lane (the rescale is linear) and are
-// reduced over the row's four lanes at the end. Shared memory is only Q, K, V tiles and positions
-// (HD 128: about 52 KB, so several blocks per SM). HD is a template parameter (16..128, step 16),
-// so fragments are register arrays.
-// Status: written 2026-11-25 without a device at hand (the session's device time was spent);
-// selected by CudaLlamaModel.PrefillAttention.TENSOR_CORES_MMA (bench --prefill-attention mma),
-// not the default until CudaDuoKernelsTests / CudaLlamaModelTests have run it on a GPU.
+// reduced over the row's four lanes at the end. Shared memory is only Q, K, V tiles and positions.
+// HD is a template parameter (16..128, step 16), so fragments are register arrays.
+// K/V tiles are double-buffered: with bf16 KV the next tile's cached rows are copied with cp.async
+// while the current tile is multiplied (Q + 2 × (K, V) tiles: about 87 KB at HD 128, two blocks per
+// SM). Measured (H100, 8B geometry, 05bd05a, single-buffered form, 52 KB): 103 TFLOPS of prefill at
+// 32K against 67 with the WMMA kernel, 91 TFLOPS at 128K; the default prefill attention with bf16 KV since 5563b71
+// (CudaLlamaModel.PrefillAttention.TENSOR_CORES_MMA).
 
 __device__ __forceinline__ void mma_bf16_16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
     asm volatile(
@@ -274,9 +322,8 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     extern __shared__ __align__(32) unsigned char fp_smem[];
     constexpr int ld = HD + 8;  // bf16 row stride: 16-byte rows for ldmatrix, conflict-free 32-bit reads
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fp_smem);  // FP_ROWS × ld
-    __nv_bfloat16* ks = qs + FP_ROWS * ld;                            // FP_KEYS × ld
-    __nv_bfloat16* vs = ks + FP_KEYS * ld;                            // FP_KEYS × ld
-    int* ps = reinterpret_cast<int*>(vs + FP_KEYS * ld);              // FP_KEYS positions
+    __nv_bfloat16* kv_buf = qs + FP_ROWS * ld;                        // 2 × (K, V: FP_KEYS × ld each)
+    int* ps_buf = reinterpret_cast<int*>(kv_buf + 4 * FP_KEYS * ld);  // 2 × FP_KEYS positions
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int grp = lane >> 2, tig = lane & 3;  // accumulator layout: rows grp, grp + 8; columns 2·tig, +1
 
@@ -307,84 +354,97 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
     float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;
 
-    for (int vt = v_begin; vt < v_end; vt += FP_KEYS) {
-        __syncthreads();  // previous tile consumed
-        fp_stage_kv(ks, vs, ps, ld, kr, vt, v_end, start, g, stream, kv_heads, HD, k_chunk, v_chunk, k_pool, v_pool,
-                    k_ring, v_ring, page_table, max_pages, page_tokens, sink, recent);
-        __syncthreads();
-        if (r0 >= rows) continue;  // warp-uniform; the block barrier at the loop top is still reached
-        // S = Q_strip · K_tileᵀ: 8 tiles of 8 keys
-        float s[FP_KEYS / 8][4];
+    // K/V tiles double-buffered: tile it + 1 is copied (cp.async with bf16 KV) while tile it is used
+    auto stage = [&](int vt, int b) {
+        fp_stage_kv_async(kv_buf + b * 2 * FP_KEYS * ld, kv_buf + (b * 2 + 1) * FP_KEYS * ld, ps_buf + b * FP_KEYS,
+                          ld, kr, vt, v_end, start, g, stream, kv_heads, HD, k_chunk, v_chunk, k_pool, v_pool,
+                          k_ring, v_ring, page_table, max_pages, page_tokens, sink, recent);
+    };
+    if (v_begin < v_end) stage(v_begin, 0);
+    for (int vt = v_begin, it = 0; vt < v_end; vt += FP_KEYS, it++) {
+        const int b = it & 1;
+        if (vt + FP_KEYS < v_end) stage(vt + FP_KEYS, b ^ 1); else cp_async_commit();
+        cp_async_wait<1>();  // this thread's copies of tile it landed
+        __syncthreads();     // and everyone's (and their direct stores)
+        const __nv_bfloat16* ks = kv_buf + b * 2 * FP_KEYS * ld;
+        const __nv_bfloat16* vs = ks + FP_KEYS * ld;
+        const int* ps = ps_buf + b * FP_KEYS;
+        if (r0 < rows) {  // warp-uniform
+            // S = Q_strip · K_tileᵀ: 8 tiles of 8 keys
+            float s[FP_KEYS / 8][4];
 #pragma unroll
-        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-            const __nv_bfloat16* krow = ks + (nt * 8 + grp) * ld + 2 * tig;
+            for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+                const __nv_bfloat16* krow = ks + (nt * 8 + grp) * ld + 2 * tig;
 #pragma unroll
-            for (int kk = 0; kk < HD / 16; kk++) {
-                mma_bf16_16816(s[nt], qa[kk], smem_word(krow + kk * 16), smem_word(krow + kk * 16 + 8));
+                for (int kk = 0; kk < HD / 16; kk++) {
+                    mma_bf16_16816(s[nt], qa[kk], smem_word(krow + kk * 16), smem_word(krow + kk * 16 + 8));
+                }
             }
-        }
-        // mask (causal, streaming window, past the range) and the rows' new maxima
-        float mxa = -INFINITY, mxb = -INFINITY;
+            // mask (causal, streaming window, past the range) and the rows' new maxima
+            float mxa = -INFINITY, mxb = -INFINITY;
 #pragma unroll
-        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+            for (int nt = 0; nt < FP_KEYS / 8; nt++) {
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int p = ps[nt * 8 + 2 * tig + (e & 1)];
-                const int i = e < 2 ? ia : ib;
-                const bool vis = (e < 2 ? va : vb) && p <= i && (!stream || p < sink || p > i - recent);
-                s[nt][e] = vis ? s[nt][e] : -INFINITY;
+                for (int e = 0; e < 4; e++) {
+                    const int p = ps[nt * 8 + 2 * tig + (e & 1)];
+                    const int i = e < 2 ? ia : ib;
+                    const bool vis = (e < 2 ? va : vb) && p <= i && (!stream || p < sink || p > i - recent);
+                    s[nt][e] = vis ? s[nt][e] : -INFINITY;
+                }
+                mxa = fmaxf(mxa, fmaxf(s[nt][0], s[nt][1]));
+                mxb = fmaxf(mxb, fmaxf(s[nt][2], s[nt][3]));
             }
-            mxa = fmaxf(mxa, fmaxf(s[nt][0], s[nt][1]));
-            mxb = fmaxf(mxb, fmaxf(s[nt][2], s[nt][3]));
-        }
-        mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 1));
-        mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 2));
-        mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 1));
-        mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 2));
-        const float na = fmaxf(ma, mxa), nb = fmaxf(mb, mxb);
-        // a row with nothing visible yet keeps m = -inf, l = 0, O = 0 (alpha 1, P 0)
-        const float aa = (na == -INFINITY || ma == -INFINITY) ? (na == -INFINITY ? 1.f : 0.f) : __expf(ma - na);
-        const float ab = (nb == -INFINITY || mb == -INFINITY) ? (nb == -INFINITY ? 1.f : 0.f) : __expf(mb - nb);
-        ma = na;
-        mb = nb;
-        float sa = 0.f, sb = 0.f;
+            mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 1));
+            mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 2));
+            mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 1));
+            mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 2));
+            const float na = fmaxf(ma, mxa), nb = fmaxf(mb, mxb);
+            // a row with nothing visible yet keeps m = -inf, l = 0, O = 0 (alpha 1, P 0)
+            const float aa = (na == -INFINITY || ma == -INFINITY) ? (na == -INFINITY ? 1.f : 0.f) : __expf(ma - na);
+            const float ab = (nb == -INFINITY || mb == -INFINITY) ? (nb == -INFINITY ? 1.f : 0.f) : __expf(mb - nb);
+            ma = na;
+            mb = nb;
+            float sa = 0.f, sb = 0.f;
 #pragma unroll
-        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
-            s[nt][0] = s[nt][0] == -INFINITY ? 0.f : __expf(s[nt][0] - na);
-            s[nt][1] = s[nt][1] == -INFINITY ? 0.f : __expf(s[nt][1] - na);
-            s[nt][2] = s[nt][2] == -INFINITY ? 0.f : __expf(s[nt][2] - nb);
-            s[nt][3] = s[nt][3] == -INFINITY ? 0.f : __expf(s[nt][3] - nb);
-            sa += s[nt][0] + s[nt][1];
-            sb += s[nt][2] + s[nt][3];
-        }
-        la = la * aa + sa;
-        lb = lb * ab + sb;
-#pragma unroll
-        for (int nd = 0; nd < HD / 8; nd++) {
-            o[nd][0] *= aa;
-            o[nd][1] *= aa;
-            o[nd][2] *= ab;
-            o[nd][3] *= ab;
-        }
-        // O += P · V: P's A fragments are S's accumulators of key tiles 2·kk and 2·kk + 1
-#pragma unroll
-        for (int kk = 0; kk < FP_KEYS / 16; kk++) {
-            uint32_t pa[4];
-            pa[0] = bf16x2(s[2 * kk][0], s[2 * kk][1]);
-            pa[1] = bf16x2(s[2 * kk][2], s[2 * kk][3]);
-            pa[2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-            // lanes 0–15 address V rows kk·16 + (lane & 15); lanes 16–31 repeat them (ignored by .x2)
-            const __nv_bfloat16* vrow = vs + (kk * 16 + (lane & 15)) * ld;
+            for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+                s[nt][0] = s[nt][0] == -INFINITY ? 0.f : __expf(s[nt][0] - na);
+                s[nt][1] = s[nt][1] == -INFINITY ? 0.f : __expf(s[nt][1] - na);
+                s[nt][2] = s[nt][2] == -INFINITY ? 0.f : __expf(s[nt][2] - nb);
+                s[nt][3] = s[nt][3] == -INFINITY ? 0.f : __expf(s[nt][3] - nb);
+                sa += s[nt][0] + s[nt][1];
+                sb += s[nt][2] + s[nt][3];
+            }
+            la = la * aa + sa;
+            lb = lb * ab + sb;
 #pragma unroll
             for (int nd = 0; nd < HD / 8; nd++) {
-                uint32_t b0, b1;
-                ldmatrix_x2_trans(b0, b1, vrow + nd * 8);
-                mma_bf16_16816(o[nd], pa, b0, b1);
+                o[nd][0] *= aa;
+                o[nd][1] *= aa;
+                o[nd][2] *= ab;
+                o[nd][3] *= ab;
+            }
+            // O += P · V: P's A fragments are S's accumulators of key tiles 2·kk and 2·kk + 1
+#pragma unroll
+            for (int kk = 0; kk < FP_KEYS / 16; kk++) {
+                uint32_t pa[4];
+                pa[0] = bf16x2(s[2 * kk][0], s[2 * kk][1]);
+                pa[1] = bf16x2(s[2 * kk][2], s[2 * kk][3]);
+                pa[2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+                pa[3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+                // lanes 0–15 address V rows kk·16 + (lane & 15); lanes 16–31 repeat them (ignored by .x2)
+                const __nv_bfloat16* vrow = vs + (kk * 16 + (lane & 15)) * ld;
+#pragma unroll
+                for (int nd = 0; nd < HD / 8; nd++) {
+                    uint32_t b0, b1;
+                    ldmatrix_x2_trans(b0, b1, vrow + nd * 8);
+                    mma_bf16_16816(o[nd], pa, b0, b1);
+                }
             }
         }
+        __syncthreads();  // tile it consumed before its buffer is restaged
     }
+    cp_async_wait<0>();
 
     // the row sums over the row's four lanes; then the strip (or this share's part) to global memory
     la += __shfl_xor_sync(0xffffffffu, la, 1);

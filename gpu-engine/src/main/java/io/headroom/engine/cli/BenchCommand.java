@@ -22,6 +22,7 @@ import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.safetensors.Checkpoint;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -252,7 +253,9 @@ final class BenchCommand implements Callable<Integer> {
                 Map<String, Object> matvec = new LinkedHashMap<>();
                 for (int[] shape : new int[][] {{2 * config.intermediateSize(), config.hiddenSize()},
                     {config.hiddenSize(), config.intermediateSize()}}) {
-                    for (String kernel : List.of("matmul_bf16", "matmul_bf16_1t")) {
+                    List<String> kernels = new ArrayList<>(CudaLlamaModel.ONE_TOKEN_MATVECS);
+                    kernels.addFirst("matmul_bf16");
+                    for (String kernel : kernels) {
                         matvec.put(kernel + " " + shape[0] + "x" + shape[1], matvecRate(device, kernel, shape[0],
                                 shape[1]));
                     }
@@ -264,6 +267,7 @@ final class BenchCommand implements Callable<Integer> {
             try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                 json.put("memory_plan", gpu.plan().toString());
                 json.put("decode_attention", gpu.decodeKernel() == null ? "duo_attention" : gpu.decodeKernel());
+                json.put("decode_matvec", gpu.oneTokenMatvecChoice());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);
                 }
@@ -377,13 +381,12 @@ final class BenchCommand implements Callable<Integer> {
 
     /**
      * A decode matvec kernel's weight-read rate (GB/s, best of 5 rounds of 20 back-to-back launches)
-     * on rows × cols random bf16 weights and one token: the two matmul.cu forms side by side.
+     * on rows × cols random bf16 weights and one token: the matmul.cu forms side by side.
      */
     static double matvecRate(CudaDevice device, String kernel, int rows, int cols) {
         CUdeviceptr w = device.alloc(2L * rows * cols);
         CUdeviceptr x = device.alloc(4L * cols);
         CUdeviceptr out = device.alloc(4L * rows);
-        int rowsPerBlock = kernel.endsWith("_1t") ? 16 : 8;
         try {
             device.launchAsync("fill_random_bf16", 1024, 256, 0, w, (long) rows * cols, 7, 0.05f);
             device.launchAsync("fill_random_f32", 1024, 256, 0, x, (long) cols, 8, 1f);
@@ -391,8 +394,7 @@ final class BenchCommand implements Callable<Integer> {
             for (int round = 0; round < 6; round++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < 20; i++) {
-                    device.launchAsync(kernel, (rows + rowsPerBlock - 1) / rowsPerBlock, 256, 0, w, x, out, null,
-                            null, rows, 0, 0, cols, 1);
+                    CudaLlamaModel.matvec(device, kernel, w, x, out, rows, null, 0, null, 0, cols, 1);
                 }
                 device.synchronize(kernel);
                 if (round > 0) { // round 0 warms up

@@ -6,7 +6,10 @@ import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.tensor.WeightTensor;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import jcuda.driver.CUdeviceptr;
 
 /**
@@ -126,6 +129,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr poolKeys;
     private final CUdeviceptr poolValues;
     private final int maxPages;
+    private final Map<Long, String> oneTokenMatvec = new HashMap<>(); // (rows << 32 | cols) → kernel
 
     /** One layer's device tensors; wq|wk|wv and wg|wu are stacked so decode runs each trio/pair as one launch. */
     private record DeviceLayer(CUdeviceptr attnNorm, CUdeviceptr wqkv, CUdeviceptr wq, CUdeviceptr wk, CUdeviceptr wv,
@@ -186,6 +190,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             poolKeys = alloc(pageBytes * plan.pages());
             poolValues = alloc(pageBytes * plan.pages());
             pool = new PagePool(plan.pages());
+            tuneOneTokenMatvec();
         } catch (RuntimeException e) {
             if (pinned != null) {
                 pinned.close();
@@ -464,7 +469,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
         if (kernel == PrefillAttention.TENSOR_CORES_MMA) {
-            return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4; // Q, K, V tiles and positions only
+            return (FLASH_ROWS + 4 * 64) * ld * 2 + 2 * 64 * 4; // Q, two K/V tile pairs and their positions
         }
         int perWarp = 16 * (64 + 4) + 16 * 72 / 2 + 16 * (hd + 4) + 32;
         return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
@@ -550,15 +555,16 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
             int nt = Math.min(MATMUL_TOKENS, tokens - t0);
-            matvec(dev, w, in.withByteOffset(4L * t0 * cols), out.withByteOffset(4L * t0 * rows), rows, null, 0, null,
-                    0, cols, nt);
+            matvec(w, in.withByteOffset(4L * t0 * cols), out.withByteOffset(4L * t0 * rows), rows, null, 0, null, 0,
+                    cols, nt);
         }
     }
 
     /** Up to three stacked projections of the same (at most 8-token) input in one matvec launch. */
     private void matvec(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0, CUdeviceptr out1, int rows1,
             CUdeviceptr out2, int rows2, int cols, int tokens) {
-        matvec(dev, w, in, out0, rows0, out1, rows1, out2, rows2, cols, tokens);
+        String kernel = tokens == 1 ? oneTokenMatvec.getOrDefault(shape(rows0 + rows1 + rows2, cols), null) : null;
+        matvec(dev, kernel, w, in, out0, rows0, out1, rows1, out2, rows2, cols, tokens);
     }
 
     /**
@@ -568,17 +574,81 @@ public final class CudaLlamaModel implements AutoCloseable {
      */
     public static void matvec(CudaDevice dev, CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0,
             CUdeviceptr out1, int rows1, CUdeviceptr out2, int rows2, int cols, int tokens) {
+        matvec(dev, null, w, in, out0, rows0, out1, rows1, out2, rows2, cols, tokens);
+    }
+
+    /** The one-token matvec forms (matmul.cu); each row's result is bit-identical across them. */
+    public static final List<String> ONE_TOKEN_MATVECS = List.of("matmul_bf16_1t", "matmul_bf16_1t_u8",
+            "matmul_bf16_1t_r2u8");
+
+    /** The same with a given kernel (null: the default for the token count). */
+    public static void matvec(CudaDevice dev, String kernel, CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0,
+            int rows0, CUdeviceptr out1, int rows1, CUdeviceptr out2, int rows2, int cols, int tokens) {
         if (tokens < 1 || tokens > MATMUL_TOKENS) {
             throw new IllegalArgumentException("a matvec launch serves 1.." + MATMUL_TOKENS + " tokens, not " + tokens);
         }
-        int rows = rows0 + rows1 + rows2;
-        if (tokens == 1) {
-            dev.launchAsync("matmul_bf16_1t", (rows + 15) / 16, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2,
-                    cols, 1);
-        } else {
-            dev.launchAsync("matmul_bf16", (rows + 7) / 8, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2, cols,
-                    tokens);
+        String k = kernel != null ? kernel : tokens == 1 ? "matmul_bf16_1t" : "matmul_bf16";
+        if (tokens > 1 && !k.equals("matmul_bf16")) {
+            throw new IllegalArgumentException(k + " serves one token, not " + tokens);
         }
+        int rows = rows0 + rows1 + rows2;
+        int perBlock = k.equals("matmul_bf16") || k.equals("matmul_bf16_1t_u8") ? 8 : 16;
+        dev.launchAsync(k, (rows + perBlock - 1) / perBlock, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2,
+                cols, tokens);
+    }
+
+    private static long shape(int rows, int cols) {
+        return (long) rows << 32 | cols;
+    }
+
+    /**
+     * Times the one-token matvec forms on each decode projection of this model (its own weights, 3
+     * warm-up and 10 timed launches each) and keeps the fastest per shape: which form streams a
+     * matrix fastest depends on its row count against the card's SMs (few long rows want more loads
+     * in flight per row). The forms' results are bit-identical, so the choice changes only speed.
+     */
+    private void tuneOneTokenMatvec() {
+        DeviceLayer l0 = layers[0];
+        int h = c.hiddenSize();
+        tune(l0.wqkv, xb, q, c.qDim(), k, c.kvDim(), v, c.kvDim(), h);
+        tune(l0.wo, att, proj, h, null, 0, null, 0, c.qDim());
+        tune(l0.wgu, xb, gate, c.intermediateSize(), up, c.intermediateSize(), null, 0, h);
+        tune(l0.wd, gate, proj, h, null, 0, null, 0, c.intermediateSize());
+        tune(lmHead, xb, logits, c.vocabSize(), null, 0, null, 0, h);
+    }
+
+    private void tune(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0, CUdeviceptr out1, int rows1,
+            CUdeviceptr out2, int rows2, int cols) {
+        long key = shape(rows0 + rows1 + rows2, cols);
+        if (oneTokenMatvec.containsKey(key)) {
+            return;
+        }
+        String best = null;
+        long bestNanos = Long.MAX_VALUE;
+        for (String kernel : ONE_TOKEN_MATVECS) {
+            for (int i = 0; i < 3; i++) {
+                matvec(dev, kernel, w, in, out0, rows0, out1, rows1, out2, rows2, cols, 1);
+            }
+            dev.synchronize(kernel + " warm-up");
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 10; i++) {
+                matvec(dev, kernel, w, in, out0, rows0, out1, rows1, out2, rows2, cols, 1);
+            }
+            dev.synchronize(kernel);
+            long nanos = System.nanoTime() - t0;
+            if (nanos < bestNanos) {
+                bestNanos = nanos;
+                best = kernel;
+            }
+        }
+        oneTokenMatvec.put(key, best);
+    }
+
+    /** The one-token matvec form chosen for each decode projection, as "rows×cols": kernel. */
+    public Map<String, String> oneTokenMatvecChoice() {
+        Map<String, String> m = new TreeMap<>();
+        oneTokenMatvec.forEach((key, kernel) -> m.put((key >>> 32) + "x" + (key & 0xffffffffL), kernel));
+        return m;
     }
 
     @Override
