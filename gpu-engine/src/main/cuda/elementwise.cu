@@ -9,6 +9,7 @@
 // Variants: these are memory-bound one-pass kernels; fusing them into their neighbours (rmsnorm
 // with the residual add, RoPE into the QKV projection) is the planned next step.
 #include "common.cuh"
+#include <cuda_bf16.h>
 
 extern "C" __global__ void embedding_bf16(const uint16_t* __restrict__ table, const int* __restrict__ tokens,
                                           float* __restrict__ out, int dim) {
@@ -106,5 +107,16 @@ extern "C" __global__ void fill_random_bf16(uint16_t* __restrict__ p, long long 
 extern "C" __global__ void fill_random_f32(float* __restrict__ p, long long n, unsigned int seed, float scale) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
         p[i] = hash_uniform(i, seed) * scale;
+    }
+}
+
+// out[i] = bf16(in[i]), round to nearest even: the activations of a prefill chunk as cuBLAS's bf16
+// GEMM takes them (the same rounding gemm_bf16_tc applies as it stages them). 1-D grid-stride
+// launch, two elements per step.
+extern "C" __global__ void f32_to_bf16(const float* __restrict__ in, uint32_t* __restrict__ out, long long pairs) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < pairs; i += (long long) gridDim.x * blockDim.x) {
+        const float2 v = reinterpret_cast<const float2*>(in)[i];
+        const __nv_bfloat162 h = __floats2bfloat162_rn(v.x, v.y);
+        out[i] = *reinterpret_cast<const uint32_t*>(&h);
     }
 }

@@ -104,6 +104,10 @@ final class BenchCommand implements Callable<Integer> {
             + "(duo_attention). Default: mma, cuda-cores with --exact")
     String prefillAttention;
 
+    @Option(names = "--gemm", paramLabel = "KERNEL", description = "cuda: prefill projections: cublas (where "
+            + "libcublas loads, else ours) or ours (gemm.cu). Default: ${DEFAULT-VALUE}")
+    String gemm = "cublas";
+
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
 
@@ -224,13 +228,16 @@ final class BenchCommand implements Callable<Integer> {
             }
             PrefillAttention attention = prefillAttention != null ? PrefillAttention.parse(prefillAttention)
                     : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.TENSOR_CORES_MMA;
+            if (!gemm.equals("cublas") && !gemm.equals("ours")) {
+                throw new IllegalArgumentException("--gemm must be cublas or ours, not " + gemm);
+            }
+            boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
-                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention);
+                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
-            json.put("prefill_projections", exact ? "float32 matvec (exact)" : "bf16 tensor-core GEMM");
             json.put("prefill_attention", attention.kernel());
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
@@ -268,6 +275,7 @@ final class BenchCommand implements Callable<Integer> {
                 json.put("memory_plan", gpu.plan().toString());
                 json.put("decode_attention", gpu.decodeKernel() == null ? "duo_attention" : gpu.decodeKernel());
                 json.put("decode_matvec", gpu.oneTokenMatvecChoice());
+                json.put("prefill_projections", gpu.prefillGemm());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);
                 }

@@ -170,11 +170,51 @@ public final class CudaDevice implements AutoCloseable {
         }
     }
 
+    /**
+     * The raw handle of this device's stream, for libraries bound through java.lang.foreign (cuBLAS)
+     * whose work must be ordered with the engine's kernels.
+     */
+    long streamHandle() {
+        return nativeAddress(stream, 0);
+    }
+
+    /** The device address a JCuda device pointer stands for (its base plus its byte offset). */
+    static long address(CUdeviceptr p) {
+        try {
+            return nativeAddress(p, (long) POINTER_OFFSET.invoke(p));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read a JCuda pointer's offset", e);
+        }
+    }
+
+    private static long nativeAddress(jcuda.NativePointerObject p, long offset) {
+        try {
+            return (long) NATIVE_POINTER.invoke(p) + offset;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot read a JCuda handle", e);
+        }
+    }
+
+    // JCuda keeps handles and device addresses in protected accessors: read them once by reflection
+    private static final java.lang.reflect.Method NATIVE_POINTER;
+    private static final java.lang.reflect.Method POINTER_OFFSET;
+
+    static {
+        try {
+            NATIVE_POINTER = jcuda.NativePointerObject.class.getDeclaredMethod("getNativePointer");
+            NATIVE_POINTER.setAccessible(true);
+            POINTER_OFFSET = jcuda.Pointer.class.getDeclaredMethod("getByteOffset");
+            POINTER_OFFSET.setAccessible(true);
+        } catch (NoSuchMethodException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** The extern "C" kernels each file defines (kept in step with gpu-engine/src/main/cuda). */
     private static String[] kernelNames(String file) {
         return switch (file) {
             case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "add_f32", "add_bias_f32",
-                "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32"};
+                "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32", "f32_to_bf16"};
             case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32"};
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
                 "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv"};

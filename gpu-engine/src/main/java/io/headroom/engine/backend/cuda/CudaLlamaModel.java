@@ -54,14 +54,17 @@ public final class CudaLlamaModel implements AutoCloseable {
      *                   the engine uses tensor cores with bf16 KV and CUDA cores in the exact (f32)
      *                   mode; the tensor-core kernels fall back to CUDA cores for head sizes they do
      *                   not serve
+     * @param cublas     with tensor cores on, run the prefill GEMMs through cuBLAS (bf16 in, float32
+     *                   out) where libcublas loads on the host; otherwise, and where it does not,
+     *                   through gemm.cu's kernel
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
-            int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention) {
+            int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
             this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    PrefillAttention.CUDA_CORES);
+                    PrefillAttention.CUDA_CORES, false);
         }
 
         public Options {
@@ -79,26 +82,33 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         public Options withLayout(DuoLayout l) {
             return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention);
+                    prefillAttention, cublas);
         }
 
         public Options withKvType(DeviceKvType t) {
             return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention);
+                    prefillAttention, cublas);
         }
 
         public Options withGraphs(boolean g) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    prefillAttention);
+                    prefillAttention, cublas);
         }
 
         public Options withTensorCores(boolean t) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
-                    prefillAttention);
+                    prefillAttention, cublas);
         }
 
         public Options withPrefillAttention(PrefillAttention a) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a);
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a,
+                    cublas);
+        }
+
+        /** Prefill GEMMs (with tensor cores on) through cuBLAS where libcublas loads, else gemm.cu's. */
+        public Options withCublas(boolean b) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
+                    prefillAttention, b);
         }
     }
 
@@ -130,6 +140,8 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr poolValues;
     private final int maxPages;
     private final Map<Long, String> oneTokenMatvec = new HashMap<>(); // (rows << 32 | cols) → kernel
+    private final Cublas cublas;          // null: prefill GEMMs through gemm.cu
+    private final CUdeviceptr bf16In;     // a chunk's activations rounded to bf16, cuBLAS's input
 
     /** One layer's device tensors; wq|wk|wv and wg|wu are stacked so decode runs each trio/pair as one launch. */
     private record DeviceLayer(CUdeviceptr attnNorm, CUdeviceptr wqkv, CUdeviceptr wq, CUdeviceptr wk, CUdeviceptr wv,
@@ -151,7 +163,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.c = config;
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
-                options.tensorCores(), options.prefillAttention());
+                options.tensorCores(), options.prefillAttention(), options.cublas());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -190,6 +202,8 @@ public final class CudaLlamaModel implements AutoCloseable {
             poolKeys = alloc(pageBytes * plan.pages());
             poolValues = alloc(pageBytes * plan.pages());
             pool = new PagePool(plan.pages());
+            cublas = options.cublas() && options.tensorCores() ? Cublas.open(dev).orElse(null) : null;
+            bf16In = cublas != null ? alloc(bf16InBytes(c, n)) : null;
             tuneOneTokenMatvec();
         } catch (RuntimeException e) {
             if (pinned != null) {
@@ -199,6 +213,19 @@ public final class CudaLlamaModel implements AutoCloseable {
             throw e;
         }
         this.stepHost = pinned;
+    }
+
+    /** What runs the prefill projections: cuBLAS (and which library) or gemm.cu's kernel, or matvecs. */
+    public String prefillGemm() {
+        if (!options.tensorCores()) {
+            return "float32 matvec (exact)";
+        }
+        return cublas != null ? "cuBLAS bf16 GEMM (" + cublas.library() + ")" : "gemm_bf16_tc";
+    }
+
+    /** Bytes of the bf16 copy of a chunk's widest activations (cuBLAS's GEMM input). */
+    static long bf16InBytes(ModelConfig c, int maxChunk) {
+        return 2L * maxChunk * Math.max(Math.max(c.hiddenSize(), c.qDim()), c.intermediateSize());
     }
 
     /** Bytes of the per-chunk parameter block: start, argmax result, token ids, cos and sin tables. */
@@ -550,7 +577,13 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens) {
         if (tokens > MATMUL_TOKENS && options.tensorCores()) {
-            gemm(dev, w, in, out, rows, cols, tokens);
+            if (cublas != null && cols % 8 == 0) {
+                long pairs = (long) tokens * cols / 2;
+                dev.launchAsync("f32_to_bf16", (int) Math.min(4096, (pairs + 255) / 256), 256, 0, in, bf16In, pairs);
+                cublas.gemm(w, bf16In, out, rows, cols, tokens);
+            } else {
+                gemm(dev, w, in, out, rows, cols, tokens);
+            }
             return;
         }
         for (int t0 = 0; t0 < tokens; t0 += MATMUL_TOKENS) {
@@ -655,6 +688,9 @@ public final class CudaLlamaModel implements AutoCloseable {
     public void close() {
         if (stepHost != null) {
             stepHost.close();
+        }
+        if (cublas != null) {
+            cublas.close();
         }
         owned.forEach(dev::free);
         owned.clear();

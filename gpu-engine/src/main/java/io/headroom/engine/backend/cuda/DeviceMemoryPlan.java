@@ -29,7 +29,8 @@ public record DeviceMemoryPlan(long weights, long activations, long workspace, l
         long weights = 2 * bf16Params + 4 * f32;
         long n = o.maxChunk();
         long activations = 4 * (n * (3L * c.hiddenSize() + 2L * c.qDim() + 2L * c.kvDim()
-                + 2L * c.intermediateSize()) + c.vocabSize()) + CudaLlamaModel.stepBytes(c, o.maxChunk());
+                + 2L * c.intermediateSize()) + c.vocabSize()) + CudaLlamaModel.stepBytes(c, o.maxChunk())
+                + (o.cublas() && o.tensorCores() ? CudaLlamaModel.bf16InBytes(c, o.maxChunk()) : 0);
         long workspace = 4L * CudaLlamaModel.workspaceRows(c) * (c.headDim() + 2);
         DuoLayout layout = o.layout();
         int pagesPerHead = (o.capacity() + o.pageTokens() - 1) / o.pageTokens();

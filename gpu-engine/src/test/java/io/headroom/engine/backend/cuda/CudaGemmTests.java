@@ -14,7 +14,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The tensor-core prefill GEMM against a double-precision reference of the same bf16 products
  * (weights bf16, activations rounded to bf16): fresh random inputs, a NaN-poisoned output, sizes
  * that are not multiples of the 64×64×32 tiles (and columns that are not multiples of 8, which
- * take the unaligned staging path). Tagged {@code gpu}.
+ * take the unaligned staging path); and the cuBLAS path the engine takes where libcublas loads
+ * (f32_to_bf16, then cublasGemmEx) on the same inputs. Tagged {@code gpu}.
  */
 @Tag("gpu")
 class CudaGemmTests {
@@ -47,29 +48,51 @@ class CudaGemmTests {
                 expected[t * rows + r] = s;
             }
         }
-        float[] actual = new float[tokens * rows];
-        Arrays.fill(actual, Float.NaN);
         try (CudaDevice dev = CudaDevice.open(0)) {
-            CUdeviceptr dw = dev.upload(w);
-            CUdeviceptr dx = dev.upload(x, x.length);
-            CUdeviceptr dout = dev.upload(actual, actual.length);
-            try {
-                CudaLlamaModel.gemm(dev, dw, dx, dout, rows, cols, tokens);
-                dev.synchronize("gemm_bf16_tc");
-                dev.download(dout, actual, actual.length);
-            } finally {
-                dev.free(dw);
-                dev.free(dx);
-                dev.free(dout);
+            String shape = rows + "x" + cols + " x " + tokens + " tokens: ";
+            assertMatches(run(dev, null, w, x, rows, cols, tokens), expected, shape + "gemm_bf16_tc");
+            if (cols % 8 == 0) { // the engine's cuBLAS path: activations rounded by f32_to_bf16, then GemmEx
+                try (Cublas cublas = Cublas.open(dev).orElseThrow(
+                        () -> new AssertionError("libcublas should load where a GPU runs these tests"))) {
+                    assertMatches(run(dev, cublas, w, x, rows, cols, tokens), expected, shape + cublas.library());
+                }
             }
         }
+    }
+
+    private static float[] run(CudaDevice dev, Cublas cublas, short[] w, float[] x, int rows, int cols, int tokens) {
+        float[] actual = new float[tokens * rows];
+        Arrays.fill(actual, Float.NaN);
+        CUdeviceptr dw = dev.upload(w);
+        CUdeviceptr dx = dev.upload(x, x.length);
+        CUdeviceptr dxb = dev.alloc(2L * x.length);
+        CUdeviceptr dout = dev.upload(actual, actual.length);
+        try {
+            if (cublas == null) {
+                CudaLlamaModel.gemm(dev, dw, dx, dout, rows, cols, tokens);
+            } else {
+                dev.launchAsync("f32_to_bf16", 64, 256, 0, dx, dxb, (long) x.length / 2);
+                cublas.gemm(dw, dxb, dout, rows, cols, tokens);
+            }
+            dev.synchronize(cublas == null ? "gemm_bf16_tc" : "cublasGemmEx");
+            dev.download(dout, actual, actual.length);
+            return actual;
+        } finally {
+            dev.free(dw);
+            dev.free(dx);
+            dev.free(dxb);
+            dev.free(dout);
+        }
+    }
+
+    private static void assertMatches(float[] actual, double[] expected, String what) {
         double num = 0;
         double den = 0;
         for (int i = 0; i < actual.length; i++) {
-            assertThat(Float.isFinite(actual[i])).as("element %d written", i).isTrue();
+            assertThat(Float.isFinite(actual[i])).as("%s: element %d written", what, i).isTrue();
             num += (actual[i] - expected[i]) * (actual[i] - expected[i]);
             den += expected[i] * expected[i];
         }
-        assertThat(Math.sqrt(num / den)).as("%dx%d x %d tokens", rows, cols, tokens).isLessThanOrEqualTo(TOLERANCE);
+        assertThat(Math.sqrt(num / den)).as(what).isLessThanOrEqualTo(TOLERANCE);
     }
 }
