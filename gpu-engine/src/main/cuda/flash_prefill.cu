@@ -317,6 +317,23 @@ __device__ __forceinline__ void ldmatrix_x2_trans(uint32_t& r0, uint32_t& r1, co
                  : "r"(addr));
 }
 
+// Four 8×8 bf16 matrices: lanes 8·m .. 8·m + 7 address the rows of matrix m (16-byte aligned); lane
+// l receives row l / 4, columns 2·(l % 4), +1 of each (r_m). Non-transposed from row-major K rows
+// [key][dim] this is the B fragment pair (b0, b1) of two k-steps; transposed from V rows, of two
+// 8-dim output tiles.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, const __nv_bfloat16* row) {
+    const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, const __nv_bfloat16* row) {
+    const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
 template <typename KT, int HD>
 __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch below)
     extern __shared__ __align__(32) unsigned char fp_smem[];
@@ -375,10 +392,18 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
 #pragma unroll
             for (int nt = 0; nt < FP_KEYS / 8; nt++) {
                 s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-                const __nv_bfloat16* krow = ks + (nt * 8 + grp) * ld + 2 * tig;
+                // K fragments of two k-steps per ldmatrix.x4: lanes 8·m + i address key nt·8 + i, dims 8·m
+                const __nv_bfloat16* kaddr = ks + (nt * 8 + (lane & 7)) * ld + (lane >> 3) * 8;
 #pragma unroll
-                for (int kk = 0; kk < HD / 16; kk++) {
-                    mma_bf16_16816(s[nt], qa[kk], smem_word(krow + kk * 16), smem_word(krow + kk * 16 + 8));
+                for (int kk = 0; kk + 1 < HD / 16; kk += 2) {
+                    uint32_t b[4];
+                    ldmatrix_x4(b, kaddr + kk * 16);
+                    mma_bf16_16816(s[nt], qa[kk], b[0], b[1]);
+                    mma_bf16_16816(s[nt], qa[kk + 1], b[2], b[3]);
+                }
+                if constexpr ((HD / 16) % 2 == 1) {  // the odd last k-step
+                    const __nv_bfloat16* krow = ks + (nt * 8 + grp) * ld + 2 * tig + (HD - 16);
+                    mma_bf16_16816(s[nt], qa[HD / 16 - 1], smem_word(krow), smem_word(krow + 8));
                 }
             }
             // mask (causal, streaming window, past the range) and the rows' new maxima
@@ -432,13 +457,15 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
                 pa[1] = bf16x2(s[2 * kk][2], s[2 * kk][3]);
                 pa[2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
                 pa[3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-                // lanes 0–15 address V rows kk·16 + (lane & 15); lanes 16–31 repeat them (ignored by .x2)
-                const __nv_bfloat16* vrow = vs + (kk * 16 + (lane & 15)) * ld;
+                // two 8-dim tiles per ldmatrix.x4.trans: lanes 0–15 address V rows kk·16 + (lane & 15) at
+                // dims nd·8, lanes 16–31 the same rows at dims nd·8 + 8 (HD / 8 is even)
+                const __nv_bfloat16* vrow = vs + (kk * 16 + (lane & 15)) * ld + (lane >> 4) * 8;
 #pragma unroll
-                for (int nd = 0; nd < HD / 8; nd++) {
-                    uint32_t b0, b1;
-                    ldmatrix_x2_trans(b0, b1, vrow + nd * 8);
-                    mma_bf16_16816(o[nd], pa, b0, b1);
+                for (int nd = 0; nd < HD / 8; nd += 2) {
+                    uint32_t b[4];
+                    ldmatrix_x4_trans(b, vrow + nd * 8);
+                    mma_bf16_16816(o[nd], pa, b[0], b[1]);
+                    mma_bf16_16816(o[nd + 1], pa, b[2], b[3]);
                 }
             }
         }

@@ -92,7 +92,8 @@ class CudaDuoKernelsTests {
         "36, 4, 4, 23, 7, 3, false", "128, 32, 8, 300, 1, 16, true", "64, 6, 2, 90, 17, 2, true",
         "40, 4, 1, 13, 30, 1, true", "96, 8, 1, 77, 1, 5, true", "32, 4, 4, 20, 1, 1, false",
         "128, 32, 8, 40, 1, 1, false", "128, 32, 8, 200, 130, 1, true", "64, 8, 8, 70, 100, 2, false",
-        "16, 4, 2, 3, 65, 1, false", "64, 16, 4, 2000, 1, 4, true", "128, 8, 8, 1500, 1, 1, true"})
+        "16, 4, 2, 3, 65, 1, false", "64, 16, 4, 2000, 1, 4, true", "128, 8, 8, 1500, 1, 1, true",
+        "48, 8, 2, 30, 40, 1, true", "80, 8, 2, 300, 1, 2, true"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
         int pageTokens = 16;
