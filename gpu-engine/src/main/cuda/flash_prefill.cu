@@ -68,8 +68,11 @@ __device__ __forceinline__ void fp_stage_q(__nv_bfloat16* qs, int ld, const floa
 // Stages key tile [vt, vt + FP_KEYS) of the block's ranges: keys and values as bf16 rows (ks, vs:
 // FP_KEYS × ld) and their positions (ps; past v_end: zeros and position INT_MAX, never visible).
 // One (key row, 8-element vector) per thread and pass: the row's address is found once per vector
-// (page table or ring), not per element.
-template <typename KT>
+// (page table or ring), not per element. ASYNC (the double-buffered flash_prefill_mma): with bf16
+// KV the cached rows go to shared memory by cp.async, one commit group per tile that the caller
+// waits for, so the next tile's copies run while the current one is multiplied; chunk rows
+// (float32, rounded here), rows past the range and float32 caches are stored directly.
+template <typename KT, bool ASYNC = false>
 __device__ __forceinline__ void fp_stage_kv(__nv_bfloat16* ks, __nv_bfloat16* vs, int* ps, int ld, const DuoRanges& kr,
                                             int vt, int v_end, int start, int g, bool stream, int kv_heads, int hd,
                                             const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
@@ -81,47 +84,9 @@ __device__ __forceinline__ void fp_stage_kv(__nv_bfloat16* ks, __nv_bfloat16* vs
     for (int e = threadIdx.x; e < FP_KEYS * vpr; e += blockDim.x) {
         const int j = e / vpr, d = (e - j * vpr) * 8;
         const int vi = vt + j;
-        uint4 kb = make_uint4(0, 0, 0, 0), vb = make_uint4(0, 0, 0, 0);
-        int p = 0x7fffffff;
-        if (vi < v_end) {
-            p = duo_position(kr, vi);
-            if (p >= start) {
-                const long long src = ((long long) (p - start) * kv_heads + g) * hd + d;
-                kb = bf16x8(k_chunk + src, 1.f);
-                vb = bf16x8(v_chunk + src, 1.f);
-            } else {
-                const long long src =
-                    duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
-                kb = bf16x8((stream ? k_ring : k_pool) + src, 1.f);
-                vb = bf16x8((stream ? v_ring : v_pool) + src, 1.f);
-            }
-        }
-        *reinterpret_cast<uint4*>(ks + j * ld + d) = kb;
-        *reinterpret_cast<uint4*>(vs + j * ld + d) = vb;
-        if (d == 0) ps[j] = p;
-    }
-}
-
-// fp_stage_kv for a double-buffered loop: with bf16 KV the cached rows go to shared memory by
-// cp.async (one commit group per tile, waited for by the caller), so the copies of the next tile
-// run while the current one is multiplied; chunk rows (float32, rounded here), rows past the range
-// (zeros) and float32 caches are stored directly.
-template <typename KT>
-__device__ __forceinline__ void fp_stage_kv_async(__nv_bfloat16* ks, __nv_bfloat16* vs, int* ps, int ld,
-                                                  const DuoRanges& kr, int vt, int v_end, int start, int g,
-                                                  bool stream, int kv_heads, int hd,
-                                                  const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
-                                                  const KT* __restrict__ k_pool, const KT* __restrict__ v_pool,
-                                                  const KT* __restrict__ k_ring, const KT* __restrict__ v_ring,
-                                                  const int* __restrict__ page_table, int max_pages,
-                                                  int page_tokens, int sink, int recent) {
-    const int vpr = hd >> 3;
-    for (int e = threadIdx.x; e < FP_KEYS * vpr; e += blockDim.x) {
-        const int j = e / vpr, d = (e - j * vpr) * 8;
-        const int vi = vt + j;
         const int p = vi < v_end ? duo_position(kr, vi) : 0x7fffffff;
         if (d == 0) ps[j] = p;
-        if constexpr (sizeof(KT) == 2) {
+        if constexpr (ASYNC && sizeof(KT) == 2) {
             if (vi < v_end && p < start) {
                 const long long src =
                     duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd + d;
@@ -146,7 +111,7 @@ __device__ __forceinline__ void fp_stage_kv_async(__nv_bfloat16* ks, __nv_bfloat
         *reinterpret_cast<uint4*>(ks + j * ld + d) = kb;
         *reinterpret_cast<uint4*>(vs + j * ld + d) = vb;
     }
-    cp_async_commit();
+    if constexpr (ASYNC) cp_async_commit();
 }
 
 template <typename KT>
@@ -373,9 +338,9 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
 
     // K/V tiles double-buffered: tile it + 1 is copied (cp.async with bf16 KV) while tile it is used
     auto stage = [&](int vt, int b) {
-        fp_stage_kv_async(kv_buf + b * 2 * FP_KEYS * ld, kv_buf + (b * 2 + 1) * FP_KEYS * ld, ps_buf + b * FP_KEYS,
-                          ld, kr, vt, v_end, start, g, stream, kv_heads, HD, k_chunk, v_chunk, k_pool, v_pool,
-                          k_ring, v_ring, page_table, max_pages, page_tokens, sink, recent);
+        fp_stage_kv<KT, true>(kv_buf + b * 2 * FP_KEYS * ld, kv_buf + (b * 2 + 1) * FP_KEYS * ld, ps_buf + b * FP_KEYS,
+                              ld, kr, vt, v_end, start, g, stream, kv_heads, HD, k_chunk, v_chunk, k_pool, v_pool,
+                              k_ring, v_ring, page_table, max_pages, page_tokens, sink, recent);
     };
     if (v_begin < v_end) stage(v_begin, 0);
     for (int vt = v_begin, it = 0; vt < v_end; vt += FP_KEYS, it++) {

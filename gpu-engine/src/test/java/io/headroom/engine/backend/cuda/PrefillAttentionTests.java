@@ -19,13 +19,27 @@ class PrefillAttentionTests {
     }
 
     @Test
-    void theRegisterKernelShouldNeedOnlyItsTilesAndFitSeveralBlocksPerSm() {
-        // Q (64 rows), K and V (64 keys) as bf16 rows of head_dim + 8, and 64 positions
-        assertThat(CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES_MMA, 128)).isEqualTo(192 * 136 * 2 + 256);
-        assertThat(CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES_MMA, 128) * 4).isLessThan(228 * 1024);
+    void theRegisterKernelShouldNeedOnlyItsTilesAndFitTwoBlocksPerSm() {
+        // Q (64 rows) and two K/V tile pairs (64 keys, double-buffered) as bf16 rows of head_dim + 8,
+        // and the two tiles' 64 positions
+        int mma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES_MMA, 128);
+        assertThat(mma).isEqualTo((64 + 4 * 64) * 136 * 2 + 2 * 64 * 4);
+        assertThat(2 * (mma + 1024)).isLessThanOrEqualTo(228 * 1024);
         // the WMMA kernel keeps per-warp score, P and output strips besides: two blocks per SM at 128
         int wmma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES, 128);
-        assertThat(wmma).isGreaterThan(CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES_MMA, 128));
         assertThat(2 * (wmma + 1024)).isLessThanOrEqualTo(228 * 1024);
+    }
+
+    @Test
+    void theDecodeKernelsShouldFitTwoBlocksPerSm() {
+        // duo_decode_mma: 4 warps × 3 slots × (16 K + 16 V rows of head_dim + 8 bf16)
+        assertThat(CudaLlamaModel.decodeMmaSmem(128)).isEqualTo(4 * 3 * 32 * 136 * 2);
+        assertThat(2 * (CudaLlamaModel.decodeMmaSmem(128) + 1024)).isLessThanOrEqualTo(228 * 1024);
+        // duo_decode (CUDA cores): 3 tiles of 64 bf16 / 32 f32 keys, padded K rows, V rows, q and P
+        for (int kvBytes : new int[] {2, 4}) {
+            int smem = CudaLlamaModel.decodeSmem(8, 128, kvBytes);
+            assertThat(smem).isGreaterThanOrEqualTo(3 * 128 * (2 * 128 + 16 / kvBytes) + 4 * 8 * 128);
+            assertThat(2 * (smem + 1024)).isLessThanOrEqualTo(228 * 1024);
+        }
     }
 }
