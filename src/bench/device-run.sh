@@ -56,13 +56,14 @@ for step in $STEPS; do
         --include-tag gpu --details=tree > "$OUT/gpu-tests.txt" 2>&1
       echo "gpu tests rc=$?" | tee -a "$OUT/gpu-tests.txt" ;;
     sanitizer)
-      # racecheck leaves out cuBLAS's own GEMM kernels (nvjet_*, closed source, TMA/mbarrier
-      # pipelines): it reported one hazard inside nvjet_sm90_tss_64x64_64x13_2x1_v_bz_TNT at e3feef4,
-      # in a kernel we cannot inspect; memcheck still covers them (0 errors) and CudaGemmTests their results
+      # racecheck leaves out the cuBLAS test (CudaGemmTests#cublasShouldMatchTheBf16Reference): it
+      # reported one hazard inside cuBLAS's own kernel nvjet_sm90_tss_64x64_64x13_2x1_v_bz_TNT (closed
+      # source) at e3feef4, and excluding that kernel by name made racecheck itself fail with an internal
+      # error; memcheck still runs it (0 errors)
       for tool in memcheck racecheck; do
-        EXCLUDE=(); [ $tool = racecheck ] && EXCLUDE=(--kernel-name-exclude kns=nvjet)
-        /usr/local/cuda/bin/compute-sanitizer --tool $tool --error-exitcode 9 "${EXCLUDE[@]}" \
-          $J $JOPT -jar "$CONSOLE" execute -cp "$CP" \
+        EXCLUDE=(); [ $tool = racecheck ] && EXCLUDE=(--exclude-methodname '.*cublasShouldMatch.*')
+        /usr/local/cuda/bin/compute-sanitizer --tool $tool --error-exitcode 9 \
+          $J $JOPT -jar "$CONSOLE" execute -cp "$CP" "${EXCLUDE[@]}" \
           --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#graphReplayShouldEqualDirectLaunches' \
           --select-class io.headroom.engine.backend.cuda.CudaGemmTests \
           --select-class io.headroom.engine.backend.cuda.CudaDuoKernelsTests \
