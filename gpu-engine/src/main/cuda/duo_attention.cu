@@ -317,9 +317,12 @@ extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_appen
 // Online softmax per head in registers; P·V: each lane owns head_dim / 32 contiguous dims of every
 // V row. The 4 warps' partial results are merged once at the end, into out (splits = 1) or part
 // (for attention_combine). The current position's key and value come from the chunk (float32).
-// Variants (H100, 8B geometry, 32K): the first form scored straight from global memory, lane j
-// key j, and loaded the V rows in the P·V loop (with batches of 8 rows in flight in its last form):
-// about 0.65 TB/s of KV, the loads of a warp waiting on its own arithmetic.
+// Variants (H100, 8B geometry): the first form scored straight from global memory, lane j key j,
+// and loaded the V rows in the P·V loop (with batches of 8 rows in flight in its last form): about
+// 0.65 TB/s of KV at 32K. This form (5563b71) keeps the loads in flight but is bound by its own
+// instructions (~150 per key and KV head; ncu: 0.39 issued per scheduler cycle): 0.84 TB/s at 128K.
+// So with bf16 KV and tensor cores on, the engine runs duo_decode_mma (flash_prefill.cu, 2.65 TB/s);
+// this kernel serves the exact f32 mode and bf16 KV without tensor cores.
 // Requires head_dim % 32 == 0, head_dim ≤ 128, G ≤ 8 (the host falls back to duo_attention).
 // Dynamic shared memory: CudaLlamaModel.decodeSmem (the tile ring, q, the probabilities).
 #define DEC_WARPS 4
