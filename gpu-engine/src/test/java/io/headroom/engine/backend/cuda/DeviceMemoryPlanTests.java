@@ -42,4 +42,21 @@ class DeviceMemoryPlanTests {
                 .hasMessageContaining("weights");
         plan.check(plan.total() + DeviceMemoryPlan.RESERVE, "a big enough card"); // no exception
     }
+
+    @Test
+    void planShouldCountCublasInputStagingOnlyWhereCublasRunsTheGemms() {
+        var tensorCores = new CudaLlamaModel.Options(131072, 2048, DuoLayout.full(32, 8), DeviceKvType.BF16, 256, 1,
+                true, true);
+        long ours = DeviceMemoryPlan.of(LLAMA3_8B, tensorCores).activations();
+        // the chunk's widest activations (the MLP's 14336) as bf16: cuBLAS's GEMM input
+        assertThat(DeviceMemoryPlan.of(LLAMA3_8B, tensorCores.withCublas(true)).activations() - ours)
+                .isEqualTo(2L * 2048 * 14336);
+        // no tensor cores (the exact mode): no GEMM, no staging, whatever the option says
+        var exact = tensorCores.withTensorCores(false);
+        assertThat(DeviceMemoryPlan.of(LLAMA3_8B, exact.withCublas(true)).activations())
+                .isEqualTo(DeviceMemoryPlan.of(LLAMA3_8B, exact).activations());
+        // the option survives the other with… copies
+        assertThat(tensorCores.withCublas(true).withLayout(DuoLayout.full(32, 8)).withKvType(DeviceKvType.F32)
+                .withGraphs(false).withPrefillAttention(PrefillAttention.TENSOR_CORES_MMA).cublas()).isTrue();
+    }
 }
