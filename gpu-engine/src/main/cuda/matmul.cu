@@ -16,6 +16,7 @@
 #include "common.cuh"
 
 #define MAX_TOKENS 8
+#define UNROLL 4
 
 // this lane's 8 weights of each of R rows (16 bytes each) applied to x[t, i .. i + 8) for every token:
 // x is read once for the R rows
@@ -46,10 +47,9 @@ __device__ __forceinline__ void fma8(const uint4* packed, const float* __restric
     }
 }
 
-// R consecutive output rows per warp (U · R 16-byte weight loads in flight per lane, x read once
-// per R rows), up to T tokens; rows past the end repeat the last row's loads and write nothing.
-// Every (R, U) form adds each row's terms in the same order, so their results are bit-identical.
-template <int R, int T, int U>
+// R consecutive output rows per warp (UNROLL · R 16-byte weight loads in flight per lane, x read
+// once per R rows), up to T tokens; rows past the end repeat the last row's loads and write nothing.
+template <int R, int T>
 __device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, const float* __restrict__ x,
                                             float* __restrict__ out0, float* __restrict__ out1,
                                             float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,
@@ -71,15 +71,15 @@ __device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, cons
     const bool aligned = ((((uintptr_t) w) & 15) == 0) && ((((uintptr_t) x) & 15) == 0) && (cols % 8 == 0);
     const int vec_end = aligned ? cols : 0;
     int i = lane * 8;
-    for (; i + (U - 1) * 256 < vec_end; i += U * 256) {
-        uint4 p[U][R];
+    for (; i + (UNROLL - 1) * 256 < vec_end; i += UNROLL * 256) {
+        uint4 p[UNROLL][R];
 #pragma unroll
-        for (int u = 0; u < U; u++) {
+        for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
             for (int r = 0; r < R; r++) p[u][r] = __ldg(reinterpret_cast<const uint4*>(wr[r] + i + u * 256));
         }
 #pragma unroll
-        for (int u = 0; u < U; u++) fma8<R, T>(p[u], x + i + u * 256, cols, tokens, acc);
+        for (int u = 0; u < UNROLL; u++) fma8<R, T>(p[u], x + i + u * 256, cols, tokens, acc);
     }
     for (; i < vec_end; i += 256) {
         uint4 p[R];
@@ -120,20 +120,17 @@ __device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, cons
 extern "C" __global__ void matmul_bf16(const uint16_t* __restrict__ w, const float* __restrict__ x,
                                        float* __restrict__ out0, float* __restrict__ out1, float* __restrict__ out2,
                                        int rows0, int rows1, int rows2, int cols, int tokens) {
-    matvec_rows<1, MAX_TOKENS, 4>(w, x, out0, out1, out2, rows0, rows1, rows2, cols, tokens);
+    matvec_rows<1, MAX_TOKENS>(w, x, out0, out1, out2, rows0, rows1, rows2, cols, tokens);
 }
 
-// The decode forms (one token): fewer registers than matmul_bf16 (no 8-token accumulators), so
-// more warps per SM. block = 256; grid = ceil(rows / 16) with two rows per warp (_1t: 4 loads per
-// row in flight per lane, _1t_r2u8: 8), ceil(rows / 8) with one (_1t_u8: 8 loads in flight).
-// CudaLlamaModel times the three on each of its projections when it loads and keeps the fastest.
-#define MATVEC_1T(NAME, R, U)                                                                            \
-    extern "C" __global__ void NAME(const uint16_t* __restrict__ w, const float* __restrict__ x,          \
-                                    float* __restrict__ out0, float* __restrict__ out1,                   \
-                                    float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,  \
-                                    int tokens) {                                                         \
-        matvec_rows<R, 1, U>(w, x, out0, out1, out2, rows0, rows1, rows2, cols, 1);                       \
-    }
-MATVEC_1T(matmul_bf16_1t, 2, 4)
-MATVEC_1T(matmul_bf16_1t_u8, 1, 8)
-MATVEC_1T(matmul_bf16_1t_r2u8, 2, 8)
+// The decode form (one token): grid = ceil(rows / 16), block = 256, two rows per warp. Fewer
+// registers than matmul_bf16 (no 8-token accumulators), so more warps per SM, each with twice the
+// weight bytes in flight. (Also tried, e92736a: one row × 8 loads and two rows × 8 loads in flight
+// per lane, timed per projection at model load: all three within 3% on the H100, so only this one
+// is kept.)
+extern "C" __global__ void matmul_bf16_1t(const uint16_t* __restrict__ w, const float* __restrict__ x,
+                                          float* __restrict__ out0, float* __restrict__ out1,
+                                          float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,
+                                          int tokens) {
+    matvec_rows<2, 1>(w, x, out0, out1, out2, rows0, rows1, rows2, cols, 1);
+}

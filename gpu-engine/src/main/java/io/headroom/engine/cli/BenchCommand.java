@@ -22,7 +22,6 @@ import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.safetensors.Checkpoint;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -260,9 +259,7 @@ final class BenchCommand implements Callable<Integer> {
                 Map<String, Object> matvec = new LinkedHashMap<>();
                 for (int[] shape : new int[][] {{2 * config.intermediateSize(), config.hiddenSize()},
                     {config.hiddenSize(), config.intermediateSize()}}) {
-                    List<String> kernels = new ArrayList<>(CudaLlamaModel.ONE_TOKEN_MATVECS);
-                    kernels.addFirst("matmul_bf16");
-                    for (String kernel : kernels) {
+                    for (String kernel : List.of("matmul_bf16", "matmul_bf16_1t")) {
                         matvec.put(kernel + " " + shape[0] + "x" + shape[1], matvecRate(device, kernel, shape[0],
                                 shape[1]));
                     }
@@ -274,7 +271,6 @@ final class BenchCommand implements Callable<Integer> {
             try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                 json.put("memory_plan", gpu.plan().toString());
                 json.put("decode_attention", gpu.decodeKernel() == null ? "duo_attention" : gpu.decodeKernel());
-                json.put("decode_matvec", gpu.oneTokenMatvecChoice());
                 json.put("prefill_projections", gpu.prefillGemm());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);

@@ -221,8 +221,7 @@ public final class CudaDevice implements AutoCloseable {
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};
-            case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t", "matmul_bf16_1t_u8",
-                "matmul_bf16_1t_r2u8"};
+            case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
             default -> new String[0];

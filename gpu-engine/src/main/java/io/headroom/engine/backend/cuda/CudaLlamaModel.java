@@ -6,10 +6,7 @@ import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.tensor.WeightTensor;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import jcuda.driver.CUdeviceptr;
 
 /**
@@ -139,7 +136,6 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr poolKeys;
     private final CUdeviceptr poolValues;
     private final int maxPages;
-    private final Map<Long, String> oneTokenMatvec = new HashMap<>(); // (rows << 32 | cols) → kernel
     private final Cublas cublas;          // null: prefill GEMMs through gemm.cu
     private final CUdeviceptr bf16In;     // a chunk's activations rounded to bf16, cuBLAS's input
 
@@ -204,7 +200,6 @@ public final class CudaLlamaModel implements AutoCloseable {
             pool = new PagePool(plan.pages());
             cublas = options.cublas() && options.tensorCores() ? Cublas.open(dev).orElse(null) : null;
             bf16In = cublas != null ? alloc(bf16InBytes(c, n)) : null;
-            tuneOneTokenMatvec();
         } catch (RuntimeException e) {
             if (pinned != null) {
                 pinned.close();
@@ -596,8 +591,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** Up to three stacked projections of the same (at most 8-token) input in one matvec launch. */
     private void matvec(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0, CUdeviceptr out1, int rows1,
             CUdeviceptr out2, int rows2, int cols, int tokens) {
-        String kernel = tokens == 1 ? oneTokenMatvec.getOrDefault(shape(rows0 + rows1 + rows2, cols), null) : null;
-        matvec(dev, kernel, w, in, out0, rows0, out1, rows1, out2, rows2, cols, tokens);
+        matvec(dev, w, in, out0, rows0, out1, rows1, out2, rows2, cols, tokens);
     }
 
     /**
@@ -610,11 +604,10 @@ public final class CudaLlamaModel implements AutoCloseable {
         matvec(dev, null, w, in, out0, rows0, out1, rows1, out2, rows2, cols, tokens);
     }
 
-    /** The one-token matvec forms (matmul.cu); each row's result is bit-identical across them. */
-    public static final List<String> ONE_TOKEN_MATVECS = List.of("matmul_bf16_1t", "matmul_bf16_1t_u8",
-            "matmul_bf16_1t_r2u8");
-
-    /** The same with a given kernel (null: the default for the token count). */
+    /**
+     * The same with a given kernel (null: the default for the token count): bench's matvec probe times
+     * the two forms side by side at one token.
+     */
     public static void matvec(CudaDevice dev, String kernel, CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0,
             int rows0, CUdeviceptr out1, int rows1, CUdeviceptr out2, int rows2, int cols, int tokens) {
         if (tokens < 1 || tokens > MATMUL_TOKENS) {
@@ -625,63 +618,9 @@ public final class CudaLlamaModel implements AutoCloseable {
             throw new IllegalArgumentException(k + " serves one token, not " + tokens);
         }
         int rows = rows0 + rows1 + rows2;
-        int perBlock = k.equals("matmul_bf16") || k.equals("matmul_bf16_1t_u8") ? 8 : 16;
+        int perBlock = k.equals("matmul_bf16") ? 8 : 16;
         dev.launchAsync(k, (rows + perBlock - 1) / perBlock, 256, 0, w, in, out0, out1, out2, rows0, rows1, rows2,
                 cols, tokens);
-    }
-
-    private static long shape(int rows, int cols) {
-        return (long) rows << 32 | cols;
-    }
-
-    /**
-     * Times the one-token matvec forms on each decode projection of this model (its own weights, 3
-     * warm-up and 10 timed launches each) and keeps the fastest per shape: which form streams a
-     * matrix fastest depends on its row count against the card's SMs (few long rows want more loads
-     * in flight per row). The forms' results are bit-identical, so the choice changes only speed.
-     */
-    private void tuneOneTokenMatvec() {
-        DeviceLayer l0 = layers[0];
-        int h = c.hiddenSize();
-        tune(l0.wqkv, xb, q, c.qDim(), k, c.kvDim(), v, c.kvDim(), h);
-        tune(l0.wo, att, proj, h, null, 0, null, 0, c.qDim());
-        tune(l0.wgu, xb, gate, c.intermediateSize(), up, c.intermediateSize(), null, 0, h);
-        tune(l0.wd, gate, proj, h, null, 0, null, 0, c.intermediateSize());
-        tune(lmHead, xb, logits, c.vocabSize(), null, 0, null, 0, h);
-    }
-
-    private void tune(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out0, int rows0, CUdeviceptr out1, int rows1,
-            CUdeviceptr out2, int rows2, int cols) {
-        long key = shape(rows0 + rows1 + rows2, cols);
-        if (oneTokenMatvec.containsKey(key)) {
-            return;
-        }
-        String best = null;
-        long bestNanos = Long.MAX_VALUE;
-        for (String kernel : ONE_TOKEN_MATVECS) {
-            for (int i = 0; i < 3; i++) {
-                matvec(dev, kernel, w, in, out0, rows0, out1, rows1, out2, rows2, cols, 1);
-            }
-            dev.synchronize(kernel + " warm-up");
-            long t0 = System.nanoTime();
-            for (int i = 0; i < 10; i++) {
-                matvec(dev, kernel, w, in, out0, rows0, out1, rows1, out2, rows2, cols, 1);
-            }
-            dev.synchronize(kernel);
-            long nanos = System.nanoTime() - t0;
-            if (nanos < bestNanos) {
-                bestNanos = nanos;
-                best = kernel;
-            }
-        }
-        oneTokenMatvec.put(key, best);
-    }
-
-    /** The one-token matvec form chosen for each decode projection, as "rows×cols": kernel. */
-    public Map<String, String> oneTokenMatvecChoice() {
-        Map<String, String> m = new TreeMap<>();
-        oneTokenMatvec.forEach((key, kernel) -> m.put((key >>> 32) + "x" + (key & 0xffffffffL), kernel));
-        return m;
     }
 
     @Override
@@ -689,11 +628,14 @@ public final class CudaLlamaModel implements AutoCloseable {
         if (stepHost != null) {
             stepHost.close();
         }
-        if (cublas != null) {
-            cublas.close();
+        try {
+            if (cublas != null) {
+                cublas.close();
+            }
+        } finally {
+            owned.forEach(dev::free);
+            owned.clear();
         }
-        owned.forEach(dev::free);
-        owned.clear();
     }
 
     /** Free list of the KV pool's page ids. */
