@@ -106,11 +106,16 @@ for step in $STEPS; do
       IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"
       for run in "${RUNS[@]}"; do
         name=${run%%|*}; args=${run#*|}
-        $J $JOPT -Xmx24g -jar .device/headroom-engine.jar bench --backend cuda $args \
+        # runs named base-*: the engine with an earlier build's kernels first on the class path
+        # (BASE_KERNELS: a jar of fatbins, e.g. the parent commit's flash_prefill.fatbin), side by side
+        RUN=(-jar .device/headroom-engine.jar)
+        [[ $name == base-* ]] && RUN=(-cp "${BASE_KERNELS:?base-* runs need BASE_KERNELS}:.device/headroom-engine.jar" \
+          io.headroom.engine.cli.EngineCli)
+        $J $JOPT -Xmx24g "${RUN[@]}" bench --backend cuda $args \
           > "$OUT/bench-$name.json" 2> "$OUT/bench-$name.err"
         echo "bench $name rc=$? $(python3 -c 'import json,sys
 d=json.load(open(sys.argv[1]))
-print({k: d.get(k) for k in ("fits","prefill_seconds","prefill_achieved_tflops","decode_context",
+print({k: d.get(k) for k in ("fits","prefill_after","prefill_seconds","prefill_achieved_tflops","decode_context",
   "decode_median_seconds_per_token","decode_measured_over_floor") if k in d})' "$OUT/bench-$name.json" 2>&1 | tail -c 400)"
       done ;;
   esac

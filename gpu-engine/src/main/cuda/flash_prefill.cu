@@ -299,13 +299,72 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t* r, const __nv_bfloat
                  : "r"(addr));
 }
 
+// 2^x on the special-function unit (ex2.approx.ftz: about 2 ulp; 2^-inf = +0). The kernel works in
+// the log2 domain: Q is staged scaled by scale · log2(e), so exp(s − m) = 2^(s' − m').
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// Staging a K/V tile for flash_prefill_mma runs in two phases a tile apart, so that a key's cache
+// row (page-table lookup, division by the page size) is found once, not once per 16-byte vector.
+// Key phase: threads 0..FP_KEYS−1 write key vt + tid's position (INT_MAX past the range) to ps and,
+// for a cached key, the element offset of its row in the pool or ring to rs.
+__device__ __forceinline__ void fpm_stage_keys(int* ps, long long* rs, const DuoRanges& kr, int vt, int v_end,
+                                               int start, int g, bool stream, int hd,
+                                               const int* __restrict__ page_table, int max_pages, int page_tokens,
+                                               int sink, int recent) {
+    const int j = threadIdx.x;
+    if (j >= FP_KEYS || vt >= v_end) return;
+    const int vi = vt + j;
+    const int p = vi < v_end ? duo_position(kr, vi) : 0x7fffffff;
+    ps[j] = p;
+    rs[j] = p < start ? duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd : 0;
+}
+
+// Vector phase: the tile's K and V rows as bf16 (ks, vs: FP_KEYS × ld), one 16-byte vector per thread
+// and pass. Cached bf16 rows go by cp.async (one commit group per tile, which the caller waits for);
+// float32 cached rows and rows of the current chunk (float32) are rounded and stored directly; keys
+// past the range are zeros.
+template <typename KT, int HD>
+__device__ __forceinline__ void fpm_stage_vectors(__nv_bfloat16* ks, __nv_bfloat16* vs, const int* ps,
+                                                  const long long* rs, int start, int g, int kv_heads,
+                                                  const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
+                                                  const KT* __restrict__ k_cache, const KT* __restrict__ v_cache) {
+    constexpr int vpr = HD / 8, ld = HD + 8;
+    for (int e = threadIdx.x; e < FP_KEYS * vpr; e += blockDim.x) {
+        const int j = e / vpr, d = (e - j * vpr) * 8;
+        const int p = ps[j];
+        uint4 kb = make_uint4(0, 0, 0, 0), vb = make_uint4(0, 0, 0, 0);
+        if (p < start) {
+            if constexpr (sizeof(KT) == 2) {
+                cp_async16(ks + j * ld + d, k_cache + rs[j] + d, true);
+                cp_async16(vs + j * ld + d, v_cache + rs[j] + d, true);
+                continue;
+            }
+            kb = bf16x8(k_cache + rs[j] + d, 1.f);
+            vb = bf16x8(v_cache + rs[j] + d, 1.f);
+        } else if (p != 0x7fffffff) {
+            const long long src = ((long long) (p - start) * kv_heads + g) * HD + d;
+            kb = bf16x8(k_chunk + src, 1.f);
+            vb = bf16x8(v_chunk + src, 1.f);
+        }
+        *reinterpret_cast<uint4*>(ks + j * ld + d) = kb;
+        *reinterpret_cast<uint4*>(vs + j * ld + d) = vb;
+    }
+    cp_async_commit();
+}
+
 template <typename KT, int HD>
 __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch below)
+    static_assert(FP_KEYS == 64, "the all-visible test reads two positions per lane");
     extern __shared__ __align__(32) unsigned char fp_smem[];
     constexpr int ld = HD + 8;  // bf16 row stride: 16-byte rows for ldmatrix, conflict-free 32-bit reads
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fp_smem);  // FP_ROWS × ld
     __nv_bfloat16* kv_buf = qs + FP_ROWS * ld;                        // 2 × (K, V: FP_KEYS × ld each)
-    int* ps_buf = reinterpret_cast<int*>(kv_buf + 4 * FP_KEYS * ld);  // 2 × FP_KEYS positions
+    long long* rs_buf = reinterpret_cast<long long*>(kv_buf + 4 * FP_KEYS * ld);  // 3 × FP_KEYS row offsets
+    int* ps_buf = reinterpret_cast<int*>(rs_buf + 3 * FP_KEYS);                     // 3 × FP_KEYS positions
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int grp = lane >> 2, tig = lane & 3;  // accumulator layout: rows grp, grp + 8; columns 2·tig, +1
 
@@ -315,13 +374,36 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     const bool stream = streaming[g] != 0;
     const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
     const int v_begin = kr.v_begin, v_end = kr.v_end;
+    const KT* k_cache = stream ? k_ring : k_pool;
+    const KT* v_cache = stream ? v_ring : v_pool;
 
-    fp_stage_q(qs, ld, q, scale, rows, t0, h0, hpb, heads, HD);
-    __syncthreads();
+    fp_stage_q(qs, ld, q, scale * 1.4426950408889634f, rows, t0, h0, hpb, heads, HD);  // log2 domain
     const int r0 = warp * 16;
     const int ra = r0 + grp, rb = ra + 8;                   // this lane's two rows
     const int ia = start + t0 + ra / hpb, ib = start + t0 + rb / hpb;  // their positions
     const bool va = ra < rows, vb = rb < rows;
+    // the warp's first and last valid rows' positions: a tile whose keys all rows see needs no mask
+    const int i_lo = start + t0 + r0 / hpb, i_hi = start + t0 + (min(r0 + 15, rows - 1)) / hpb;
+
+    // Pipeline over tiles it = 0, 1, …: key phases run two tiles ahead (3 slots of ps/rs), vector
+    // phases one tile ahead into the other K/V buffer (cp.async), so tile it + 1's copies run while
+    // tile it is multiplied.
+    auto slot_ps = [&](int it) { return ps_buf + (it % 3) * FP_KEYS; };
+    auto slot_rs = [&](int it) { return rs_buf + (it % 3) * FP_KEYS; };
+    auto keys = [&](int it) {
+        fpm_stage_keys(slot_ps(it), slot_rs(it), kr, v_begin + it * FP_KEYS, v_end, start, g, stream, HD, page_table,
+                       max_pages, page_tokens, sink, recent);
+    };
+    auto vectors = [&](int it) {
+        __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * FP_KEYS * ld;
+        fpm_stage_vectors<KT, HD>(ks, ks + FP_KEYS * ld, slot_ps(it), slot_rs(it), start, g, kv_heads, k_chunk,
+                                  v_chunk, k_cache, v_cache);
+    };
+    keys(0);
+    keys(1);
+    __syncthreads();  // Q and the first two tiles' keys staged
+    if (v_begin < v_end) vectors(0);
+
     // Q strip as A fragments, one per 16 columns of HD
     uint32_t qa[HD / 16][4];
 #pragma unroll
@@ -334,24 +416,21 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     float o[HD / 8][4];
 #pragma unroll
     for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
-    float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;
+    float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;  // running maxima (log2 domain) and sums
 
-    // K/V tiles double-buffered: tile it + 1 is copied (cp.async with bf16 KV) while tile it is used
-    auto stage = [&](int vt, int b) {
-        fp_stage_kv<KT, true>(kv_buf + b * 2 * FP_KEYS * ld, kv_buf + (b * 2 + 1) * FP_KEYS * ld, ps_buf + b * FP_KEYS,
-                              ld, kr, vt, v_end, start, g, stream, kv_heads, HD, k_chunk, v_chunk, k_pool, v_pool,
-                              k_ring, v_ring, page_table, max_pages, page_tokens, sink, recent);
-    };
-    if (v_begin < v_end) stage(v_begin, 0);
     for (int vt = v_begin, it = 0; vt < v_end; vt += FP_KEYS, it++) {
-        const int b = it & 1;
-        if (vt + FP_KEYS < v_end) stage(vt + FP_KEYS, b ^ 1); else cp_async_commit();
+        if (vt + FP_KEYS < v_end) vectors(it + 1); else cp_async_commit();
         cp_async_wait<1>();  // this thread's copies of tile it landed
         __syncthreads();     // and everyone's (and their direct stores)
-        const __nv_bfloat16* ks = kv_buf + b * 2 * FP_KEYS * ld;
+        const __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * FP_KEYS * ld;
         const __nv_bfloat16* vs = ks + FP_KEYS * ld;
-        const int* ps = ps_buf + b * FP_KEYS;
+        const int* ps = slot_ps(it);
         if (r0 < rows) {  // warp-uniform
+            // every key of the tile visible to every row of the warp (causal, streaming window, range)?
+            const int p0 = ps[lane], p1 = ps[lane + 32];
+            const bool seen0 = p0 <= i_lo && (!stream || p0 < sink || p0 > i_hi - recent);
+            const bool seen1 = p1 <= i_lo && (!stream || p1 < sink || p1 > i_hi - recent);
+            const bool all_visible = __all_sync(0xffffffffu, seen0 && seen1);
             // S = Q_strip · K_tileᵀ: 8 tiles of 8 keys
             float s[FP_KEYS / 8][4];
 #pragma unroll
@@ -371,17 +450,22 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
                     mma_bf16_16816(s[nt], qa[HD / 16 - 1], smem_word(krow), smem_word(krow + 8));
                 }
             }
-            // mask (causal, streaming window, past the range) and the rows' new maxima
+            if (!all_visible) {  // mask: causal, streaming window, past the range, rows past the block's
+#pragma unroll
+                for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int p = ps[nt * 8 + 2 * tig + (e & 1)];
+                        const int i = e < 2 ? ia : ib;
+                        const bool vis = (e < 2 ? va : vb) && p <= i && (!stream || p < sink || p > i - recent);
+                        s[nt][e] = vis ? s[nt][e] : -INFINITY;
+                    }
+                }
+            }
+            // the rows' new maxima
             float mxa = -INFINITY, mxb = -INFINITY;
 #pragma unroll
             for (int nt = 0; nt < FP_KEYS / 8; nt++) {
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int p = ps[nt * 8 + 2 * tig + (e & 1)];
-                    const int i = e < 2 ? ia : ib;
-                    const bool vis = (e < 2 ? va : vb) && p <= i && (!stream || p < sink || p > i - recent);
-                    s[nt][e] = vis ? s[nt][e] : -INFINITY;
-                }
                 mxa = fmaxf(mxa, fmaxf(s[nt][0], s[nt][1]));
                 mxb = fmaxf(mxb, fmaxf(s[nt][2], s[nt][3]));
             }
@@ -390,29 +474,33 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
             mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 1));
             mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 2));
             const float na = fmaxf(ma, mxa), nb = fmaxf(mb, mxb);
-            // a row with nothing visible yet keeps m = -inf, l = 0, O = 0 (alpha 1, P 0)
-            const float aa = (na == -INFINITY || ma == -INFINITY) ? (na == -INFINITY ? 1.f : 0.f) : __expf(ma - na);
-            const float ab = (nb == -INFINITY || mb == -INFINITY) ? (nb == -INFINITY ? 1.f : 0.f) : __expf(mb - nb);
+            // subtrahends: a row with nothing visible yet (max −inf) subtracts 0, so its P stays 0 (2^−inf)
+            // and its O and l stay 0 (alpha 2^−inf = 0)
+            const float za = na == -INFINITY ? 0.f : na, zb = nb == -INFINITY ? 0.f : nb;
+            const float aa = fast_exp2(ma - za), ab = fast_exp2(mb - zb);
             ma = na;
             mb = nb;
             float sa = 0.f, sb = 0.f;
 #pragma unroll
             for (int nt = 0; nt < FP_KEYS / 8; nt++) {
-                s[nt][0] = s[nt][0] == -INFINITY ? 0.f : __expf(s[nt][0] - na);
-                s[nt][1] = s[nt][1] == -INFINITY ? 0.f : __expf(s[nt][1] - na);
-                s[nt][2] = s[nt][2] == -INFINITY ? 0.f : __expf(s[nt][2] - nb);
-                s[nt][3] = s[nt][3] == -INFINITY ? 0.f : __expf(s[nt][3] - nb);
+                s[nt][0] = fast_exp2(s[nt][0] - za);
+                s[nt][1] = fast_exp2(s[nt][1] - za);
+                s[nt][2] = fast_exp2(s[nt][2] - zb);
+                s[nt][3] = fast_exp2(s[nt][3] - zb);
                 sa += s[nt][0] + s[nt][1];
                 sb += s[nt][2] + s[nt][3];
             }
             la = la * aa + sa;
             lb = lb * ab + sb;
+            // rescale O only where a row's maximum moved (after the first tiles, rarely)
+            if (__any_sync(0xffffffffu, aa != 1.f || ab != 1.f)) {
 #pragma unroll
-            for (int nd = 0; nd < HD / 8; nd++) {
-                o[nd][0] *= aa;
-                o[nd][1] *= aa;
-                o[nd][2] *= ab;
-                o[nd][3] *= ab;
+                for (int nd = 0; nd < HD / 8; nd++) {
+                    o[nd][0] *= aa;
+                    o[nd][1] *= aa;
+                    o[nd][2] *= ab;
+                    o[nd][3] *= ab;
+                }
             }
             // O += P · V: P's A fragments are S's accumulators of key tiles 2·kk and 2·kk + 1
 #pragma unroll
@@ -434,7 +522,8 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
                 }
             }
         }
-        __syncthreads();  // tile it consumed before its buffer is restaged
+        if (vt + 2 * FP_KEYS < v_end) keys(it + 2);  // into the slot tile it − 1 used
+        __syncthreads();  // tile it consumed before its buffer is restaged; tile it + 2's keys visible
     }
     cp_async_wait<0>();
 
@@ -448,7 +537,7 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     for (int half = 0; half < 2; half++) {
         const int row = half == 0 ? ra : rb;
         if (row >= rows) continue;
-        const float m = half == 0 ? ma : mb, l = half == 0 ? la : lb;
+        const float m = (half == 0 ? ma : mb) * 0.6931471805599453f, l = half == 0 ? la : lb;  // m: natural log
         const int t = t0 + row / hpb, h = h0 + row % hpb;
         const long long orow = (long long) t * heads + h;
         if (splits == 1) {

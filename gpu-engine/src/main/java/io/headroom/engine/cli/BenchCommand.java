@@ -94,6 +94,11 @@ final class BenchCommand implements Callable<Integer> {
                     + "them; prefill is timed separately on --prompt-tokens). 0: decode after the prompt")
     int syntheticContext;
 
+    @Option(names = "--prefill-after", defaultValue = "0", paramLabel = "N",
+            description = "cuda: time the prefill of --prompt-tokens after N positions of random KV filled on the "
+                    + "device (the late chunks of a long prompt, without prefilling the first N). 0: from position 0")
+    int prefillAfter;
+
     @Option(names = "--check-tokens", defaultValue = "256", paramLabel = "N",
             description = "cuda: prompt tokens of the CPU cross-check (0: skip it). Default: ${DEFAULT-VALUE}")
     int checkTokens;
@@ -127,6 +132,10 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (chunk < 1 || retrievalShare < 0 || retrievalShare > 1 || pageTokens < 1) {
             throw new IllegalArgumentException("--chunk and --page-tokens must be >= 1, --retrieval-share in [0, 1]");
+        }
+        if (prefillAfter < 0 || prefillAfter > 0 && syntheticContext > 0) {
+            throw new IllegalArgumentException("--prefill-after must be >= 0 and is not combined with "
+                    + "--synthetic-context");
         }
         PrintWriter err = spec.commandLine().getErr();
         if (random != null) {
@@ -220,7 +229,7 @@ final class BenchCommand implements Callable<Integer> {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
             DuoLayout layout = retrievalShare >= 1 ? DuoLayout.full(config.numLayers(), config.numKvHeads())
                     : DuoLayout.random(config.numLayers(), config.numKvHeads(), 1 - retrievalShare, 7, sink, recent);
-            int capacity = Math.max(promptTokens, syntheticContext) + decodeTokens + 32; // + the profiled steps
+            int capacity = Math.max(prefillAfter + promptTokens, syntheticContext) + decodeTokens + 32; // + profiled
             if (capacity > config.maxPositions()) {
                 throw new IllegalArgumentException("the run needs " + capacity + " positions (prompt or synthetic "
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
@@ -284,6 +293,9 @@ final class BenchCommand implements Callable<Integer> {
                 int token = 0;
                 CudaSequence seq = gpu.newSequence();
                 try {
+                    if (prefillAfter > 0) {
+                        seq.fillSynthetic(prefillAfter);
+                    }
                     long t0 = System.nanoTime();
                     for (int from = 0; from < prompt.length; from += chunk) {
                         token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from,
@@ -306,7 +318,8 @@ final class BenchCommand implements Callable<Integer> {
                     double median = sorted[sorted.length / 2] / 1e9;
                     long weightBytes = gpu.plan().weights() - (config.tieWordEmbeddings() ? 0
                             : (long) config.vocabSize() * config.hiddenSize() * 2);
-                    int context = (syntheticContext > 0 ? syntheticContext : promptTokens) + decodeTokens / 2;
+                    int context = (syntheticContext > 0 ? syntheticContext : prefillAfter + promptTokens)
+                            + decodeTokens / 2;
                     json.put("decode_context", context);
                     json.put("decode_kv", syntheticContext > 0 ? "synthetic (random, filled on the device)"
                             : "prefilled prompt");
@@ -314,9 +327,10 @@ final class BenchCommand implements Callable<Integer> {
                     double floor = (weightBytes + kvBytes) / copy;
                     json.put("prompt_tokens", promptTokens);
                     json.put("prefill_chunk", chunk);
+                    json.put("prefill_after", prefillAfter);
                     json.put("prefill_seconds", (t1 - t0) / 1e9);
                     json.put("prefill_tokens_per_second", promptTokens / ((t1 - t0) / 1e9));
-                    double flops = prefillFlops(config, layout, promptTokens, chunk);
+                    double flops = prefillFlops(config, layout, promptTokens, chunk, prefillAfter);
                     json.put("prefill_flops", flops);
                     json.put("prefill_achieved_tflops", flops / ((t1 - t0) / 1e9) / 1e12);
                     json.put("decode_median_seconds_per_token", median);
@@ -414,26 +428,31 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * Multiply-add FLOPs (2 per multiply-add) a chunked prefill of {@code tokens} must do: the layers'
-     * projections for every token, the LM head for each chunk's last token, and attention (Q·Kᵀ and
-     * P·V, 4·headDim per query-key pair) over the keys each head keeps: all earlier positions for
-     * retrieval heads, at most sink + recent for streaming heads. Elementwise work is not counted.
+     * Multiply-add FLOPs (2 per multiply-add) a chunked prefill of {@code tokens} at positions
+     * {@code past .. past + tokens - 1} must do: the layers' projections for every token, the LM head for
+     * each chunk's last token, and attention (Q·Kᵀ and P·V, 4·headDim per query-key pair) over the keys
+     * each head keeps: all earlier positions for retrieval heads, at most sink + recent for streaming
+     * heads. Elementwise work is not counted.
      */
-    static double prefillFlops(ModelConfig c, DuoLayout layout, int tokens, int chunk) {
+    static double prefillFlops(ModelConfig c, DuoLayout layout, int tokens, int chunk, int past) {
         long perLayer = (long) c.hiddenSize() * c.headDim() * (c.numHeads() + 2L * c.numKvHeads())
                 + (long) c.numHeads() * c.headDim() * c.hiddenSize() + 3L * c.hiddenSize() * c.intermediateSize();
         double linear = 2.0 * perLayer * c.numLayers() * tokens
                 + 2.0 * c.hiddenSize() * c.vocabSize() * Math.ceilDiv(tokens, chunk);
-        double causal = (double) tokens * (tokens + 1) / 2; // Σ keys over queries, all kept
         int window = layout.sink() + layout.recent();
-        // streaming: query i sees min(i + 1, window) keys
-        double windowed = tokens <= window ? causal
-                : (double) window * (window + 1) / 2 + (double) (tokens - window) * window;
+        double causal = keysSeen(past + tokens, Integer.MAX_VALUE) - keysSeen(past, Integer.MAX_VALUE);
+        double windowed = keysSeen(past + tokens, window) - keysSeen(past, window);
         int perKv = c.numHeads() / c.numKvHeads();
         int streaming = c.numLayers() * c.numKvHeads() - layout.retrievalCount();
         double attention = 4.0 * c.headDim() * perKv
                 * (layout.retrievalCount() * causal + streaming * windowed);
         return linear + attention;
+    }
+
+    /** Σ over queries i < n of the keys query i sees, min(i + 1, window). */
+    private static double keysSeen(int n, int window) {
+        return n <= window ? (double) n * (n + 1) / 2
+                : (double) window * (window + 1) / 2 + (double) (n - window) * window;
     }
 
     private void checkAgainstCpu(CudaLlamaModel gpu, LlamaModel cpu, DuoLayout layout, Map<String, Object> json) {

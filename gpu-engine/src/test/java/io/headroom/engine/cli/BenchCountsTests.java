@@ -21,9 +21,10 @@ class BenchCountsTests {
             10000, new RopeScaling.None(), false, false, false, 0, List.of(1));
 
     @ParameterizedTest
-    @CsvSource({"1.0, 1, 1, 4, 40", "0.5, 2, 5, 7, 40", "0.0, 3, 4, 16, 37", "0.5, 0, 1, 16, 5"})
+    @CsvSource({"1.0, 1, 1, 4, 40, 0", "0.5, 2, 5, 7, 40, 0", "0.0, 3, 4, 16, 37, 0", "0.5, 0, 1, 16, 5, 0",
+        "1.0, 1, 1, 4, 9, 30", "0.5, 2, 5, 7, 12, 3", "0.0, 3, 4, 16, 37, 50"})
     void prefillFlopsShouldCountEveryKeptQueryKeyPair(double retrievalShare, int sink, int recent, int chunk,
-            int tokens) {
+            int tokens, int past) {
         DuoLayout layout = layout(retrievalShare, sink, recent);
         double expected = 0;
         int hd = SMALL.headDim();
@@ -34,7 +35,7 @@ class BenchCountsTests {
             expected += 2.0 * tokens * SMALL.qDim() * h;
             expected += 2.0 * tokens * 3 * h * SMALL.intermediateSize();
             for (int g = 0; g < SMALL.numKvHeads(); g++) {
-                for (int i = 0; i < tokens; i++) {
+                for (int i = past; i < past + tokens; i++) {
                     for (int p = 0; p <= i; p++) {
                         boolean kept = layout.isRetrieval(l, g) || p < layout.sink() || p > i - layout.recent();
                         if (kept) {
@@ -46,7 +47,7 @@ class BenchCountsTests {
         }
         expected += 2.0 * h * SMALL.vocabSize() * Math.ceilDiv(tokens, chunk);
 
-        assertThat(BenchCommand.prefillFlops(SMALL, layout, tokens, chunk)).isEqualTo(expected);
+        assertThat(BenchCommand.prefillFlops(SMALL, layout, tokens, chunk, past)).isEqualTo(expected);
     }
 
     @ParameterizedTest

@@ -491,7 +491,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
         if (kernel == PrefillAttention.TENSOR_CORES_MMA) {
-            return (FLASH_ROWS + 4 * 64) * ld * 2 + 2 * 64 * 4; // Q, two K/V tile pairs and their positions
+            return (FLASH_ROWS + 4 * 64) * ld * 2 + 3 * 64 * (8 + 4); // Q, 2 K/V tile pairs, 3 × (rows, positions)
         }
         int perWarp = 16 * (64 + 4) + 16 * 72 / 2 + 16 * (hd + 4) + 32;
         return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
