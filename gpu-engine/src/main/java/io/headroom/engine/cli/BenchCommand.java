@@ -104,8 +104,9 @@ final class BenchCommand implements Callable<Integer> {
     int checkTokens;
 
     @Option(names = "--prefill-attention", paramLabel = "KERNEL", description = "cuda: prefill attention kernel: "
-            + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments) or cuda-cores "
-            + "(duo_attention). Default: mma, cuda-cores with --exact")
+            + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments), wgmma (the same on "
+            + "Hopper's warpgroup MMA; mma on other GPUs) or cuda-cores (duo_attention). Default: wgmma, cuda-cores "
+            + "with --exact")
     String prefillAttention;
 
     @Option(names = "--gemm", paramLabel = "KERNEL", description = "cuda: prefill projections: cublas (where "
@@ -235,7 +236,7 @@ final class BenchCommand implements Callable<Integer> {
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
             }
             PrefillAttention attention = prefillAttention != null ? PrefillAttention.parse(prefillAttention)
-                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.TENSOR_CORES_MMA;
+                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.WGMMA;
             if (!gemm.equals("cublas") && !gemm.equals("ours")) {
                 throw new IllegalArgumentException("--gemm must be cublas or ours, not " + gemm);
             }
@@ -281,6 +282,7 @@ final class BenchCommand implements Callable<Integer> {
                 json.put("memory_plan", gpu.plan().toString());
                 json.put("decode_attention", gpu.decodeKernel() == null ? "duo_attention" : gpu.decodeKernel());
                 json.put("prefill_projections", gpu.prefillGemm());
+                json.put("prefill_attention", gpu.prefillKernel().kernel());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);
                 }

@@ -84,6 +84,7 @@ public final class CudaDevice implements AutoCloseable {
     private final CUstream stream = new CUstream();
     private final int multiprocessors;
     private final int maxSharedOptin;
+    private final int computeCapability;
     /** When non-null, every launch is bracketed by events: (kernel, start, end), resolved by {@link #profile()}. */
     private java.util.List<Object[]> profiled;
 
@@ -100,6 +101,13 @@ public final class CudaDevice implements AutoCloseable {
         check(cuDeviceGetAttribute(optin, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
                 device), "cuDeviceGetAttribute(max shared memory per block, opt-in)");
         this.maxSharedOptin = optin[0];
+        int[] major = new int[1];
+        int[] minor = new int[1];
+        check(cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+                "cuDeviceGetAttribute(compute capability major)");
+        check(cuDeviceGetAttribute(minor, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+                "cuDeviceGetAttribute(compute capability minor)");
+        this.computeCapability = 10 * major[0] + minor[0];
     }
 
     /** Why the CUDA backend cannot run here, or null when it can. */
@@ -221,6 +229,8 @@ public final class CudaDevice implements AutoCloseable {
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};
+            case "flash_prefill_wgmma.fatbin" -> new String[] {"flash_prefill_wgmma_f32kv",
+                "flash_prefill_wgmma_bf16kv"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
@@ -240,6 +250,11 @@ public final class CudaDevice implements AutoCloseable {
     /** The most dynamic shared memory a kernel may opt in to, in bytes. */
     public int maxSharedMemoryOptin() {
         return maxSharedOptin;
+    }
+
+    /** Compute capability as 10 · major + minor (90: Hopper, whose sm_90a code the wgmma kernels are). */
+    public int computeCapability() {
+        return computeCapability;
     }
 
     /** Free and total device memory in bytes, as the driver reports them now. */

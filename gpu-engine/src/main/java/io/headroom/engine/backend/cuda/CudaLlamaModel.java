@@ -157,9 +157,12 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         this.dev = dev;
         this.c = config;
+        // wgmma is Hopper code (sm_90a) for head_dim 64 and 128; elsewhere the same kernel on mma.sync
+        PrefillAttention prefill = options.prefillAttention() == PrefillAttention.WGMMA && !wgmmaFits(config, dev)
+                ? PrefillAttention.TENSOR_CORES_MMA : options.prefillAttention();
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
-                options.tensorCores(), options.prefillAttention(), options.cublas());
+                options.tensorCores(), prefill, options.cublas());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -487,9 +490,22 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     private static final int FLASH_ROWS = 64;
 
-    /** Dynamic shared memory of a tensor-core prefill kernel (layouts in flash_prefill.cu). */
+    /** Whether the wgmma prefill kernel serves this geometry on this device (sm_90a code, head_dim 64 or 128). */
+    static boolean wgmmaFits(ModelConfig c, CudaDevice dev) {
+        return dev.computeCapability() == 90 && (c.headDim() == 64 || c.headDim() == 128);
+    }
+
+    /** The prefill attention kernel this model runs (the options' choice, wgmma only where it fits). */
+    public PrefillAttention prefillKernel() {
+        return options.prefillAttention();
+    }
+
+    /** Dynamic shared memory of a tensor-core prefill kernel (layouts in flash_prefill.cu, flash_prefill_mma.cuh). */
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
+        if (kernel == PrefillAttention.WGMMA) {
+            return (FLASH_ROWS * ld + 4 * 64 * hd) * 2 + 3 * 64 * (8 + 4); // unpadded core-matrix K/V tiles
+        }
         if (kernel == PrefillAttention.TENSOR_CORES_MMA) {
             return (FLASH_ROWS + 4 * 64) * ld * 2 + 3 * 64 * (8 + 4); // Q, 2 K/V tile pairs, 3 × (rows, positions)
         }

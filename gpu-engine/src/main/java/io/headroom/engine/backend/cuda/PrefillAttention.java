@@ -15,7 +15,12 @@ public enum PrefillAttention {
      * {@code flash_prefill_mma}: mma.sync on register fragments (scores, P and the output stay in
      * registers); the same rounding as {@link #TENSOR_CORES}.
      */
-    TENSOR_CORES_MMA("flash_prefill_mma");
+    TENSOR_CORES_MMA("flash_prefill_mma"),
+    /**
+     * {@code flash_prefill_wgmma}: the same kernel with both products on Hopper's warpgroup MMA
+     * (compute capability 9.0, head_dim 64 or 128); elsewhere the model runs {@link #TENSOR_CORES_MMA}.
+     */
+    WGMMA("flash_prefill_wgmma");
 
     private final String kernel;
 
@@ -28,14 +33,15 @@ public enum PrefillAttention {
         return kernel;
     }
 
-    /** Parses {@code cuda-cores}, {@code tensor-cores} or {@code mma}, naming the choices when it is none. */
+    /** Parses {@code cuda-cores}, {@code tensor-cores}, {@code mma} or {@code wgmma}; the error names the choices. */
     public static PrefillAttention parse(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "cuda-cores" -> CUDA_CORES;
             case "tensor-cores", "wmma" -> TENSOR_CORES;
             case "mma" -> TENSOR_CORES_MMA;
+            case "wgmma" -> WGMMA;
             default -> throw new IllegalArgumentException("unknown prefill attention '" + name
-                    + "' (cuda-cores, tensor-cores, mma)");
+                    + "' (cuda-cores, tensor-cores, mma, wgmma)");
         };
     }
 }

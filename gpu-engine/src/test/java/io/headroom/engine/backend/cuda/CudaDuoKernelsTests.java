@@ -93,7 +93,8 @@ class CudaDuoKernelsTests {
         "40, 4, 1, 13, 30, 1, true", "96, 8, 1, 77, 1, 5, true", "32, 4, 4, 20, 1, 1, false",
         "128, 32, 8, 40, 1, 1, false", "128, 32, 8, 200, 130, 1, true", "64, 8, 8, 70, 100, 2, false",
         "16, 4, 2, 3, 65, 1, false", "64, 16, 4, 2000, 1, 4, true", "128, 8, 8, 1500, 1, 1, true",
-        "48, 8, 2, 30, 40, 1, true", "80, 8, 2, 300, 1, 2, true"})
+        "48, 8, 2, 30, 40, 1, true", "80, 8, 2, 300, 1, 2, true", "128, 32, 8, 700, 150, 3, true",
+        "64, 8, 2, 129, 64, 1, true"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
         int pageTokens = 16;
@@ -225,10 +226,14 @@ class CudaDuoKernelsTests {
         dev.synchronize(kernel);
         dev.download(dOut, out, out.length);
         assertMatches(out, expected, kernel);
-        for (PrefillAttention tc : List.of(PrefillAttention.TENSOR_CORES, PrefillAttention.TENSOR_CORES_MMA)) {
+        for (PrefillAttention tc : List.of(PrefillAttention.TENSOR_CORES, PrefillAttention.TENSOR_CORES_MMA,
+                PrefillAttention.WGMMA)) {
             int smem = CudaLlamaModel.flashSmem(tc, hd);
             if (n == 1 || hd % 16 != 0 || hd > 128 || smem > dev.maxSharedMemoryOptin()) {
                 continue;
+            }
+            if (tc == PrefillAttention.WGMMA && (dev.computeCapability() != 90 || hd != 64 && hd != 128)) {
+                continue; // Hopper code (sm_90a) for head_dim 64 and 128
             }
             // the tensor-core prefill kernels: Q, K, V and P rounded to bf16, so a bf16-level tolerance
             String flash = kernelName(bf16, tc);

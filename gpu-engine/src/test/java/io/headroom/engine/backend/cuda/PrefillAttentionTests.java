@@ -13,18 +13,23 @@ class PrefillAttentionTests {
         assertThat(PrefillAttention.parse("cuda-cores")).isEqualTo(PrefillAttention.CUDA_CORES);
         assertThat(PrefillAttention.parse("Tensor-Cores")).isEqualTo(PrefillAttention.TENSOR_CORES);
         assertThat(PrefillAttention.parse("mma")).isEqualTo(PrefillAttention.TENSOR_CORES_MMA);
+        assertThat(PrefillAttention.parse("WGMMA")).isEqualTo(PrefillAttention.WGMMA);
         assertThatThrownBy(() -> PrefillAttention.parse("flash"))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("'flash'").hasMessageContaining("cuda-cores, tensor-cores, mma");
+                .hasMessageContaining("'flash'").hasMessageContaining("cuda-cores, tensor-cores, mma, wgmma");
     }
 
     @Test
     void theRegisterKernelShouldNeedOnlyItsTilesAndFitTwoBlocksPerSm() {
         // Q (64 rows) and two K/V tile pairs (64 keys, double-buffered) as bf16 rows of head_dim + 8,
-        // and the two tiles' 64 positions
+        // and three tiles' 64 row offsets (8 bytes) and positions (4 bytes)
         int mma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES_MMA, 128);
-        assertThat(mma).isEqualTo((64 + 4 * 64) * 136 * 2 + 2 * 64 * 4);
+        assertThat(mma).isEqualTo((64 + 4 * 64) * 136 * 2 + 3 * 64 * 12);
         assertThat(2 * (mma + 1024)).isLessThanOrEqualTo(228 * 1024);
+        // wgmma: the same with K/V tiles unpadded (core matrices of 8 keys × 8 dims)
+        int wgmma = CudaLlamaModel.flashSmem(PrefillAttention.WGMMA, 128);
+        assertThat(wgmma).isEqualTo(64 * 136 * 2 + 4 * 64 * 128 * 2 + 3 * 64 * 12);
+        assertThat(2 * (wgmma + 1024)).isLessThanOrEqualTo(228 * 1024);
         // the WMMA kernel keeps per-warp score, P and output strips besides: two blocks per SM at 128
         int wmma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES, 128);
         assertThat(2 * (wmma + 1024)).isLessThanOrEqualTo(228 * 1024);

@@ -1,0 +1,170 @@
+// flash_prefill_wgmma_{f32kv,bf16kv}: flash_prefill_mma.cuh (contract, staging, softmax, launch grid,
+// block 128) with both products on Hopper's warpgroup MMA (wgmma.mma_async, sm_90a): the block's four
+// warps are one warpgroup, its 64 query rows one m64 operand. S = Q·Kᵀ is HD / 16 m64n64k16 steps,
+// O += P·V four m64nHDk16 steps; Q's and P's A operands stay in registers (the warpgroup's A fragment
+// is the four warps' mma.sync A fragments), K and V are read from shared memory by descriptor, and the
+// float32 accumulators come back in mma.sync's accumulator layout, so the softmax is unchanged.
+// Why: mma.sync tops out near two thirds of the H100's tensor rate, and flash_prefill_mma on it
+// reached about 200 TFLOPS of attention on a 2048-token chunk at 128K (c73cc72) against cuBLAS's
+// ~790 for bf16 GEMMs; wgmma issues a 64 × N × 16 product per instruction at the full rate.
+// Tile layout (no swizzle): 8 keys × 8 dims "core matrices" of 128 contiguous bytes (a key's 8 dims
+// in 16), core matrix (key group kg, dim group dg) at element (kg · HD/8 + dg) · 64; one 16-byte
+// cp.async per core-matrix row, consecutive threads on consecutive bytes. The same tile is K-major
+// for S's B operand (K = dims: leading offset 128 B to the next dim group, stride 16·HD B to the next
+// key group) and MN-major (transposed) for P·V's (K = keys: leading 16·HD B, stride 128 B).
+// Built for sm_90a only (the other targets' kernels trap); the host launches it on compute capability
+// 9.0 with head_dim 64 or 128 (CudaLlamaModel.prefillKernel), else flash_prefill_mma.
+#include "flash_prefill_mma.cuh"
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// D (64 × 64, float32) (+)= A (64 × 16 bf16 in registers: each warp's 16-row fragment in mma.sync's
+// A layout) · B (16 × 64 bf16 in shared memory, by descriptor); acc 0: D = A · B; TB 1: B is
+// MN-major. Issues the product without waiting for it (wgmma_wait).
+template <int TB>
+__device__ __forceinline__ void wgmma_m64n64k16(float (&d)[8][4], const uint32_t (&a)[4], uint64_t desc,
+                                                int acc) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %36, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %37, p, 1, 1, %38;\n}\n"
+        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+          "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+          "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+          "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+          "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+          "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(desc), "n"(TB));
+}
+
+// D (64 × 128, float32) (+)= A (64 × 16 bf16 in registers: each warp's 16-row fragment in mma.sync's
+// A layout) · B (16 × 128 bf16 in shared memory, by descriptor); acc 0: D = A · B; TB 1: B is
+// MN-major. Issues the product without waiting for it (wgmma_wait).
+template <int TB>
+__device__ __forceinline__ void wgmma_m64n128k16(float (&d)[16][4], const uint32_t (&a)[4], uint64_t desc,
+                                                int acc) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %68, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "{%64, %65, %66, %67}, %69, p, 1, 1, %70;\n}\n"
+        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+          "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+          "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+          "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+          "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+          "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
+          "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
+          "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
+          "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]),
+          "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
+          "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
+          "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
+          "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),
+          "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(desc), "n"(TB));
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+
+// Pins accumulator registers in place around asynchronous products: reads after a wait and writes
+// before an issue stay on their side of it.
+template <int N>
+__device__ __forceinline__ void wgmma_fence_operands(float (&d)[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+        asm volatile("" : "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])::"memory");
+    }
+}
+
+// Shared memory matrix descriptor, no swizzle: start address, leading and stride byte offsets (all
+// in 16-byte units).
+__device__ __forceinline__ uint64_t wgmma_desc(const __nv_bfloat16* smem, uint32_t lead, uint32_t stride) {
+    const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    return (uint64_t) ((a & 0x3FFFF) >> 4) | ((uint64_t) (lead >> 4) << 16) | ((uint64_t) (stride >> 4) << 32);
+}
+
+template <int HD>
+struct WgmmaProducts {
+    static_assert(HD == 64 || HD == 128, "P·V is one m64n64 or m64n128 step per 16 keys");
+    static constexpr int TILE = FP_KEYS * HD;
+    static constexpr bool COLLECTIVE = true;
+    __device__ static __forceinline__ void chunk(int c, int& j, int& d) {
+        const int cm = c >> 3;  // core matrix c / 8, row c % 8
+        j = (cm / (HD / 8)) * 8 + (c & 7);
+        d = (cm % (HD / 8)) * 8;
+    }
+    __device__ static __forceinline__ int at(int j, int d) {
+        return ((j >> 3) * (HD / 8) + (d >> 3)) * 64 + (j & 7) * 8;
+    }
+    // cp.async and st.shared write through the generic proxy, wgmma reads through the async one
+    __device__ static __forceinline__ void before_barrier() {
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+
+    __device__ static __forceinline__ void scores(float (&s)[FP_KEYS / 8][4], const uint32_t (&qa)[HD / 16][4],
+                                                  const __nv_bfloat16* ks) {
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {  // dims 16·kk..: two dim groups on
+            wgmma_m64n64k16<0>(s, qa[kk], wgmma_desc(ks + kk * 128, 128, 16 * HD), kk > 0);
+        }
+        wgmma_commit();
+        wgmma_wait_all();
+        wgmma_fence_operands(s);
+    }
+
+    __device__ static __forceinline__ void accumulate(float (&o)[HD / 8][4], const uint32_t (&pa)[FP_KEYS / 16][4],
+                                                      const __nv_bfloat16* vs) {
+        wgmma_fence_operands(o);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < FP_KEYS / 16; kk++) {  // keys 16·kk..: two key groups on
+            const uint64_t desc = wgmma_desc(vs + kk * 16 * HD, 16 * HD, 128);
+            if constexpr (HD == 128) {
+                wgmma_m64n128k16<1>(o, pa[kk], desc, 1);
+            } else {
+                wgmma_m64n64k16<1>(o, pa[kk], desc, 1);
+            }
+        }
+        wgmma_commit();
+        wgmma_wait_all();
+        wgmma_fence_operands(o);
+    }
+};
+
+#endif
+
+template <typename KT>
+__device__ __forceinline__ void flash_prefill_wgmma_dispatch(DUO_ATTENTION_ARGS(KT)) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    if (head_dim == 128) {
+        flash_prefill_mma<KT, 128, WgmmaProducts<128>>(DUO_ATTENTION_CALL);
+    } else if (head_dim == 64) {
+        flash_prefill_mma<KT, 64, WgmmaProducts<64>>(DUO_ATTENTION_CALL);
+    } else {
+        __trap();  // the host launches it only for head_dim 64 or 128
+    }
+#else
+    __trap();  // not built for this device: the host launches it only on sm_90 (sm_90a code)
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_wgmma_f32kv(DUO_ATTENTION_ARGS(float)) {
+    flash_prefill_wgmma_dispatch<float>(DUO_ATTENTION_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) flash_prefill_wgmma_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
+    flash_prefill_wgmma_dispatch<uint16_t>(DUO_ATTENTION_CALL);
+}
