@@ -37,7 +37,7 @@ __device__ __forceinline__ float fast_exp2(float x) {
 }
 
 // The products of flash_prefill_mma, one policy per instruction family. Each defines
-//   TILE: bf16 elements of one staged K or V tile (FP_KEYS keys × HD);
+//   TILE: bf16 elements of one staged K or V tile (FP_KEYS keys × HD); ALIGN: the tiles' alignment in bytes;
 //   chunk(c, j, d): key j and dims d..d+7 of the c-th 16-byte piece of a tile, and at(j, d) where in
 //     the tile it goes;
 //   COLLECTIVE: whether every warp of the block must run the products (wgmma is warpgroup-wide) even
@@ -51,6 +51,7 @@ template <int HD>
 struct MmaSyncProducts {
     static constexpr int LD = HD + 8;
     static constexpr int TILE = FP_KEYS * LD;
+    static constexpr int ALIGN = 16;
     static constexpr bool COLLECTIVE = false;
     __device__ static __forceinline__ void chunk(int c, int& j, int& d) {
         j = c / (HD / 8);
@@ -148,12 +149,8 @@ __device__ __forceinline__ void fpm_stage_vectors(__nv_bfloat16* ks, __nv_bfloat
     cp_async_commit();
 }
 
-// Dynamic shared memory (host: CudaLlamaModel.flashSmem): Q, two (K, V) tile pairs, 3 × (row offsets,
-// positions).
-template <int HD, class P>
-constexpr int fpm_smem_bytes() {
-    return (FP_ROWS * (HD + 8) + 4 * P::TILE) * 2 + 3 * FP_KEYS * (8 + 4);
-}
+// Dynamic shared memory (host: CudaLlamaModel.flashSmem): Q, two (K, V) tile pairs (from the first
+// P::ALIGN boundary after Q: up to P::ALIGN − 16 bytes of slack), 3 × (row offsets, positions).
 
 template <typename KT, int HD, class P>
 __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
@@ -162,6 +159,10 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fpm_smem);  // FP_ROWS × ld
     __nv_bfloat16* kv_buf = qs + FP_ROWS * ld;                        // 2 × (K, V: P::TILE each)
+    if constexpr (P::ALIGN > 16) {  // the dynamic window is 16-byte aligned; tiles go to the next P::ALIGN
+        const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(kv_buf));
+        kv_buf += ((P::ALIGN - (a & (P::ALIGN - 1))) & (P::ALIGN - 1)) / 2;
+    }
     long long* rs_buf = reinterpret_cast<long long*>(kv_buf + 4 * P::TILE);  // 3 × FP_KEYS row offsets
     int* ps_buf = reinterpret_cast<int*>(rs_buf + 3 * FP_KEYS);                // 3 × FP_KEYS positions
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;

@@ -7,11 +7,16 @@
 // Why: mma.sync tops out near two thirds of the H100's tensor rate, and flash_prefill_mma on it
 // reached about 200 TFLOPS of attention on a 2048-token chunk at 128K (c73cc72) against cuBLAS's
 // ~790 for bf16 GEMMs; wgmma issues a 64 × N × 16 product per instruction at the full rate.
-// Tile layout (no swizzle): 8 keys × 8 dims "core matrices" of 128 contiguous bytes (a key's 8 dims
-// in 16), core matrix (key group kg, dim group dg) at element (kg · HD/8 + dg) · 64; one 16-byte
-// cp.async per core-matrix row, consecutive threads on consecutive bytes. The same tile is K-major
-// for S's B operand (K = dims: leading offset 128 B to the next dim group, stride 16·HD B to the next
-// key group) and MN-major (transposed) for P·V's (K = keys: leading 16·HD B, stride 128 B).
+// Tile layout: the 128-byte swizzle of wgmma's canonical layouts. A tile is HD / 64 column blocks of
+// 64 keys × 64 dims; a key's 64 dims are one 128-byte row, whose 16-byte piece c (dims 8c..8c + 7)
+// sits at piece c ^ (key % 8); blocks 1024-byte aligned. The same tile is K-major for S's B operand
+// (K = dims: 8-key groups 1024 B apart, a 16-dim k-step 32 B on inside a block) and MN-major
+// (transposed) for P·V's (K = keys: 8-key groups 1024 B apart, the next 64 dims one block on).
+// The swizzle lets 8 threads copy a key's 128 contiguous bytes into 8 different bank groups: the
+// unswizzled core-matrix layout (8 keys × 8 dims per 128 bytes) made one of the two sides strided,
+// and as coalesced copies (8 keys per 8 threads) it doubled the L2 traffic of the staging (ncu: L2
+// 92% busy against 43% for flash_prefill_mma, and 34% slower than it on a 2048-token chunk at 128K,
+// aa79580).
 // Built for sm_90a only (the other targets' kernels trap); the host launches it on compute capability
 // 9.0 with head_dim 64 or 128 (CudaLlamaModel.prefillKernel), else flash_prefill_mma.
 #include "flash_prefill_mma.cuh"
@@ -88,25 +93,26 @@ __device__ __forceinline__ void wgmma_fence_operands(float (&d)[N][4]) {
     }
 }
 
-// Shared memory matrix descriptor, no swizzle: start address, leading and stride byte offsets (all
-// in 16-byte units).
+// Shared memory matrix descriptor, 128-byte swizzle (mode 1, bits 62–63): start address, leading and
+// stride byte offsets (all in 16-byte units); the swizzle atoms are 1024-byte aligned (base offset 0).
 __device__ __forceinline__ uint64_t wgmma_desc(const __nv_bfloat16* smem, uint32_t lead, uint32_t stride) {
     const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-    return (uint64_t) ((a & 0x3FFFF) >> 4) | ((uint64_t) (lead >> 4) << 16) | ((uint64_t) (stride >> 4) << 32);
+    return (uint64_t) ((a & 0x3FFFF) >> 4) | ((uint64_t) (lead >> 4) << 16) | ((uint64_t) (stride >> 4) << 32)
+           | (1ull << 62);
 }
 
 template <int HD>
 struct WgmmaProducts {
     static_assert(HD == 64 || HD == 128, "P·V is one m64n64 or m64n128 step per 16 keys");
     static constexpr int TILE = FP_KEYS * HD;
+    static constexpr int ALIGN = 1024;
     static constexpr bool COLLECTIVE = true;
-    __device__ static __forceinline__ void chunk(int c, int& j, int& d) {
-        const int cm = c >> 3;  // core matrix c / 8, row c % 8
-        j = (cm / (HD / 8)) * 8 + (c & 7);
-        d = (cm % (HD / 8)) * 8;
+    __device__ static __forceinline__ void chunk(int c, int& j, int& d) {  // a key's pieces on consecutive threads
+        j = c / (HD / 8);
+        d = (c - j * (HD / 8)) * 8;
     }
     __device__ static __forceinline__ int at(int j, int d) {
-        return ((j >> 3) * (HD / 8) + (d >> 3)) * 64 + (j & 7) * 8;
+        return ((d >> 6) * FP_KEYS + j) * 64 + ((((d >> 3) & 7) ^ (j & 7)) << 3);
     }
     // cp.async and st.shared write through the generic proxy, wgmma reads through the async one
     __device__ static __forceinline__ void before_barrier() {
@@ -117,8 +123,9 @@ struct WgmmaProducts {
                                                   const __nv_bfloat16* ks) {
         wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < HD / 16; kk++) {  // dims 16·kk..: two dim groups on
-            wgmma_m64n64k16<0>(s, qa[kk], wgmma_desc(ks + kk * 128, 128, 16 * HD), kk > 0);
+        for (int kk = 0; kk < HD / 16; kk++) {  // dims 16·kk..: column block kk / 4, 32 bytes per k-step in it
+            const __nv_bfloat16* base = ks + (kk >> 2) * FP_KEYS * 64 + (kk & 3) * 16;
+            wgmma_m64n64k16<0>(s, qa[kk], wgmma_desc(base, 16, 1024), kk > 0);  // leading offset unused
         }
         wgmma_commit();
         wgmma_wait_all();
@@ -130,8 +137,8 @@ struct WgmmaProducts {
         wgmma_fence_operands(o);
         wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < FP_KEYS / 16; kk++) {  // keys 16·kk..: two key groups on
-            const uint64_t desc = wgmma_desc(vs + kk * 16 * HD, 16 * HD, 128);
+        for (int kk = 0; kk < FP_KEYS / 16; kk++) {  // keys 16·kk..: two 8-key groups (1024 B each) on
+            const uint64_t desc = wgmma_desc(vs + kk * 16 * 64, FP_KEYS * 128, 1024);  // next 64 dims: a block on
             if constexpr (HD == 128) {
                 wgmma_m64n128k16<1>(o, pa[kk], desc, 1);
             } else {

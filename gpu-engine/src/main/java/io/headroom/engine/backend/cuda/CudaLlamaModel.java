@@ -504,7 +504,8 @@ public final class CudaLlamaModel implements AutoCloseable {
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
         if (kernel == PrefillAttention.WGMMA) {
-            return (FLASH_ROWS * ld + 4 * 64 * hd) * 2 + 3 * 64 * (8 + 4); // unpadded core-matrix K/V tiles
+            // unpadded swizzled K/V tiles from a 1024-byte boundary (up to 1008 bytes of slack)
+            return (FLASH_ROWS * ld + 4 * 64 * hd) * 2 + 1008 + 3 * 64 * (8 + 4);
         }
         if (kernel == PrefillAttention.TENSOR_CORES_MMA) {
             return (FLASH_ROWS + 4 * 64) * ld * 2 + 3 * 64 * (8 + 4); // Q, 2 K/V tile pairs, 3 × (rows, positions)
