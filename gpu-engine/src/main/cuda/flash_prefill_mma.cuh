@@ -43,10 +43,8 @@ __device__ __forceinline__ float fast_exp2(float x) {
 //   COLLECTIVE: whether every warp of the block must run the products (wgmma is warpgroup-wide) even
 //     where its rows are past the block's;
 //   before_barrier(): what makes this thread's tile writes visible to the products' reads;
-//   scores(s, qa, ks): starts the warp's S strip = Q_strip · K_tileᵀ (16 × FP_KEYS, accumulator layout);
-//   accumulate(o, pa, vs): starts o += P_strip · V_tile;
-//   finish(s, o): waits for the products started (mma.sync: they are done when started; wgmma: they run
-//     asynchronously, so the next tile's scores overlap this tile's softmax).
+//   scores(s, qa, ks): the warp's S strip = Q_strip · K_tileᵀ (16 × FP_KEYS, accumulator layout);
+//   accumulate(o, pa, vs): o += P_strip · V_tile.
 // mma.sync: tiles row-major with rows padded to HD + 8 (16-byte rows for ldmatrix, conflict-free); K's
 // B fragments by ldmatrix.x4 (two k-steps per load), V's by ldmatrix.x4.trans (two 8-dim tiles).
 template <int HD>
@@ -84,8 +82,6 @@ struct MmaSyncProducts {
         }
     }
 
-    __device__ static __forceinline__ void finish(float (&)[FP_KEYS / 8][4], float (&)[HD / 8][4]) {}
-
     __device__ static __forceinline__ void accumulate(float (&o)[HD / 8][4], const uint32_t (&pa)[FP_KEYS / 16][4],
                                                       const __nv_bfloat16* vs) {
         const int lane = threadIdx.x & 31;
@@ -119,37 +115,42 @@ __device__ __forceinline__ void fpm_stage_keys(int* ps, long long* rs, const Duo
     rs[j] = p < start ? duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent) * hd : 0;
 }
 
-// Row phase: a tile's keys' K (or V) rows as bf16 in the policy's layout, one 16-byte piece per thread
-// and pass. Cached bf16 rows go by cp.async (the caller commits and waits); float32 cached rows and
-// rows of the current chunk (float32) are rounded and stored directly; keys past the range are zeros.
+// Vector phase: the tile's K and V as bf16 in the policy's layout (ks, vs), one 16-byte piece per
+// thread and pass. Cached bf16 rows go by cp.async (one commit group per tile, which the caller waits
+// for); float32 cached rows and rows of the current chunk (float32) are rounded and stored directly;
+// keys past the range are zeros.
 template <typename KT, int HD, class P>
-__device__ __forceinline__ void fpm_stage_rows(__nv_bfloat16* dst, const int* ps, const long long* rs, int start,
-                                               int g, int kv_heads, const float* __restrict__ chunk,
-                                               const KT* __restrict__ cache) {
-    static_assert(FP_KEYS * (HD / 8) % FP_THREADS == 0, "whole passes");
-#pragma unroll
-    for (int pass = 0; pass < FP_KEYS * (HD / 8) / FP_THREADS; pass++) {  // unrolled: the thread's dims and
-        const int c = threadIdx.x + pass * FP_THREADS;                       // its keys' offsets fold
+__device__ __forceinline__ void fpm_stage_vectors(__nv_bfloat16* ks, __nv_bfloat16* vs, const int* ps,
+                                                  const long long* rs, int start, int g, int kv_heads,
+                                                  const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
+                                                  const KT* __restrict__ k_cache, const KT* __restrict__ v_cache) {
+    for (int c = threadIdx.x; c < FP_KEYS * (HD / 8); c += blockDim.x) {
         int j, d;
         P::chunk(c, j, d);
         const int at = P::at(j, d);
         const int p = ps[j];
-        uint4 b = make_uint4(0, 0, 0, 0);
+        uint4 kb = make_uint4(0, 0, 0, 0), vb = make_uint4(0, 0, 0, 0);
         if (p < start) {
             if constexpr (sizeof(KT) == 2) {
-                cp_async16(dst + at, cache + rs[j] + d, true);
+                cp_async16(ks + at, k_cache + rs[j] + d, true);
+                cp_async16(vs + at, v_cache + rs[j] + d, true);
                 continue;
             }
-            b = bf16x8(cache + rs[j] + d, 1.f);
+            kb = bf16x8(k_cache + rs[j] + d, 1.f);
+            vb = bf16x8(v_cache + rs[j] + d, 1.f);
         } else if (p != 0x7fffffff) {
-            b = bf16x8(chunk + ((long long) (p - start) * kv_heads + g) * HD + d, 1.f);
+            const long long src = ((long long) (p - start) * kv_heads + g) * HD + d;
+            kb = bf16x8(k_chunk + src, 1.f);
+            vb = bf16x8(v_chunk + src, 1.f);
         }
-        *reinterpret_cast<uint4*>(dst + at) = b;
+        *reinterpret_cast<uint4*>(ks + at) = kb;
+        *reinterpret_cast<uint4*>(vs + at) = vb;
     }
+    cp_async_commit();
 }
 
-// Dynamic shared memory (host: CudaLlamaModel.flashSmem): Q, three K and two V tiles (from the first
-// P::ALIGN boundary after Q: up to P::ALIGN − 16 bytes of slack), 4 × (row offsets, positions).
+// Dynamic shared memory (host: CudaLlamaModel.flashSmem): Q, two (K, V) tile pairs (from the first
+// P::ALIGN boundary after Q: up to P::ALIGN − 16 bytes of slack), 3 × (row offsets, positions).
 
 template <typename KT, int HD, class P>
 __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
@@ -157,13 +158,13 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     extern __shared__ __align__(128) unsigned char fpm_smem[];
     constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
     __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fpm_smem);  // FP_ROWS × ld
-    __nv_bfloat16* kv_buf = qs + FP_ROWS * ld;                        // K: 3 × P::TILE, V: 2 × P::TILE
+    __nv_bfloat16* kv_buf = qs + FP_ROWS * ld;                        // 2 × (K, V: P::TILE each)
     if constexpr (P::ALIGN > 16) {  // the dynamic window is 16-byte aligned; tiles go to the next P::ALIGN
         const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(kv_buf));
         kv_buf += ((P::ALIGN - (a & (P::ALIGN - 1))) & (P::ALIGN - 1)) / 2;
     }
-    long long* rs_buf = reinterpret_cast<long long*>(kv_buf + 5 * P::TILE);  // 4 × FP_KEYS row offsets
-    int* ps_buf = reinterpret_cast<int*>(rs_buf + 4 * FP_KEYS);                // 4 × FP_KEYS positions
+    long long* rs_buf = reinterpret_cast<long long*>(kv_buf + 4 * P::TILE);  // 3 × FP_KEYS row offsets
+    int* ps_buf = reinterpret_cast<int*>(rs_buf + 3 * FP_KEYS);                // 3 × FP_KEYS positions
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int grp = lane >> 2, tig = lane & 3;  // accumulator layout: rows grp, grp + 8; columns 2·tig, +1
 
@@ -185,39 +186,24 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     const int i_lo = start + t0 + r0 / hpb, i_hi = start + t0 + (min(r0 + 15, rows - 1)) / hpb;
     const bool active = P::COLLECTIVE || r0 < rows;  // warp-uniform
 
-    // Pipeline over tiles it = 0, 1, …: iteration it starts tile it + 1's scores (K three-buffered:
-    // staged two tiles ahead), runs tile it's softmax while they are multiplied (wgmma), then tile
-    // it's P·V (V double-buffered: staged one tile ahead). Key phases run three tiles ahead (4 slots).
-    // cp.async commit groups: one per iteration (K of it + 2, V of it + 1).
-    const int tiles = (v_end - v_begin + FP_KEYS - 1) / FP_KEYS;
-    auto slot_ps = [&](int it) { return ps_buf + (it & 3) * FP_KEYS; };
-    auto slot_rs = [&](int it) { return rs_buf + (it & 3) * FP_KEYS; };
-    auto k_tile = [&](int it) { return kv_buf + (it % 3) * P::TILE; };
-    auto v_tile = [&](int it) { return kv_buf + (3 + (it & 1)) * P::TILE; };
+    // Pipeline over tiles it = 0, 1, …: key phases run two tiles ahead (3 slots of ps/rs), vector
+    // phases one tile ahead into the other K/V buffer, so tile it + 1's copies run while tile it is
+    // multiplied.
+    auto slot_ps = [&](int it) { return ps_buf + (it % 3) * FP_KEYS; };
+    auto slot_rs = [&](int it) { return rs_buf + (it % 3) * FP_KEYS; };
     auto keys = [&](int it) {
-        if (it < tiles) {
-            fpm_stage_keys(slot_ps(it), slot_rs(it), kr, v_begin + it * FP_KEYS, v_end, start, g, stream, HD,
-                           page_table, max_pages, page_tokens, sink, recent);
-        }
+        fpm_stage_keys(slot_ps(it), slot_rs(it), kr, v_begin + it * FP_KEYS, v_end, start, g, stream, HD, page_table,
+                       max_pages, page_tokens, sink, recent);
     };
-    auto stage_k = [&](int it) {
-        if (it < tiles) {
-            fpm_stage_rows<KT, HD, P>(k_tile(it), slot_ps(it), slot_rs(it), start, g, kv_heads, k_chunk, k_cache);
-        }
-    };
-    auto stage_v = [&](int it) {
-        if (it < tiles) {
-            fpm_stage_rows<KT, HD, P>(v_tile(it), slot_ps(it), slot_rs(it), start, g, kv_heads, v_chunk, v_cache);
-        }
+    auto vectors = [&](int it) {
+        __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * P::TILE;
+        fpm_stage_vectors<KT, HD, P>(ks, ks + P::TILE, slot_ps(it), slot_rs(it), start, g, kv_heads, k_chunk, v_chunk,
+                                     k_cache, v_cache);
     };
     keys(0);
     keys(1);
-    keys(2);
-    __syncthreads();  // Q and the first three tiles' keys staged
-    stage_k(0);
-    stage_k(1);
-    stage_v(0);
-    cp_async_commit();
+    __syncthreads();  // Q and the first two tiles' keys staged
+    if (v_begin < v_end) vectors(0);
 
     // Q strip as A fragments, one per 16 columns of HD
     uint32_t qa[HD / 16][4];
@@ -232,30 +218,23 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
 #pragma unroll
     for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
     float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;  // running maxima (log2 domain) and sums
-    float s[FP_KEYS / 8][4], s_next[FP_KEYS / 8][4];  // tile it's scores, tile it + 1's (in flight)
-    cp_async_wait<0>();
-    P::before_barrier();
-    __syncthreads();  // tiles 0's K and V, tile 1's K landed
-    if (active && tiles > 0) {
-        P::scores(s, qa, k_tile(0));
-        P::finish(s, o);
-    }
 
-    for (int it = 0; it < tiles; it++) {
-        stage_k(it + 2);
-        stage_v(it + 1);
-        cp_async_commit();
-        cp_async_wait<1>();  // this thread's copies of tile it's V and tile it + 1's K landed
+    for (int vt = v_begin, it = 0; vt < v_end; vt += FP_KEYS, it++) {
+        if (vt + FP_KEYS < v_end) vectors(it + 1); else cp_async_commit();
+        cp_async_wait<1>();  // this thread's copies of tile it landed
         P::before_barrier();
         __syncthreads();     // and everyone's (and their direct stores)
+        const __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * P::TILE;
+        const __nv_bfloat16* vs = ks + P::TILE;
         const int* ps = slot_ps(it);
         if (active) {
-            if (it + 1 < tiles) P::scores(s_next, qa, k_tile(it + 1));  // runs during this tile's softmax
             // every key of the tile visible to every row of the warp (causal, streaming window, range)?
             const int p0 = ps[lane], p1 = ps[lane + 32];
             const bool seen0 = p0 <= i_lo && (!stream || p0 < sink || p0 > i_hi - recent);
             const bool seen1 = p1 <= i_lo && (!stream || p1 < sink || p1 > i_hi - recent);
             const bool all_visible = __all_sync(0xffffffffu, seen0 && seen1);
+            float s[FP_KEYS / 8][4];
+            P::scores(s, qa, ks);
             if (!all_visible) {  // mask: causal, streaming window, past the range, rows past the block's
 #pragma unroll
                 for (int nt = 0; nt < FP_KEYS / 8; nt++) {
@@ -317,18 +296,10 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
                 pa[kk][2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
                 pa[kk][3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
             }
-            P::accumulate(o, pa, v_tile(it));
-            P::finish(s_next, o);  // tile it + 1's scores and tile it's P·V done
-#pragma unroll
-            for (int nt = 0; nt < FP_KEYS / 8; nt++) {
-                s[nt][0] = s_next[nt][0];
-                s[nt][1] = s_next[nt][1];
-                s[nt][2] = s_next[nt][2];
-                s[nt][3] = s_next[nt][3];
-            }
+            P::accumulate(o, pa, vs);
         }
-        keys(it + 3);  // into the slot of tile it − 1
-        __syncthreads();  // tile it's V and tile it + 1's K consumed before restaging; tile it + 3's keys visible
+        if (vt + 2 * FP_KEYS < v_end) keys(it + 2);  // into the slot tile it − 1 used
+        __syncthreads();  // tile it consumed before its buffer is restaged; tile it + 2's keys visible
     }
     cp_async_wait<0>();
 

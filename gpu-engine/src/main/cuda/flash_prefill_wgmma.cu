@@ -3,8 +3,7 @@
 // warps are one warpgroup, its 64 query rows one m64 operand. S = Q·Kᵀ is HD / 16 m64n64k16 steps,
 // O += P·V four m64nHDk16 steps; Q's and P's A operands stay in registers (the warpgroup's A fragment
 // is the four warps' mma.sync A fragments), K and V are read from shared memory by descriptor, and the
-// float32 accumulators come back in mma.sync's accumulator layout, so the softmax is unchanged. The
-// products run asynchronously: the next tile's S is in flight while this tile's softmax runs.
+// float32 accumulators come back in mma.sync's accumulator layout, so the softmax is unchanged.
 // Why: mma.sync tops out near two thirds of the H100's tensor rate, and flash_prefill_mma on it
 // reached about 200 TFLOPS of attention on a 2048-token chunk at 128K (c73cc72) against cuBLAS's
 // ~790 for bf16 GEMMs; wgmma issues a 64 × N × 16 product per instruction at the full rate.
@@ -129,12 +128,8 @@ struct WgmmaProducts {
             wgmma_m64n64k16<0>(s, qa[kk], wgmma_desc(base, 16, 1024), kk > 0);  // leading offset unused
         }
         wgmma_commit();
-    }
-
-    __device__ static __forceinline__ void finish(float (&s)[FP_KEYS / 8][4], float (&o)[HD / 8][4]) {
         wgmma_wait_all();
         wgmma_fence_operands(s);
-        wgmma_fence_operands(o);
     }
 
     __device__ static __forceinline__ void accumulate(float (&o)[HD / 8][4], const uint32_t (&pa)[FP_KEYS / 16][4],
@@ -151,6 +146,8 @@ struct WgmmaProducts {
             }
         }
         wgmma_commit();
+        wgmma_wait_all();
+        wgmma_fence_operands(o);
     }
 };
 

@@ -21,14 +21,14 @@ class PrefillAttentionTests {
 
     @Test
     void theRegisterKernelShouldNeedOnlyItsTilesAndFitTwoBlocksPerSm() {
-        // Q (64 rows), three K and two V tiles (64 keys) as bf16 rows of head_dim + 8, and four tiles'
-        // 64 row offsets (8 bytes) and positions (4 bytes)
+        // Q (64 rows) and two K/V tile pairs (64 keys, double-buffered) as bf16 rows of head_dim + 8,
+        // and three tiles' 64 row offsets (8 bytes) and positions (4 bytes)
         int mma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES_MMA, 128);
-        assertThat(mma).isEqualTo((64 + 5 * 64) * 136 * 2 + 4 * 64 * 12);
+        assertThat(mma).isEqualTo((64 + 4 * 64) * 136 * 2 + 3 * 64 * 12);
         assertThat(2 * (mma + 1024)).isLessThanOrEqualTo(228 * 1024);
         // wgmma: the same with K/V tiles unpadded (128-byte swizzle) and aligned to 1024 bytes
         int wgmma = CudaLlamaModel.flashSmem(PrefillAttention.WGMMA, 128);
-        assertThat(wgmma).isEqualTo(64 * 136 * 2 + 5 * 64 * 128 * 2 + 1008 + 4 * 64 * 12);
+        assertThat(wgmma).isEqualTo(64 * 136 * 2 + 4 * 64 * 128 * 2 + 1008 + 3 * 64 * 12);
         assertThat(2 * (wgmma + 1024)).isLessThanOrEqualTo(228 * 1024);
         // the WMMA kernel keeps per-warp score, P and output strips besides: two blocks per SM at 128
         int wmma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES, 128);
