@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 
 #define FP_ROWS 64
+#define FP_THREADS 128  // the block of every prefill kernel: 4 warps, 16 query rows each
 #define FP_KEYS 64
 
 // Eight consecutive elements (16-byte aligned) as eight bf16 in one uint4: float32 sources are

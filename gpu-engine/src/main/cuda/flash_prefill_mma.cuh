@@ -124,7 +124,10 @@ __device__ __forceinline__ void fpm_stage_vectors(__nv_bfloat16* ks, __nv_bfloat
                                                   const long long* rs, int start, int g, int kv_heads,
                                                   const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
                                                   const KT* __restrict__ k_cache, const KT* __restrict__ v_cache) {
-    for (int c = threadIdx.x; c < FP_KEYS * (HD / 8); c += blockDim.x) {
+    static_assert(FP_KEYS * (HD / 8) % FP_THREADS == 0, "whole passes");
+#pragma unroll
+    for (int pass = 0; pass < FP_KEYS * (HD / 8) / FP_THREADS; pass++) {  // unrolled: the thread's dims and
+        const int c = threadIdx.x + pass * FP_THREADS;                       // its keys' offsets fold
         int j, d;
         P::chunk(c, j, d);
         const int at = P::at(j, d);
