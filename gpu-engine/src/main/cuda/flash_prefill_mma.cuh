@@ -19,8 +19,8 @@
 // while the current tile is multiplied. Staging runs in two phases a tile apart so that a key's
 // cache row (page-table lookup, a division by the page size) is found once per key, not once per
 // 16-byte vector (the per-vector form spent more instructions on addresses than on products).
-// Shared memory: Q (64 × (HD + 8) bf16), 2 × (K, V) tiles (policy layout), 3 slots of the keys'
-// positions and row offsets.
+// Shared memory: 2 × (K, V) tiles (policy layout; Q, 64 × (HD + 8) bf16, is staged in the second pair's
+// space before the tiles), 3 slots of the keys' positions and row offsets.
 // Measured on the H100 (8B geometry, bf16 KV), mma.sync: 103 TFLOPS of prefill at 32K at 05bd05a
 // (single-buffered), 225 at 818ba57 (double-buffered, ldmatrix.x4), 291 at c73cc72 (this staging,
 // fast path and log2 softmax; 32K prompt 3.29 → 2.54 s side by side, one 2048-token chunk at 128K
@@ -152,20 +152,24 @@ __device__ __forceinline__ void fpm_stage_vectors(__nv_bfloat16* ks, __nv_bfloat
     cp_async_commit();
 }
 
-// Dynamic shared memory (host: CudaLlamaModel.flashSmem): Q, two (K, V) tile pairs (from the first
-// P::ALIGN boundary after Q: up to P::ALIGN − 16 bytes of slack), 3 × (row offsets, positions).
+// Dynamic shared memory (host: CudaLlamaModel.flashSmem): two (K, V) tile pairs (from the first P::ALIGN
+// boundary: up to P::ALIGN − 16 bytes of slack; Q is staged in the second pair's space), 3 × (row
+// offsets, positions).
 
 template <typename KT, int HD, class P>
 __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
     static_assert(FP_KEYS == 64, "the all-visible test reads two positions per lane");
     extern __shared__ __align__(128) unsigned char fpm_smem[];
     constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
-    __nv_bfloat16* qs = reinterpret_cast<__nv_bfloat16*>(fpm_smem);  // FP_ROWS × ld
-    __nv_bfloat16* kv_buf = qs + FP_ROWS * ld;                        // 2 × (K, V: P::TILE each)
+    __nv_bfloat16* kv_buf = reinterpret_cast<__nv_bfloat16*>(fpm_smem);  // 2 × (K, V: P::TILE each)
     if constexpr (P::ALIGN > 16) {  // the dynamic window is 16-byte aligned; tiles go to the next P::ALIGN
         const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(kv_buf));
         kv_buf += ((P::ALIGN - (a & (P::ALIGN - 1))) & (P::ALIGN - 1)) / 2;
     }
+    // Q (FP_ROWS × ld) is staged in the second K/V pair's space, free until the first tile is multiplied:
+    // without a Q region of its own, three blocks fit an SM's shared memory
+    __nv_bfloat16* qs = kv_buf + 2 * P::TILE;
+    static_assert(FP_ROWS * ld <= 2 * P::TILE, "Q fits a K/V pair");
     long long* rs_buf = reinterpret_cast<long long*>(kv_buf + 4 * P::TILE);  // 3 × FP_KEYS row offsets
     int* ps_buf = reinterpret_cast<int*>(rs_buf + 3 * FP_KEYS);                // 3 × FP_KEYS positions
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -206,7 +210,7 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     keys(0);
     keys(1);
     __syncthreads();  // Q and the first two tiles' keys staged
-    if (v_begin < v_end) vectors(0);
+    if (v_begin < v_end) vectors(0);  // into the first pair (Q is in the second)
 
     // Q strip as A fragments, one per 16 columns of HD
     uint32_t qa[HD / 16][4];
@@ -217,6 +221,7 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
         qa[kk][2] = smem_word(qs + ra * ld + kk * 16 + 2 * tig + 8);
         qa[kk][3] = smem_word(qs + rb * ld + kk * 16 + 2 * tig + 8);
     }
+    __syncthreads();  // Q read before the second pair is staged
     float o[HD / 8][4];
 #pragma unroll
     for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;

@@ -168,10 +168,10 @@ __device__ __forceinline__ void flash_prefill_wgmma_dispatch(DUO_ATTENTION_ARGS(
 #endif
 }
 
-extern "C" __global__ void __launch_bounds__(128) flash_prefill_wgmma_f32kv(DUO_ATTENTION_ARGS(float)) {
+extern "C" __global__ void __launch_bounds__(128, 3) flash_prefill_wgmma_f32kv(DUO_ATTENTION_ARGS(float)) {
     flash_prefill_wgmma_dispatch<float>(DUO_ATTENTION_CALL);
 }
 
-extern "C" __global__ void __launch_bounds__(128) flash_prefill_wgmma_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
+extern "C" __global__ void __launch_bounds__(128, 3) flash_prefill_wgmma_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
     flash_prefill_wgmma_dispatch<uint16_t>(DUO_ATTENTION_CALL);
 }

@@ -173,6 +173,11 @@ public final class CudaDevice implements AutoCloseable {
                             Math.min(maxSharedOptin, kernel.startsWith("duo_attention") ? 96 * 1024 : 160 * 1024)),
                             "cuFuncSetAttribute(" + kernel + ")");
                 }
+                if (kernel.startsWith("flash_prefill_wgmma")) {
+                    // the unified L1/shared array as shared memory: three blocks per SM (its tiles bypass L1)
+                    check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
+                            100), "cuFuncSetAttribute(" + kernel + ", carveout)");
+                }
                 functions.put(kernel, f);
             }
         }

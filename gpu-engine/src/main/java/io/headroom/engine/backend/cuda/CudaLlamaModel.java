@@ -504,11 +504,11 @@ public final class CudaLlamaModel implements AutoCloseable {
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
         if (kernel == PrefillAttention.WGMMA) {
-            // unpadded swizzled K/V tiles from a 1024-byte boundary (up to 1008 bytes of slack)
-            return (FLASH_ROWS * ld + 4 * 64 * hd) * 2 + 1008 + 3 * 64 * (8 + 4);
+            // unpadded swizzled K/V tiles from a 1024-byte boundary (up to 1008 bytes of slack), Q among them
+            return 4 * 64 * hd * 2 + 1008 + 3 * 64 * (8 + 4);
         }
         if (kernel == PrefillAttention.TENSOR_CORES_MMA) {
-            return (FLASH_ROWS + 4 * 64) * ld * 2 + 3 * 64 * (8 + 4); // Q, 2 K/V tile pairs, 3 × (rows, positions)
+            return 4 * 64 * ld * 2 + 3 * 64 * (8 + 4); // 2 K/V tile pairs (Q staged in the 2nd), 3 × (rows, positions)
         }
         int perWarp = 16 * (64 + 4) + 16 * 72 / 2 + 16 * (hd + 4) + 32;
         return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
