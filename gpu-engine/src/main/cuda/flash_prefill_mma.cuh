@@ -193,9 +193,9 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
     const int i_lo = start + t0 + r0 / hpb, i_hi = start + t0 + (min(r0 + 15, rows - 1)) / hpb;
     const bool active = P::COLLECTIVE || r0 < rows;  // warp-uniform
 
-    // Pipeline over tiles it = 0, 1, …: key phases run two tiles ahead (3 slots of ps/rs), vector
-    // phases one tile ahead into the other K/V buffer, so tile it + 1's copies run while tile it is
-    // multiplied.
+    // Pipeline over tiles it = 0, 1, …, one barrier per tile: after it (tile it landed, tile it − 1
+    // consumed by every warp), tile it + 1's vector phase goes into tile it − 1's K/V buffer and runs
+    // while tile it is multiplied, and tile it + 2's key phase into tile it − 1's slot (3 slots of ps/rs).
     auto slot_ps = [&](int it) { return ps_buf + (it % 3) * FP_KEYS; };
     auto slot_rs = [&](int it) { return rs_buf + (it % 3) * FP_KEYS; };
     auto keys = [&](int it) {
@@ -221,17 +221,17 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
         qa[kk][2] = smem_word(qs + ra * ld + kk * 16 + 2 * tig + 8);
         qa[kk][3] = smem_word(qs + rb * ld + kk * 16 + 2 * tig + 8);
     }
-    __syncthreads();  // Q read before the second pair is staged
     float o[HD / 8][4];
 #pragma unroll
     for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
     float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;  // running maxima (log2 domain) and sums
 
     for (int vt = v_begin, it = 0; vt < v_end; vt += FP_KEYS, it++) {
-        if (vt + FP_KEYS < v_end) vectors(it + 1); else cp_async_commit();
-        cp_async_wait<1>();  // this thread's copies of tile it landed
+        cp_async_wait<0>();  // this thread's copies of tile it landed
         P::before_barrier();
-        __syncthreads();     // and everyone's (and their direct stores)
+        __syncthreads();     // and everyone's (and their direct stores); tile it − 1 (and Q) consumed
+        if (vt + FP_KEYS < v_end) vectors(it + 1);
+        if (vt + 2 * FP_KEYS < v_end) keys(it + 2);  // seen by tile it + 2's vector phase after the next barrier
         const __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * P::TILE;
         const __nv_bfloat16* vs = ks + P::TILE;
         const int* ps = slot_ps(it);
@@ -306,10 +306,7 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
             }
             P::accumulate(o, pa, vs);
         }
-        if (vt + 2 * FP_KEYS < v_end) keys(it + 2);  // into the slot tile it − 1 used
-        __syncthreads();  // tile it consumed before its buffer is restaged; tile it + 2's keys visible
     }
-    cp_async_wait<0>();
 
     // the row sums over the row's four lanes; then the strip (or this share's part) to global memory
     la += __shfl_xor_sync(0xffffffffu, la, 1);
