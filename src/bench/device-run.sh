@@ -12,8 +12,8 @@ STEPS=${STEPS:-tests sanitizer bench}
 # The GPU performance matrix (Llama-3-8B GQA at 50% retrieval heads, Llama-2-7B MHA at 25%, full vs
 # DuoAttention, 4K..1M) as presets: MATRIX=8b or MATRIX=7b sets BENCH_ARGS and TORCH_ARGS (one
 # device call each; contexts past what prefill reaches in the call use --synthetic-context).
-# MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo (and the WMMA kernel at 32K), with the
-# torch step (run STEPS="torch bench").
+# MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo, and one late chunk (--prefill-after) with the
+# wgmma and mma.sync kernels, with the torch step (run STEPS="bench torch").
 case ${MATRIX:-} in
   8b)
     G="--model /tmp/l8b --chunk 512 --decode-tokens 32 --check-tokens 0"
@@ -35,10 +35,12 @@ case ${MATRIX:-} in
     TORCH_ARGS="7b|--geometry llama2-7b --contexts 4096,32768,65536,131072 --decode-tokens 16" ;;
   prefill)
     # prefill at 32K and 128K, full vs DuoAttention 50% (8B), beside PyTorch's prefill and cuBLAS's
-    # bf16 matmul rate (the floor's rate); the 8B full 128K prefill took > 4 min at ab44259, so last
-    G="--model /tmp/l8b --chunk 2048 --decode-tokens 8 --check-tokens 0"
-    BENCH_ARGS="8b-full-32k|--random llama3-8b $G --prompt-tokens 32768;8b-duo-32k|$G --prompt-tokens 32768 --retrieval-share 0.5"
-    BENCH_ARGS="$BENCH_ARGS;8b-full-32k-wmma|$G --prompt-tokens 32768 --prefill-attention tensor-cores"
+    # bf16 matmul rate (the floor's rate), and the last 2048-token chunk of a 128K prompt with the
+    # default attention kernel (wgmma on Hopper) and the mma.sync one (run STEPS="bench torch")
+    G="--model /tmp/l8b --chunk 2048 --decode-tokens 4 --check-tokens 0"
+    T="--prompt-tokens 2048 --prefill-after 129024"
+    BENCH_ARGS="8b-tail128k|--random llama3-8b $G $T;8b-tail128k-mma|$G $T --prefill-attention mma"
+    BENCH_ARGS="$BENCH_ARGS;8b-full-32k|$G --prompt-tokens 32768;8b-duo-32k|$G --prompt-tokens 32768 --retrieval-share 0.5"
     BENCH_ARGS="$BENCH_ARGS;8b-duo-128k|$G --prompt-tokens 131072 --retrieval-share 0.5;8b-full-128k|$G --prompt-tokens 131072"
     TORCH_ARGS="8b|--geometry llama3-8b --contexts 32768,131072 --decode-tokens 4" ;;
 esac

@@ -2,11 +2,15 @@
 """Plots from the raw bench JSON (no plotting library needed: writes SVG by hand).
 
   python3 src/bench/plot_bench.py COMMIT TORCH_JSON OUT_DIR [GEOMETRY]
+  python3 src/bench/plot_bench.py prefill COMMIT TORCH_JSON OUT_DIR
 
 GEOMETRY is 8b (default, Llama-3-8B) or 7b (Llama-2-7B); TORCH_JSON may be "-" (no baseline).
 Reads src/docs/bench/raw/cuda-h100-COMMIT-GEOMETRY-{full,duo}-*.json and the PyTorch baseline JSON;
 writes OUT_DIR/decode-GEOMETRY.svg (decode latency and its bytes floor vs context, log-log) and
 OUT_DIR/memory-GEOMETRY.svg (KV bytes vs context; the card's memory less the weights as a line).
+The prefill form reads every cuda-h100-COMMIT-*.json prefilled from position 0 (8B geometry) and writes
+OUT_DIR/prefill-8b.svg: prefill time vs prompt length, full and Duo, their FLOP floors at the matmul
+rate the PyTorch step measured, and PyTorch's prefill.
 """
 import glob
 import json
@@ -116,5 +120,37 @@ def main():
     open(os.path.join(out_dir, f"memory-{geometry}.svg"), "w").write("\n".join(out))
 
 
+def prefill_main():
+    commit, torch_json, out_dir = sys.argv[2:5]
+    base = json.load(open(torch_json))
+    rate = base["matmul_bf16_tflops"] * 1e12
+    runs = {"full": [], "duo": []}
+    share = 1.0
+    for f in glob.glob(f"src/docs/bench/raw/cuda-h100-{commit}-*.json"):
+        d = json.load(open(f))
+        if "prefill_seconds" not in d or d.get("prefill_after", 0) != 0 or "retrieval_heads" not in d:
+            continue
+        kept, total = (int(v) for v in d["retrieval_heads"].split(" of "))
+        share = min(share, kept / total)
+        runs["full" if kept == total else "duo"].append(d)
+    torch_pts = [(r["context"], r["prefill_seconds"]) for r in base["runs"] if "prefill_seconds" in r]
+    pts = {k: sorted((d["prompt_tokens"], d["prefill_seconds"]) for d in v) for k, v in runs.items()}
+    floors = {k: sorted((d["prompt_tokens"], d["prefill_flops"] / rate) for d in v) for k, v in runs.items()}
+    xs = [x for v in pts.values() for x, _ in v] + [x for x, _ in torch_pts]
+    ys = [y for v in list(pts.values()) + list(floors.values()) for _, y in v] + [y for _, y in torch_pts]
+    out, fx, fy = axes(xs, ys, "prompt (tokens)", "seconds", f"Prefill, Llama-3-8B geometry, H100 ({commit})")
+    colors = {"full": "#1f77b4", "duo": "#d62728"}
+    i = 0
+    for k, name in (("full", "Headroom full"), ("duo", f"Headroom Duo {share:.0%}")):
+        if pts[k]:
+            series(out, fx, fy, pts[k], colors[k], name, i); i += 1
+            series(out, fx, fy, floors[k], colors[k], name.replace("Headroom", "floor"), i, "4,3"); i += 1
+    if torch_pts:
+        series(out, fx, fy, torch_pts, "#555", "PyTorch (SDPA)", i)
+    out.append("</svg>")
+    os.makedirs(out_dir, exist_ok=True)
+    open(os.path.join(out_dir, "prefill-8b.svg"), "w").write("\n".join(out))
+
+
 if __name__ == "__main__":
-    main()
+    prefill_main() if sys.argv[1] == "prefill" else main()
