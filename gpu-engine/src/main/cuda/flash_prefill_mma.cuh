@@ -16,15 +16,16 @@
 // row of the warp sees (below the causal diagonal, inside a streaming head's window) skips the mask;
 // O is rescaled only when a row's maximum moved.
 // K/V tiles are double-buffered: with bf16 KV the next tile's cached rows are copied with cp.async
-// while the current tile is multiplied. Staging runs in two phases a tile apart so that a key's
-// cache row (page-table lookup, a division by the page size) is found once per key, not once per
-// 16-byte vector (the per-vector form spent more instructions on addresses than on products).
+// while the current tile is multiplied, one barrier per tile. Staging runs in two phases a tile apart
+// so that a key's cache row (page-table lookup, a division by the page size) is found once per key,
+// not once per 16-byte vector (the per-vector form spent more instructions on addresses than on
+// products).
 // Shared memory: 2 × (K, V) tiles (policy layout; Q, 64 × (HD + 8) bf16, is staged in the second pair's
 // space before the tiles), 3 slots of the keys' positions and row offsets.
-// Measured on the H100 (8B geometry, bf16 KV), mma.sync: 103 TFLOPS of prefill at 32K at 05bd05a
+// Measured on the H100 (8B geometry, bf16 KV, 32K prompt), mma.sync: 103 TFLOPS of prefill at 05bd05a
 // (single-buffered), 225 at 818ba57 (double-buffered, ldmatrix.x4), 291 at c73cc72 (this staging,
-// fast path and log2 softmax; 32K prompt 3.29 → 2.54 s side by side, one 2048-token chunk at 128K
-// 1.06 → 0.74 s).
+// fast path and log2 softmax); wgmma: 356 at 175660c (2.07 s; PyTorch 2.64 s in the same call). The
+// steps between: src/docs/bench/cuda-resident.md, "Prefill attention on Hopper wgmma".
 #pragma once
 #include "duo_kv.cuh"
 #include "flash_common.cuh"
