@@ -27,7 +27,6 @@
 
 using namespace nvcuda;
 
-#define FP_WARPS 4
 // f32 row stride of the score strip: a 256-byte stride would put every row on the same banks
 #define FP_SLD (FP_KEYS + 4)
 
