@@ -28,6 +28,7 @@
 // within 1e-5. The tensor-core form (bf16 mma for Q·Kᵀ and P·V) keeps this tiling and work split.
 #include "common.cuh"
 #include "duo_kv.cuh"
+#include "qkv_rope.cuh"
 #include <cuda_bf16.h>
 
 #define ATT_ROWS 16
@@ -35,11 +36,6 @@
 #define ATT_TILE 32
 #define ATT_MAX_DPL 8   // head_dim ≤ 256
 
-__device__ __forceinline__ void kv_store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void kv_store(uint16_t* p, float v) {
-    __nv_bfloat16 b = __float2bfloat16_rn(v);
-    *p = *reinterpret_cast<uint16_t*>(&b);
-}
 
 __device__ __forceinline__ void load8(const float* p, float* out) {
     const float4 a = __ldg(reinterpret_cast<const float4*>(p));
@@ -269,25 +265,13 @@ __device__ void kv_append(const float* __restrict__ k_chunk, const float* __rest
     const int t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads, d = threadIdx.x;
     if (d >= head_dim) return;
     const int start = *start_ptr;
-    const int p = start + t;
+    const bool stream = streaming[g] != 0;
+    const long long row = duo_append_row(stream, start + t, start, n, g, page_table, max_pages, page_tokens, sink,
+                                         recent);
+    if (row < 0) return;
     const long long src = ((long long) t * kv_heads + g) * head_dim + d;
-    long long dst;
-    KT* kd;
-    KT* vd;
-    if (!streaming[g]) {
-        int page = page_table[g * max_pages + p / page_tokens];
-        dst = ((long long) page * page_tokens + p % page_tokens) * head_dim + d;
-        kd = k_pool; vd = v_pool;
-    } else {
-        int slot;
-        if (p < sink) slot = p;
-        else if (p >= start + n - recent) slot = sink + p % recent;
-        else return;
-        dst = ((long long) g * (sink + recent) + slot) * head_dim + d;
-        kd = k_ring; vd = v_ring;
-    }
-    kv_store(kd + dst, k_chunk[src]);
-    kv_store(vd + dst, v_chunk[src]);
+    kv_store((stream ? k_ring : k_pool) + row * head_dim + d, k_chunk[src]);
+    kv_store((stream ? v_ring : v_pool) + row * head_dim + d, v_chunk[src]);
 }
 
 #define KV_APPEND_ARGS(KT)                                                                                      \
@@ -519,4 +503,50 @@ extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_f32kv(DUO_DECODE
 
 extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_bf16kv(DUO_DECODE_ARGS(uint16_t)) {
     duo_decode<uint16_t>(DUO_DECODE_CALL);
+}
+
+// Decode's Q/K/V post-processing and cache append in one launch, for the one token at position
+// *start_ptr: qkv_bias_rope_f32's biases and rotary embedding on q, k and v in place, then
+// kv_append's write of the token's k and v to the cache. Appending before attention (kv_append runs
+// after it for chunks) is safe for one token: attention reads the token's own key from k_chunk, and
+// the ring slot it takes held position start − recent, which the token's window (start − recent,
+// start] does not see. grid = heads + 2 · kv_heads, block = 32 · ceil(head_dim / 2 / 32).
+template <typename KT>
+__device__ void qkv_rope_append(float* __restrict__ q, float* __restrict__ k, float* __restrict__ v,
+                                const float* __restrict__ bq, const float* __restrict__ bk,
+                                const float* __restrict__ bv, const float* __restrict__ cos_t,
+                                const float* __restrict__ sin_t, KT* __restrict__ k_pool, KT* __restrict__ v_pool,
+                                const int* __restrict__ page_table, KT* __restrict__ k_ring, KT* __restrict__ v_ring,
+                                const int* __restrict__ streaming, const int* __restrict__ start_ptr, int heads,
+                                int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent,
+                                int has_bias) {
+    const int i = threadIdx.x, half = head_dim / 2;
+    if (i >= half) return;
+    int g;
+    float a, b;
+    const int kind = qkv_bias_rope_pair(q, k, v, bq, bk, bv, cos_t, sin_t, 0, blockIdx.x, i, heads, kv_heads,
+                                        head_dim, has_bias, g, a, b);
+    if (kind == 0) return;
+    const int start = *start_ptr;
+    const bool stream = streaming[g] != 0;
+    const long long row = duo_append_row(stream, start, start, 1, g, page_table, max_pages, page_tokens, sink, recent);
+    KT* dst = kind == 1 ? (stream ? k_ring : k_pool) : (stream ? v_ring : v_pool);
+    kv_store(dst + row * head_dim + i, a);
+    kv_store(dst + row * head_dim + i + half, b);
+}
+
+#define QKV_ROPE_APPEND_ARGS(KT)                                                                              \
+    float *q, float *k, float *v, const float *bq, const float *bk, const float *bv, const float *cos_t,       \
+        const float *sin_t, KT *k_pool, KT *v_pool, const int *page_table, KT *k_ring, KT *v_ring,            \
+        const int *streaming, const int *start_ptr, int heads, int kv_heads, int head_dim, int page_tokens,  \
+        int max_pages, int sink, int recent, int has_bias
+#define QKV_ROPE_APPEND_CALL                                                                                   \
+    q, k, v, bq, bk, bv, cos_t, sin_t, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, heads, \
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, has_bias
+
+extern "C" __global__ void qkv_rope_append_f32kv(QKV_ROPE_APPEND_ARGS(float)) {
+    qkv_rope_append<float>(QKV_ROPE_APPEND_CALL);
+}
+extern "C" __global__ void qkv_rope_append_bf16kv(QKV_ROPE_APPEND_ARGS(uint16_t)) {
+    qkv_rope_append<uint16_t>(QKV_ROPE_APPEND_CALL);
 }

@@ -2,6 +2,7 @@
 // duo_decode and flash_prefill (the layout is described in duo_attention.cu).
 #pragma once
 #include "common.cuh"
+#include <cuda_bf16.h>
 
 __device__ __forceinline__ float kv_load(const float* p) { return *p; }
 __device__ __forceinline__ float kv_load(const uint16_t* p) { return bf16_to_float(*p); }
@@ -67,6 +68,22 @@ __device__ __forceinline__ long long duo_cache_row(bool stream, int p, int g, co
         return (long long) page * page_tokens + p % page_tokens;
     }
     return (long long) g * (sink + recent) + (p < sink ? p : sink + p % recent);
+}
+
+// The cache row (to be multiplied by head_dim) kv_append writes position p of KV head g to, for a
+// chunk of n positions from start, or -1 where the cache does not keep it: a streaming head's
+// position past the sink that later positions of the same chunk push out of its window.
+__device__ __forceinline__ long long duo_append_row(bool stream, int p, int start, int n, int g,
+                                                    const int* __restrict__ page_table, int max_pages,
+                                                    int page_tokens, int sink, int recent) {
+    if (stream && p >= sink && p < start + n - recent) return -1;
+    return duo_cache_row(stream, p, g, page_table, max_pages, page_tokens, sink, recent);
+}
+
+__device__ __forceinline__ void kv_store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void kv_store(uint16_t* p, float v) {
+    const __nv_bfloat16 b = __float2bfloat16_rn(v);
+    *p = *reinterpret_cast<const uint16_t*>(&b);
 }
 
 // Key and value element d of position p for KV head g, as float: from the current chunk

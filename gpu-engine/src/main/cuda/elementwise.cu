@@ -9,6 +9,7 @@
 // Variants: these are memory-bound one-pass kernels; fusing them into their neighbours (rmsnorm
 // with the residual add, RoPE into the QKV projection) is the planned next step.
 #include "common.cuh"
+#include "qkv_rope.cuh"
 #include <cuda_bf16.h>
 
 extern "C" __global__ void embedding_bf16(const uint16_t* __restrict__ table, const int* __restrict__ tokens,
@@ -59,31 +60,11 @@ extern "C" __global__ void qkv_bias_rope_f32(float* __restrict__ q, float* __res
                                              const float* __restrict__ sin_t, int heads, int kv_heads, int head_dim,
                                              int has_bias) {
     const int per_token = heads + 2 * kv_heads;
-    const int t = blockIdx.x / per_token, j = blockIdx.x % per_token;
-    const int half = head_dim / 2, i = threadIdx.x;
-    if (i >= half) return;
-    float* x;
-    const float* b;
-    bool rotate = true;
-    if (j < heads) {
-        x = q + ((long long) t * heads + j) * head_dim; b = bq + j * head_dim;
-    } else if (j < heads + kv_heads) {
-        x = k + ((long long) t * kv_heads + (j - heads)) * head_dim; b = bk + (j - heads) * head_dim;
-    } else {
-        x = v + ((long long) t * kv_heads + (j - heads - kv_heads)) * head_dim;
-        b = bv + (j - heads - kv_heads) * head_dim;
-        rotate = false;
-    }
-    float a = x[i], c2 = x[i + half];
-    if (has_bias) { a += b[i]; c2 += b[i + half]; }
-    if (rotate) {
-        float c = cos_t[t * half + i], s = sin_t[t * half + i];
-        x[i] = a * c - c2 * s;
-        x[i + half] = c2 * c + a * s;
-    } else {
-        x[i] = a;
-        x[i + half] = c2;
-    }
+    if ((int) threadIdx.x >= head_dim / 2) return;
+    int head;
+    float a, b;
+    qkv_bias_rope_pair(q, k, v, bq, bk, bv, cos_t, sin_t, blockIdx.x / per_token, blockIdx.x % per_token, threadIdx.x,
+                       heads, kv_heads, head_dim, has_bias, head, a, b);
 }
 
 // Benchmark helper: fills n elements with uniform values in [−scale, scale) from a counter hash

@@ -47,28 +47,20 @@ __device__ __forceinline__ void fma8(const uint4* packed, const float* __restric
     }
 }
 
-// R consecutive output rows per warp (UNROLL · R 16-byte weight loads in flight per lane, x read
-// once per R rows), up to T tokens; rows past the end repeat the last row's loads and write nothing.
+// The warp's dot products of R weight rows (wr) with up to T tokens of x, per lane (acc; warp_sum
+// completes them): UNROLL · R 16-byte weight loads in flight per lane, x read once per R rows.
 template <int R, int T>
-__device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, const float* __restrict__ x,
-                                            float* __restrict__ out0, float* __restrict__ out1,
-                                            float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,
-                                            int tokens) {
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int total = rows0 + rows1 + rows2;
-    const int first = (blockIdx.x * (blockDim.x >> 5) + warp) * R;
-    if (first >= total) return;
-    const uint16_t* wr[R];
-#pragma unroll
-    for (int r = 0; r < R; r++) wr[r] = w + (long long) min(first + r, total - 1) * cols;
-    float acc[R][T];
+__device__ __forceinline__ void matvec_acc(const uint16_t* const (&wr)[R], const float* __restrict__ x, int cols,
+                                           int tokens, float (&acc)[R][T]) {
+    const int lane = threadIdx.x & 31;
 #pragma unroll
     for (int r = 0; r < R; r++) {
 #pragma unroll
         for (int t = 0; t < T; t++) acc[r][t] = 0.f;
     }
-    // vector part: 8 bf16 (16 bytes) per lane per step when rows and x start 16-byte aligned
-    const bool aligned = ((((uintptr_t) w) & 15) == 0) && ((((uintptr_t) x) & 15) == 0) && (cols % 8 == 0);
+    // vector part: 8 bf16 (16 bytes) per lane per step when rows and x start 16-byte aligned (all R
+    // rows are rows of one matrix: with cols % 8 == 0 they are aligned when the first is)
+    const bool aligned = ((((uintptr_t) wr[0]) & 15) == 0) && ((((uintptr_t) x) & 15) == 0) && (cols % 8 == 0);
     const int vec_end = aligned ? cols : 0;
     int i = lane * 8;
     for (; i + (UNROLL - 1) * 256 < vec_end; i += UNROLL * 256) {
@@ -94,6 +86,25 @@ __device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, cons
             for (int t = 0; t < tokens; t++) acc[r][t] += wf * x[(long long) t * cols + j];
         }
     }
+}
+
+// R consecutive output rows per warp, up to T tokens; rows past the end repeat the last row's loads
+// and write nothing. ADD: out += the product (the residual add of decode's fused forms), else out =.
+// `bias` (may be null, only with ADD and one token): added to the product first.
+template <int R, int T, bool ADD = false>
+__device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, const float* __restrict__ x,
+                                            float* __restrict__ out0, float* __restrict__ out1,
+                                            float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,
+                                            int tokens, const float* __restrict__ bias = nullptr) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int total = rows0 + rows1 + rows2;
+    const int first = (blockIdx.x * (blockDim.x >> 5) + warp) * R;
+    if (first >= total) return;
+    const uint16_t* wr[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) wr[r] = w + (long long) min(first + r, total - 1) * cols;
+    float acc[R][T];
+    matvec_acc<R, T>(wr, x, cols, tokens, acc);
 #pragma unroll
     for (int r = 0; r < R; r++) {
         const int row = first + r;
@@ -110,7 +121,14 @@ __device__ __forceinline__ void matvec_rows(const uint16_t* __restrict__ w, cons
         for (int t = 0; t < T; t++) {
             if (t < tokens) {
                 const float s = warp_sum(acc[r][t]);
-                if (lane == 0 && row < total) out[(long long) t * rows + orow] = s;
+                if (lane == 0 && row < total) {
+                    float* o = out + (long long) t * rows + orow;
+                    if constexpr (ADD) {
+                        *o += bias != nullptr ? s + bias[orow] : s;
+                    } else {
+                        *o = s;
+                    }
+                }
             }
         }
     }
@@ -133,4 +151,72 @@ extern "C" __global__ void matmul_bf16_1t(const uint16_t* __restrict__ w, const 
                                           float* __restrict__ out2, int rows0, int rows1, int rows2, int cols,
                                           int tokens) {
     matvec_rows<2, 1>(w, x, out0, out1, out2, rows0, rows1, rows2, cols, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decode's fused forms (one token, two rows per warp as matmul_bf16_1t). A decode step of the 8B
+// geometry was 11 launches per layer, 7 of them small kernels whose launch gaps and single-block
+// latency weighed most at short contexts; these take the RMSNorm into the projection that reads it
+// (every block normalises the one row of x into shared memory: 16 KB of x and of the norm weight
+// from L2, against 128 KB of weights per block), the SwiGLU gate into the gate/up projection, and
+// the residual add into the projections that write the residual stream.
+
+// out (shared, cols floats) = rmsnorm(x) · nw, in the same arithmetic as rmsnorm.cu's rows:
+// w · (x · rsqrt(mean(x²) + eps)). Every thread of the block takes part; cols % 4 == 0 and x, nw
+// 16-byte aligned (the host checks).
+__device__ __forceinline__ void rmsnorm_to_shared(const float* __restrict__ x, const float* __restrict__ nw,
+                                                  float* xs, int cols, float eps) {
+    __shared__ float scratch[32];
+    const float4* x4 = reinterpret_cast<const float4*>(x);
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < cols / 4; i += blockDim.x) {
+        const float4 v = x4[i];
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    ss = block_sum(ss, scratch);
+    const float inv = rsqrtf(ss / cols + eps);
+    for (int i = threadIdx.x; i < cols / 4; i += blockDim.x) {
+        const float4 v = x4[i], w = reinterpret_cast<const float4*>(nw)[i];
+        reinterpret_cast<float4*>(xs)[i] =
+            make_float4(w.x * (v.x * inv), w.y * (v.y * inv), w.z * (v.z * inv), w.w * (v.w * inv));
+    }
+    __syncthreads();
+}
+
+// out_k = W_k · (rmsnorm(x) · nw) for stacked projections (q|k|v, or the LM head): grid = ceil(rows / 16),
+// block = 256, dynamic shared memory 4 · cols bytes.
+extern "C" __global__ void matmul_bf16_1t_norm(const uint16_t* __restrict__ w, const float* __restrict__ x,
+                                               const float* __restrict__ nw, float eps, float* __restrict__ out0,
+                                               float* __restrict__ out1, float* __restrict__ out2, int rows0,
+                                               int rows1, int rows2, int cols) {
+    extern __shared__ float4 mv_xs[];
+    float* xs = reinterpret_cast<float*>(mv_xs);
+    rmsnorm_to_shared(x, nw, xs, cols, eps);
+    matvec_rows<2, 1>(w, xs, out0, out1, out2, rows0, rows1, rows2, cols, 1);
+}
+
+// act[i] = silu(g_i) · u_i with g = W_gate · xn, u = W_up · xn, xn = rmsnorm(x) · nw; w stacks W_gate
+// (ni rows) over W_up (ni rows), and warp i takes rows i and ni + i. grid = ceil(ni / 8), block = 256,
+// dynamic shared memory 4 · cols bytes.
+extern "C" __global__ void matmul_bf16_1t_norm_swiglu(const uint16_t* __restrict__ w, const float* __restrict__ x,
+                                                      const float* __restrict__ nw, float eps,
+                                                      float* __restrict__ act, int ni, int cols) {
+    extern __shared__ float4 mv_xs[];
+    float* xs = reinterpret_cast<float*>(mv_xs);
+    rmsnorm_to_shared(x, nw, xs, cols, eps);
+    const int i = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (i >= ni) return;
+    const uint16_t* wr[2] = {w + (long long) i * cols, w + ((long long) ni + i) * cols};
+    float acc[2][1];
+    matvec_acc<2, 1>(wr, xs, cols, 1, acc);
+    const float g = warp_sum(acc[0][0]), u = warp_sum(acc[1][0]);
+    if ((threadIdx.x & 31) == 0) act[i] = g / (1.f + expf(-g)) * u;  // silu_gate_f32's arithmetic
+}
+
+// acc[o] += (W · x)[o] (+ bias[o] when bias is not null): the output and down projections adding
+// into the residual stream. grid = ceil(rows / 16), block = 256.
+extern "C" __global__ void matmul_bf16_1t_residual(const uint16_t* __restrict__ w, const float* __restrict__ x,
+                                                   const float* __restrict__ bias, float* __restrict__ acc,
+                                                   int rows, int cols) {
+    matvec_rows<2, 1, true>(w, x, acc, nullptr, nullptr, rows, 0, 0, cols, 1, bias);
 }

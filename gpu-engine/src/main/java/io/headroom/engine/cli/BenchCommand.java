@@ -113,6 +113,10 @@ final class BenchCommand implements Callable<Integer> {
             + "libcublas loads, else ours) or ours (gemm.cu). Default: ${DEFAULT-VALUE}")
     String gemm = "cublas";
 
+    @Option(names = "--unfused-decode", description = "cuda: run decode steps on the per-op kernels (norm, "
+            + "projection, rotary, append, gate, residual as separate launches) instead of the fused ones")
+    boolean unfusedDecode;
+
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
 
@@ -242,7 +246,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
-                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas);
+                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
@@ -282,6 +286,7 @@ final class BenchCommand implements Callable<Integer> {
                 json.put("memory_plan", gpu.plan().toString());
                 json.put("decode_attention", gpu.decodeKernel() == null ? "duo_attention" : gpu.decodeKernel());
                 json.put("prefill_projections", gpu.prefillGemm());
+                json.put("decode_fused", gpu.fusedDecode());
                 json.put("prefill_attention", gpu.prefillKernel().kernel());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);

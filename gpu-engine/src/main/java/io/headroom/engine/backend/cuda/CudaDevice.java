@@ -230,13 +230,15 @@ public final class CudaDevice implements AutoCloseable {
                 "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32", "f32_to_bf16"};
             case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32"};
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
-                "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv"};
+                "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv",
+                "qkv_rope_append_f32kv", "qkv_rope_append_bf16kv"};
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};
             case "flash_prefill_wgmma.fatbin" -> new String[] {"flash_prefill_wgmma_f32kv",
                 "flash_prefill_wgmma_bf16kv"};
-            case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t"};
+            case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t", "matmul_bf16_1t_norm",
+                "matmul_bf16_1t_norm_swiglu", "matmul_bf16_1t_residual"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};
             case "attention.fatbin" -> new String[] {"attention_f32"};
             default -> new String[0];

@@ -54,14 +54,20 @@ public final class CudaLlamaModel implements AutoCloseable {
      * @param cublas     with tensor cores on, run the prefill GEMMs through cuBLAS (bf16 in, float32
      *                   out) where libcublas loads on the host; otherwise, and where it does not,
      *                   through gemm.cu's kernel
+     * @param fusedDecode run decode steps (one token) on the fused kernels: the RMSNorm in the projection
+     *                   that reads it, the SwiGLU gate in the gate/up projection, the residual add in
+     *                   the projections that write the residual stream, the cache append with the
+     *                   rotary embedding (7 launches per layer instead of 11); off, the per-op kernels
+     *                   that chunks run (for side-by-side benchmarks)
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
-            int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas) {
+            int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas,
+            boolean fusedDecode) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
             this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    PrefillAttention.CUDA_CORES, false);
+                    PrefillAttention.CUDA_CORES, false, true);
         }
 
         public Options {
@@ -79,33 +85,39 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         public Options withLayout(DuoLayout l) {
             return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas);
+                    prefillAttention, cublas, fusedDecode);
         }
 
         public Options withKvType(DeviceKvType t) {
             return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas);
+                    prefillAttention, cublas, fusedDecode);
         }
 
         public Options withGraphs(boolean g) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    prefillAttention, cublas);
+                    prefillAttention, cublas, fusedDecode);
         }
 
         public Options withTensorCores(boolean t) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
-                    prefillAttention, cublas);
+                    prefillAttention, cublas, fusedDecode);
         }
 
         public Options withPrefillAttention(PrefillAttention a) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a,
-                    cublas);
+                    cublas, fusedDecode);
         }
 
         /** Prefill GEMMs (with tensor cores on) through cuBLAS where libcublas loads, else gemm.cu's. */
         public Options withCublas(boolean b) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, b);
+                    prefillAttention, b, fusedDecode);
+        }
+
+        /** Decode steps on the fused kernels (the default) or on the per-op kernels that chunks run. */
+        public Options withFusedDecode(boolean f) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
+                    prefillAttention, cublas, f);
         }
     }
 
@@ -162,7 +174,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                 ? PrefillAttention.TENSOR_CORES_MMA : options.prefillAttention();
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
-                options.tensorCores(), prefill, options.cublas());
+                options.tensorCores(), prefill, options.cublas(), options.fusedDecode());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -396,21 +408,35 @@ public final class CudaLlamaModel implements AutoCloseable {
         int dimBlock = Math.max(32, (hd + 31) / 32 * 32);
         float scale = (float) (1 / Math.sqrt(hd));
 
+        boolean fused = n == 1 && fusedDecode();
+        float eps = c.rmsNormEps();
         dev.launchAsync("embedding_bf16", n, 256, 0, embedding, tokens, x, h);
-        dev.launchAsync("rmsnorm_f32", n, 256, 0, x, layers[0].attnNorm, xb, h, c.rmsNormEps());
+        if (!fused) {
+            dev.launchAsync("rmsnorm_f32", n, 256, 0, x, layers[0].attnNorm, xb, h, eps);
+        }
         for (int l = 0; l < layers.length; l++) {
             DeviceLayer layer = layers[l];
-            if (n <= MATMUL_TOKENS) {
+            CUdeviceptr flags = seq.streamingFlags(l);
+            if (fused) {
+                dev.launchAsync("matmul_bf16_1t_norm", (c.qDim() + 2 * c.kvDim() + 15) / 16, 256, 4 * h,
+                        layer.wqkv, x, layer.attnNorm, eps, q, k, v, c.qDim(), c.kvDim(), c.kvDim(), h);
+                dev.launchAsync(options.kvType().kernel("qkv_rope_append"), c.numHeads() + 2 * c.numKvHeads(),
+                        Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
+                        poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start,
+                        c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
+                        layout.recent(), layer.bq != null ? 1 : 0);
+            } else if (n <= MATMUL_TOKENS) {
                 matvec(layer.wqkv, xb, q, c.qDim(), k, c.kvDim(), v, c.kvDim(), h, n);
             } else {
                 matmul(layer.wq, xb, q, c.qDim(), h, n);
                 matmul(layer.wk, xb, k, c.kvDim(), h, n);
                 matmul(layer.wv, xb, v, c.kvDim(), h, n);
             }
-            dev.launchAsync("qkv_bias_rope_f32", n * (c.numHeads() + 2 * c.numKvHeads()),
-                    Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
-                    c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
-            CUdeviceptr flags = seq.streamingFlags(l);
+            if (!fused) {
+                dev.launchAsync("qkv_bias_rope_f32", n * (c.numHeads() + 2 * c.numKvHeads()),
+                        Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
+                        c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
+            }
             PrefillAttention pa = options.prefillAttention();
             if (n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev)) {
                 int fhpb = headsPerBlock(group);
@@ -435,6 +461,16 @@ public final class CudaLlamaModel implements AutoCloseable {
             if (splits > 1) {
                 combine(dev, workspace, att, n * c.numHeads(), hd, splits);
             }
+            if (fused) {
+                // the rest of the layer adds into x directly; the norms run inside the projections
+                dev.launchAsync("matmul_bf16_1t_residual", (h + 15) / 16, 256, 0, layer.wo, att, layer.bo, x, h,
+                        c.qDim());
+                dev.launchAsync("matmul_bf16_1t_norm_swiglu", (c.intermediateSize() + 7) / 8, 256, 4 * h, layer.wgu,
+                        x, layer.mlpNorm, eps, gate, c.intermediateSize(), h);
+                dev.launchAsync("matmul_bf16_1t_residual", (h + 15) / 16, 256, 0, layer.wd, gate, null, x, h,
+                        c.intermediateSize());
+                continue;
+            }
             dev.launchAsync(append, n * c.numKvHeads(), dimBlock, 0, k, v, poolKeys, poolValues, seq.pageTable(l),
                     seq.ringKeys(l), seq.ringValues(l), flags, start, n, c.numKvHeads(), hd, options.pageTokens(),
                     maxPages, layout.sink(), layout.recent());
@@ -455,8 +491,22 @@ public final class CudaLlamaModel implements AutoCloseable {
             CUdeviceptr nextNorm = l + 1 < layers.length ? layers[l + 1].attnNorm : finalNorm;
             dev.launchAsync("rmsnorm_residual_f32", n, 256, 0, x, proj, nextNorm, xb, h, c.rmsNormEps());
         }
-        matmul(lmHead, xb.withByteOffset(4L * (n - 1) * h), logits, c.vocabSize(), h, 1);
+        if (fused) {
+            dev.launchAsync("matmul_bf16_1t_norm", (c.vocabSize() + 15) / 16, 256, 4 * h, lmHead, x, finalNorm, eps,
+                    logits, null, null, c.vocabSize(), 0, 0, h);
+        } else {
+            matmul(lmHead, xb.withByteOffset(4L * (n - 1) * h), logits, c.vocabSize(), h, 1);
+        }
         dev.launchAsync("argmax_f32", 1, 1024, 0, logits, c.vocabSize(), argmax);
+    }
+
+    /**
+     * Whether decode steps run on the fused kernels: on in the options, and the hidden row fits the
+     * norm's shared-memory copy (48 KB without opting in) in whole 16-byte vectors.
+     */
+    public boolean fusedDecode() {
+        int h = c.hiddenSize();
+        return options.fusedDecode() && h % 8 == 0 && 4L * h <= 48 * 1024;
     }
 
     private int decodeKeysPerSplit() {

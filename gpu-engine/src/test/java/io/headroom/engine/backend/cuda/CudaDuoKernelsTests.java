@@ -22,8 +22,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * pages, streaming heads on sink + ring, a chunk after a cached prefix, split-K shares, head sizes
  * on and off the 8-element vector path, f32 and bf16 caches), {@code kv_append_*} (what is written
  * and what is left alone), {@code qkv_bias_rope_f32}, {@code rmsnorm_residual_f32} and
- * {@code argmax_f32}. Fresh seeded inputs, every output and every unused cache slot poisoned with
- * NaN (a read of a wrong slot shows as NaN). Tagged {@code gpu}.
+ * {@code argmax_f32}; decode's fused kernels against the per-op launches they replace. Fresh seeded
+ * inputs, every output and every unused cache slot poisoned with NaN (a read of a wrong slot shows
+ * as NaN). Tagged {@code gpu}.
  */
 @Tag("gpu")
 class CudaDuoKernelsTests {
@@ -438,6 +439,149 @@ class CudaDuoKernelsTests {
                 }
             }
         }
+    }
+
+    static float[] nan(int n) {
+        float[] a = new float[n];
+        Arrays.fill(a, Float.NaN);
+        return a;
+    }
+
+    float[] down(CUdeviceptr p, int n) {
+        float[] a = new float[n];
+        dev.download(p, a, n);
+        return a;
+    }
+
+    /**
+     * Decode's fused matvecs (matmul.cu) against the per-op launches they replace, bit for bit: the
+     * same arithmetic in the same order. RMSNorm + stacked projection (ragged row counts), RMSNorm +
+     * gate/up + SwiGLU, and the residual add with and without a bias, on and off the 16-byte path.
+     */
+    @Test
+    void fusedDecodeMatvecsShouldEqualThePerOpKernels() {
+        int h = 264;
+        float eps = 1e-5f;
+        CUdeviceptr x = up(random(h));
+        CUdeviceptr nw = up(random(h));
+        CUdeviceptr xb = up(nan(h));
+        dev.launchAsync("rmsnorm_f32", 1, 256, 0, x, nw, xb, h, eps);
+        int[] rows = {37, 11, 11};
+        CUdeviceptr w = up(toBf16(random(59 * h)));
+        CUdeviceptr[] want = {up(nan(37)), up(nan(11)), up(nan(11))};
+        CUdeviceptr[] got = {up(nan(37)), up(nan(11)), up(nan(11))};
+        dev.launchAsync("matmul_bf16_1t", 4, 256, 0, w, xb, want[0], want[1], want[2], 37, 11, 11, h, 1);
+        dev.launchAsync("matmul_bf16_1t_norm", 4, 256, 4 * h, w, x, nw, eps, got[0], got[1], got[2], 37, 11, 11, h);
+        dev.synchronize("norm + projection");
+        for (int i = 0; i < 3; i++) {
+            assertThat(down(got[i], rows[i])).as("norm + projection, output %d", i)
+                    .containsExactly(down(want[i], rows[i]));
+        }
+
+        int ni = 45;
+        CUdeviceptr wgu = up(toBf16(random(2 * ni * h)));
+        CUdeviceptr gate = up(nan(ni));
+        CUdeviceptr upv = up(nan(ni));
+        CUdeviceptr act = up(nan(ni));
+        dev.launchAsync("matmul_bf16_1t", (2 * ni + 15) / 16, 256, 0, wgu, xb, gate, upv, null, ni, ni, 0, h, 1);
+        dev.launchAsync("silu_gate_f32", 1, 256, 0, gate, upv, ni);
+        dev.launchAsync("matmul_bf16_1t_norm_swiglu", (ni + 7) / 8, 256, 4 * h, wgu, x, nw, eps, act, ni, h);
+        dev.synchronize("norm + gate/up + SwiGLU");
+        assertThat(down(act, ni)).as("norm + gate/up + SwiGLU").containsExactly(down(gate, ni));
+
+        for (int cols : new int[] {200, 203}) {
+            for (boolean withBias : new boolean[] {false, true}) {
+                CUdeviceptr in = up(random(cols));
+                CUdeviceptr wr = up(toBf16(random(37 * cols)));
+                CUdeviceptr bias = withBias ? up(random(37)) : null;
+                float[] residual = random(37);
+                CUdeviceptr accWant = up(residual);
+                CUdeviceptr accGot = up(residual);
+                CUdeviceptr proj = up(nan(37));
+                dev.launchAsync("matmul_bf16_1t", 3, 256, 0, wr, in, proj, null, null, 37, 0, 0, cols, 1);
+                if (withBias) {
+                    dev.launchAsync("add_bias_f32", 1, 256, 0, proj, bias, 1, 37);
+                }
+                dev.launchAsync("add_f32", 1, 256, 0, accWant, proj, 37);
+                dev.launchAsync("matmul_bf16_1t_residual", 3, 256, 0, wr, in, bias, accGot, 37, cols);
+                dev.synchronize("projection + residual");
+                assertThat(down(accGot, 37)).as("projection + residual, cols %d, bias %s", cols, withBias)
+                        .containsExactly(down(accWant, 37));
+            }
+        }
+    }
+
+    /**
+     * qkv_rope_append (decode: one token) against qkv_bias_rope_f32 then kv_append, bit for bit: q, k
+     * and v after biases and rotation, and every cache element (written or left alone), for a
+     * retrieval head's page and a streaming head whose ring wraps at this position, f32 and bf16.
+     */
+    @Test
+    void qkvRopeAppendShouldEqualRopeThenAppend() {
+        int heads = 6;
+        int kvHeads = 3;
+        int hd = 38;
+        int half = hd / 2;
+        int pageTokens = 8;
+        int maxPages = 3;
+        int sink = 4;
+        int recent = 6;
+        int start = 17; // page 2 of a retrieval head; ring slot sink + 17 % 6 of a streaming head
+        int[] flags = {0, 1, 0};
+        int[] pageTable = {5, 1, 3, -1, -1, -1, 0, 4, 2};
+        float[] q = random(heads * hd);
+        float[] k = random(kvHeads * hd);
+        float[] v = random(kvHeads * hd);
+        float[][] biases = {random(heads * hd), random(kvHeads * hd), random(kvHeads * hd)};
+        float[] cos = random(half);
+        float[] sin = random(half);
+        int poolLen = 6 * pageTokens * hd;
+        int ringLen = kvHeads * (sink + recent) * hd;
+        for (boolean bf16 : new boolean[] {false, true}) {
+            for (int hasBias = 0; hasBias < 2; hasBias++) {
+                CUdeviceptr[][] bufs = new CUdeviceptr[2][];
+                for (int mode = 0; mode < 2; mode++) {
+                    CUdeviceptr[] b = {up(q), up(k), up(v), cache(poolLen, bf16), cache(poolLen, bf16),
+                        cache(ringLen, bf16), cache(ringLen, bf16)};
+                    CUdeviceptr bq = hasBias == 1 ? up(biases[0]) : null;
+                    CUdeviceptr bk = hasBias == 1 ? up(biases[1]) : null;
+                    CUdeviceptr bv = hasBias == 1 ? up(biases[2]) : null;
+                    String suffix = bf16 ? "_bf16kv" : "_f32kv";
+                    if (mode == 0) {
+                        dev.launchAsync("qkv_bias_rope_f32", heads + 2 * kvHeads, 32, 0, b[0], b[1], b[2], bq, bk, bv,
+                                up(cos), up(sin), heads, kvHeads, hd, hasBias);
+                        dev.launchAsync("kv_append" + suffix, kvHeads, 64, 0, b[1], b[2], b[3], b[4], up(pageTable),
+                                b[5], b[6], up(flags), up(new int[] {start}), 1, kvHeads, hd, pageTokens, maxPages,
+                                sink, recent);
+                    } else {
+                        dev.launchAsync("qkv_rope_append" + suffix, heads + 2 * kvHeads, 32, 0, b[0], b[1], b[2], bq,
+                                bk, bv, up(cos), up(sin), b[3], b[4], up(pageTable), b[5], b[6], up(flags),
+                                up(new int[] {start}), heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
+                                hasBias);
+                    }
+                    bufs[mode] = b;
+                }
+                dev.synchronize("qkv_rope_append");
+                int[] lens = {q.length, k.length, v.length, poolLen, poolLen, ringLen, ringLen};
+                for (int i = 0; i < lens.length; i++) {
+                    String what = "buffer " + i + " (bf16 " + bf16 + ", bias " + hasBias + ")";
+                    if (i >= 3 && bf16) {
+                        short[] a = new short[lens[i]];
+                        short[] e = new short[lens[i]];
+                        dev.download(bufs[1][i], a);
+                        dev.download(bufs[0][i], e);
+                        assertThat(a).as(what).containsExactly(e);
+                    } else {
+                        assertThat(down(bufs[1][i], lens[i])).as(what).containsExactly(down(bufs[0][i], lens[i]));
+                    }
+                }
+            }
+        }
+    }
+
+    /** A cache buffer of len elements poisoned with NaN, f32 or bf16. */
+    private CUdeviceptr cache(int len, boolean bf16) {
+        return bf16 ? up(toBf16(nan(len))) : up(nan(len));
     }
 
     @Test

@@ -162,6 +162,45 @@ class CudaLlamaModelTests {
         }
     }
 
+    /**
+     * Decode steps on the fused kernels equal the per-op kernels bit for bit (the same arithmetic in
+     * the same order), graphs on, with rings that wrap during decode, for f32 and bf16 KV.
+     */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void fusedDecodeShouldEqualThePerOpKernels(String name) {
+        GoldenFixture f = GoldenFixture.load(name);
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        DuoLayout layout = DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 13, 2, 3);
+        int[] prompt = f.prompt(0);
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            for (DeviceKvType type : DeviceKvType.values()) {
+                float[][][] byMode = new float[2][10][];
+                for (int mode = 0; mode < 2; mode++) {
+                    var options = CudaLlamaModel.Options.full(config, 128, 8).withLayout(layout).withKvType(type)
+                            .withFusedDecode(mode == 1);
+                    try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
+                            CudaSequence seq = gpu.newSequence()) {
+                        assertThat(gpu.fusedDecode()).isEqualTo(mode == 1);
+                        int token = 0;
+                        for (int from = 0; from < prompt.length; from += 8) {
+                            token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from,
+                                    Math.min(prompt.length, from + 8)));
+                        }
+                        for (int i = 0; i < byMode[mode].length; i++) {
+                            token = gpu.forwardGreedy(seq, new int[] {token});
+                            byMode[mode][i] = gpu.lastLogits();
+                        }
+                    }
+                }
+                for (int i = 0; i < byMode[0].length; i++) {
+                    assertThat(byMode[1][i]).as("%s %s step %d", name, type, i).containsExactly(byMode[0][i]);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @FieldSource("CASES")
     void kvDownloadAndUploadShouldRoundTrip(String name) {
