@@ -11,6 +11,11 @@ import statistics
 import sys
 
 
+def num(s):
+    """ncu prints large numbers with thousands separators."""
+    return float((s or "0").replace(",", ""))
+
+
 def main():
     path = sys.argv[1]
     per = float(sys.argv[sys.argv.index("--per") + 1]) if "--per" in sys.argv else 1.0
@@ -28,9 +33,9 @@ def main():
         groups.setdefault(key, []).append(r)
     total = 0.0
     print("%-34s %-16s %6s %10s %10s %9s %10s" % ("kernel", "grid", "n", "median us", "sum us/N", "MB read", "GB/s"))
-    for (name, grid), rs in sorted(groups.items(), key=lambda kv: -sum(float(x["gpu__time_duration.sum"]) for x in kv[1])):
-        d = [float(x["gpu__time_duration.sum"]) / 1e3 for x in rs]  # ns -> us
-        b = [float(x.get("dram__bytes_read.sum", "0") or 0) for x in rs]
+    for (name, grid), rs in sorted(groups.items(), key=lambda kv: -sum(num(x["gpu__time_duration.sum"]) for x in kv[1])):
+        d = [num(x["gpu__time_duration.sum"]) / 1e3 for x in rs]  # ns -> us
+        b = [num(x.get("dram__bytes_read.sum")) for x in rs]
         s = sum(d) / per
         total += s
         md, mb = statistics.median(d), statistics.median(b)

@@ -117,6 +117,10 @@ final class BenchCommand implements Callable<Integer> {
             + "projection, rotary, append, gate, residual as separate launches) instead of the fused ones")
     boolean unfusedDecode;
 
+    @Option(names = "--decode-splits", defaultValue = "0", paramLabel = "N",
+            description = "cuda: split-K shares of every layer's decode attention (1..1024); 0: the policy")
+    int decodeSplits;
+
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
 
@@ -246,7 +250,8 @@ final class BenchCommand implements Callable<Integer> {
             }
             boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
-                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode);
+                    DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode,
+                    decodeSplits);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
@@ -287,6 +292,7 @@ final class BenchCommand implements Callable<Integer> {
                 json.put("decode_attention", gpu.decodeKernel() == null ? "duo_attention" : gpu.decodeKernel());
                 json.put("prefill_projections", gpu.prefillGemm());
                 json.put("decode_fused", gpu.fusedDecode());
+                json.put("decode_splits", decodeSplits == 0 ? "policy" : decodeSplits);
                 json.put("prefill_attention", gpu.prefillKernel().kernel());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);

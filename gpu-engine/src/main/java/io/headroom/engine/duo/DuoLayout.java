@@ -70,6 +70,15 @@ public record DuoLayout(boolean[][] retrieval, int sink, int recent) {
         return retrieval[layer][head];
     }
 
+    /** Retrieval heads of one layer. */
+    public int retrievalHeads(int layer) {
+        int n = 0;
+        for (boolean b : retrieval[layer]) {
+            n += b ? 1 : 0;
+        }
+        return n;
+    }
+
     public int retrievalCount() {
         int n = 0;
         for (boolean[] row : retrieval) {

@@ -29,12 +29,12 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** Keys one split-K share of decode attention covers, at least (rounded to powers of two shares). */
     private static final int KEYS_PER_SPLIT = 128;
     /**
-     * The same for the decode-specialised kernel, whose per-block cost (q staging, filling its copy
-     * pipeline, the warps' merge) wants more keys per block: 1024 keys keep a 32K context of the 8B
-     * geometry (8 KV heads, 256 blocks) in one wave at two blocks per SM. (The first form of the
-     * kernel measured 512 faster than 128 at 128K on the H100.)
+     * The same for the decode-specialised kernels, whose per-block cost (q staging, filling its copy
+     * pipeline, the warps' merge) wants more keys per block: 256 keys, four tiles per warp, before
+     * {@link #waveSplits} caps the count at one wave of the card for duo_decode_mma. (The first form of
+     * the kernel measured 512 faster than 128 at 128K on the H100, without the cap.)
      */
-    private static final int DECODE_KERNEL_KEYS_PER_SPLIT = 1024;
+    private static final int DECODE_KERNEL_KEYS_PER_SPLIT = 256;
 
     /**
      * @param capacity   most positions one sequence may hold
@@ -59,15 +59,18 @@ public final class CudaLlamaModel implements AutoCloseable {
      *                   the projections that write the residual stream, the cache append with the
      *                   rotary embedding (7 launches per layer instead of 11); off, the per-op kernels
      *                   that chunks run (for side-by-side benchmarks)
+     * @param decodeSplits split-K shares of every layer's decode attention (1..1024), or 0 for the
+     *                   policy ({@link #decodeSplits(int, int)} capped by {@link #waveSplits}); fixed
+     *                   counts are for benchmarks
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
             int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas,
-            boolean fusedDecode) {
+            boolean fusedDecode, int decodeSplits) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
             this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    PrefillAttention.CUDA_CORES, false, true);
+                    PrefillAttention.CUDA_CORES, false, true, 0);
         }
 
         public Options {
@@ -75,6 +78,10 @@ public final class CudaLlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException("capacity, chunk, page size and sequences must be positive");
             }
             java.util.Objects.requireNonNull(prefillAttention, "prefillAttention");
+            if (decodeSplits < 0 || decodeSplits > MAX_SPLITS) {
+                throw new IllegalArgumentException("decode splits must be 0 (the policy) or 1.." + MAX_SPLITS + ", not "
+                        + decodeSplits);
+            }
         }
 
         /** Full attention, f32 KV, one sequence, graphs on, float32 projections (exact). */
@@ -85,39 +92,45 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         public Options withLayout(DuoLayout l) {
             return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode);
+                    prefillAttention, cublas, fusedDecode, decodeSplits);
         }
 
         public Options withKvType(DeviceKvType t) {
             return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode);
+                    prefillAttention, cublas, fusedDecode, decodeSplits);
         }
 
         public Options withGraphs(boolean g) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    prefillAttention, cublas, fusedDecode);
+                    prefillAttention, cublas, fusedDecode, decodeSplits);
         }
 
         public Options withTensorCores(boolean t) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
-                    prefillAttention, cublas, fusedDecode);
+                    prefillAttention, cublas, fusedDecode, decodeSplits);
         }
 
         public Options withPrefillAttention(PrefillAttention a) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a,
-                    cublas, fusedDecode);
+                    cublas, fusedDecode, decodeSplits);
         }
 
         /** Prefill GEMMs (with tensor cores on) through cuBLAS where libcublas loads, else gemm.cu's. */
         public Options withCublas(boolean b) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, b, fusedDecode);
+                    prefillAttention, b, fusedDecode, decodeSplits);
         }
 
         /** Decode steps on the fused kernels (the default) or on the per-op kernels that chunks run. */
         public Options withFusedDecode(boolean f) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, f);
+                    prefillAttention, cublas, f, decodeSplits);
+        }
+
+        /** A fixed split-K share count for decode attention (1..1024), or 0 for the policy. */
+        public Options withDecodeSplits(int splits) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
+                    prefillAttention, cublas, fusedDecode, splits);
         }
     }
 
@@ -174,7 +187,8 @@ public final class CudaLlamaModel implements AutoCloseable {
                 ? PrefillAttention.TENSOR_CORES_MMA : options.prefillAttention();
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
-                options.tensorCores(), prefill, options.cublas(), options.fusedDecode());
+                options.tensorCores(), prefill, options.cublas(), options.fusedDecode(),
+                options.decodeSplits());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -368,7 +382,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         dev.copyAsync(step, stepHost, 0, sinAt + 4L * options.maxChunk() * half);
         if (n == 1 && graphs) {
             // one graph per split count: a sequence re-captures when its length doubles
-            int splits = decodeSplits(start + 1, decodeKeysPerSplit());
+            int splits = stepSplits(start + 1);
             CudaGraph graph = seq.decodeGraph(splits);
             if (graph == null) {
                 graph = dev.capture(() -> queueForward(seq, 1, splits));
@@ -376,7 +390,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             }
             graph.launch();
         } else {
-            int splits = n == 1 ? decodeSplits(start + 1, decodeKeysPerSplit()) : prefillSplits(n, start + n);
+            int splits = n == 1 ? stepSplits(start + 1) : prefillSplits(n, start + n);
             queueForward(seq, n, splits);
         }
         dev.copyAsync(stepHost, 4, step.withByteOffset(4), 4);
@@ -438,6 +452,8 @@ public final class CudaLlamaModel implements AutoCloseable {
                         c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
             }
             PrefillAttention pa = options.prefillAttention();
+            int ls = n == 1 && decode != null && decodeMma() && options.decodeSplits() == 0
+                    ? waveSplits(splits, layout.retrievalHeads(l), c.numKvHeads(), dev.multiprocessors()) : splits;
             if (n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev)) {
                 int fhpb = headsPerBlock(group);
                 int ftpb = FLASH_ROWS / fhpb;
@@ -448,26 +464,26 @@ public final class CudaLlamaModel implements AutoCloseable {
                         layout.sink(), layout.recent(), fhpb, splits, scale);
             } else if (n == 1 && decode != null) {
                 int decodeSmem = decodeMma() ? decodeMmaSmem(hd) : decodeSmem(group, hd, options.kvType().bytes());
-                dev.launchGrid(decode, c.numKvHeads(), splits, 1, 128, decodeSmem,
+                dev.launchGrid(decode, c.numKvHeads(), ls, 1, 128, decodeSmem,
                         q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
                         flags, start, att, workspace, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(),
-                        maxPages, layout.sink(), layout.recent(), splits, scale);
+                        maxPages, layout.sink(), layout.recent(), ls, scale);
             } else {
                 dev.launchGrid(attention, gridX, gridY, splits, 128, smem, q, k, v, poolKeys, poolValues,
                         seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace, n,
                         c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
                         layout.recent(), hpb, splits, scale);
             }
-            if (splits > 1) {
-                combine(dev, workspace, att, n * c.numHeads(), hd, splits);
+            if (ls > 1) {
+                combine(dev, workspace, att, n * c.numHeads(), hd, ls);
             }
             if (fused) {
                 // the rest of the layer adds into x directly; the norms run inside the projections
-                dev.launchAsync("matmul_bf16_1t_residual", (h + 15) / 16, 256, 0, layer.wo, att, layer.bo, x, h,
+                dev.launchAsync("matmul_bf16_1t_residual", (h + 7) / 8, 256, 0, layer.wo, att, layer.bo, x, h,
                         c.qDim());
                 dev.launchAsync("matmul_bf16_1t_norm_swiglu", (c.intermediateSize() + 7) / 8, 256, 4 * h, layer.wgu,
                         x, layer.mlpNorm, eps, gate, c.intermediateSize(), h);
-                dev.launchAsync("matmul_bf16_1t_residual", (h + 15) / 16, 256, 0, layer.wd, gate, null, x, h,
+                dev.launchAsync("matmul_bf16_1t_residual", (h + 7) / 8, 256, 0, layer.wd, gate, null, x, h,
                         c.intermediateSize());
                 continue;
             }
@@ -604,6 +620,26 @@ public final class CudaLlamaModel implements AutoCloseable {
      */
     static int decodeSplits(int keys) {
         return decodeSplits(keys, KEYS_PER_SPLIT);
+    }
+
+    /** This model's split-K share count for a decode step over {@code keys} keys (before per-layer caps). */
+    private int stepSplits(int keys) {
+        return options.decodeSplits() > 0 ? options.decodeSplits() : decodeSplits(keys, decodeKeysPerSplit());
+    }
+
+    /**
+     * Split-K shares of one layer's decode attention on duo_decode_mma: the context's power-of-two
+     * count ({@code splits}), capped where the shares of the layer's retrieval heads fill one wave of
+     * the card at two blocks per SM. A streaming head reads its sink and window only, so its shares
+     * are short; counting at least a quarter of the KV heads keeps a layer with one or two retrieval
+     * heads from launching mostly empty shares. Past one wave, shares only add a second wave's
+     * pipeline fill and more partials to combine (ncu, H100, 8B geometry at 32K: 64 shares, 1.94
+     * waves, 2.1 TB/s of KV against the card's 3.0).
+     */
+    static int waveSplits(int splits, int retrievalHeads, int kvHeads, int multiprocessors) {
+        int working = Math.max(Math.max(1, kvHeads / 4), retrievalHeads == 0 ? kvHeads : retrievalHeads);
+        int wave = (2 * multiprocessors + working - 1) / working;
+        return Math.max(1, Math.min(splits, wave));
     }
 
     static int decodeSplits(int keys, int keysPerSplit) {

@@ -503,7 +503,7 @@ class CudaDuoKernelsTests {
                     dev.launchAsync("add_bias_f32", 1, 256, 0, proj, bias, 1, 37);
                 }
                 dev.launchAsync("add_f32", 1, 256, 0, accWant, proj, 37);
-                dev.launchAsync("matmul_bf16_1t_residual", 3, 256, 0, wr, in, bias, accGot, 37, cols);
+                dev.launchAsync("matmul_bf16_1t_residual", 5, 256, 0, wr, in, bias, accGot, 37, cols);
                 dev.synchronize("projection + residual");
                 assertThat(down(accGot, 37)).as("projection + residual, cols %d, bias %s", cols, withBias)
                         .containsExactly(down(accWant, 37));

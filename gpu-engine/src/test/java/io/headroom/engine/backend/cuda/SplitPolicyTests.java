@@ -20,6 +20,18 @@ class SplitPolicyTests {
     }
 
     @Test
+    void decodeSharesShouldFillOneWaveWithTheLayersRetrievalHeads() {
+        // H100: 132 SMs, two blocks each; 8 KV heads
+        assertThat(CudaLlamaModel.waveSplits(256, 8, 8, 132)).isEqualTo(33);
+        assertThat(CudaLlamaModel.waveSplits(16, 8, 8, 132)).isEqualTo(16);
+        assertThat(CudaLlamaModel.waveSplits(256, 4, 8, 132)).isEqualTo(66);
+        assertThat(CudaLlamaModel.waveSplits(256, 1, 8, 132)).as("at least a quarter of the heads").isEqualTo(132);
+        assertThat(CudaLlamaModel.waveSplits(256, 0, 8, 132)).as("all streaming").isEqualTo(33);
+        assertThat(CudaLlamaModel.waveSplits(1, 8, 8, 132)).isEqualTo(1);
+        assertThat(CudaLlamaModel.waveSplits(1024, 1, 1, 132)).isEqualTo(264);
+    }
+
+    @Test
     void headsPerBlockShouldDivideTheGroupAndFitSixteenRows() {
         assertThat(CudaLlamaModel.headsPerBlock(1)).isEqualTo(1);
         assertThat(CudaLlamaModel.headsPerBlock(4)).isEqualTo(4);
