@@ -29,6 +29,9 @@ class SplitPolicyTests {
         assertThat(CudaLlamaModel.waveSplits(256, 0, 8, 132)).as("all streaming").isEqualTo(33);
         assertThat(CudaLlamaModel.waveSplits(1, 8, 8, 132)).isEqualTo(1);
         assertThat(CudaLlamaModel.waveSplits(1024, 1, 1, 132)).isEqualTo(264);
+        assertThat(CudaLlamaModel.waveSplits(256, 32, 32, 132)).as("MHA: 256 blocks, not 288").isEqualTo(8);
+        assertThat(CudaLlamaModel.waveSplits(256, 5, 8, 132)).isEqualTo(52);
+        assertThat(CudaLlamaModel.waveSplits(256, 600, 600, 132)).as("more heads than places").isEqualTo(1);
     }
 
     @Test
