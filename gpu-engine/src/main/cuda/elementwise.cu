@@ -6,8 +6,9 @@
 // add_bias_f32:   x[t, i] += bias[i]; 1-D grid over tokens·dim.
 // rope_f32:       transformers' rotate-half rotary embedding in place; grid = tokens·heads,
 //                 block = headDim/2 (≤ 1024): x[i] = a·cos − b·sin, x[i+d/2] = b·cos + a·sin.
-// Variants: these are memory-bound one-pass kernels; fusing them into their neighbours (rmsnorm
-// with the residual add, RoPE into the QKV projection) is the planned next step.
+// Variants: these are memory-bound one-pass kernels that chunks run; decode steps run fused forms
+// (matmul.cu's matmul_bf16_1t_norm_swiglu for silu_gate, duo_attention.cu's qkv_rope_append for
+// qkv_bias_rope + kv_append).
 #include "common.cuh"
 #include "qkv_rope.cuh"
 #include <cuda_bf16.h>

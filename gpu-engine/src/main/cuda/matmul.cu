@@ -179,12 +179,16 @@ extern "C" __global__ void matmul_bf16_1t(const uint16_t* __restrict__ w, const 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decode's fused forms (one token, two rows per warp as matmul_bf16_1t). A decode step of the 8B
-// geometry was 11 launches per layer, 7 of them small kernels whose launch gaps and single-block
-// latency weighed most at short contexts; these take the RMSNorm into the projection that reads it
-// (every block normalises the one row of x into shared memory: 16 KB of x and of the norm weight
-// from L2, against 128 KB of weights per block), the SwiGLU gate into the gate/up projection, and
-// the residual add into the projections that write the residual stream.
+// Decode's fused forms (one token). A decode step of the 8B geometry was 11 launches per layer, 7 of
+// them small kernels; these take the RMSNorm into the projection that reads it (every block
+// normalises the one row of x into shared memory: 16 KB of x and of the norm weight from L2, against
+// 128 KB of weights per block), the SwiGLU gate into the gate/up projection, and the residual add into
+// the projections that write the residual stream: 7 launches per layer, the same arithmetic in the
+// same order (the tests compare them bit for bit). Measured (H100, 8B at 32K, graph replay): the
+// fusion alone did not change the step (8.23 ms either way, 381be0d; in a graph the small kernels
+// cost little, and the norm delayed each block's weight loads); what did is below: the prologue
+// overlapping the first loads, and one row per warp in the residual form
+// (src/docs/bench/cuda-resident.md, "Decode: fused kernels and one-wave split-K").
 
 // out (shared, cols floats) = rmsnorm(x) · nw, in the same arithmetic as rmsnorm.cu's rows:
 // w · (x · rsqrt(mean(x²) + eps)). Every thread of the block takes part; cols % 4 == 0 and x, nw
