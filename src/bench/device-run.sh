@@ -96,14 +96,19 @@ for step in $STEPS; do
       done ;;
     ncu)
       # Nsight Compute on the decode kernels of one bench run (NCU_ARGS: bench arguments): device time
-      # and DRAM bytes/throughput per launch, CSV. Kernels run serialised and replayed, so the run is slow.
-      /usr/local/cuda/bin/ncu --csv --launch-count ${NCU_LAUNCHES:-400} \
-        -k regex:'matmul_bf16|duo_decode|duo_attention|attention_combine|kv_append|rmsnorm|qkv_bias_rope|silu|argmax' \
-        --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
+      # and DRAM bytes read per launch (raw CSV), and per kernel and grid the median duration and read
+      # rate (ncu-table.txt, src/bench/ncu_kernel_table.py; NCU_PER divides the sums, e.g. by the decode
+      # steps the launches cover). Kernels run serialised, caches and clocks left alone; NCU_SKIP
+      # matching launches are skipped first (e.g. past a warm-up step), NCU_LAUNCHES are profiled.
+      /usr/local/cuda/bin/ncu --csv --page raw --print-units base --cache-control none --clock-control none \
+        --launch-skip ${NCU_SKIP:-0} --launch-count ${NCU_LAUNCHES:-400} \
+        -k regex:'matmul_bf16|duo_decode|duo_attention|attention_combine|kv_append|rmsnorm|qkv_|silu|argmax|embedding' \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum \
         $J $JOPT -Xmx24g -jar .device/headroom-engine.jar bench --backend cuda --check-tokens 0 \
         ${NCU_ARGS:---random llama-1b --model /tmp/llama-1b --prompt-tokens 8 --decode-tokens 8} \
         > "$OUT/ncu.csv" 2> "$OUT/ncu.err"
-      echo "ncu rc=$?" ;;
+      echo "ncu rc=$?"
+      python3 src/bench/ncu_kernel_table.py "$OUT/ncu.csv" --per ${NCU_PER:-1} | tee "$OUT/ncu-table.txt" ;;
     bench)
       IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"
       for run in "${RUNS[@]}"; do
