@@ -98,11 +98,14 @@ for step in $STEPS; do
       # Nsight Compute on the decode kernels of one bench run (NCU_ARGS: bench arguments): device time
       # and DRAM bytes read per launch (raw CSV), and per kernel and grid the median duration and read
       # rate (ncu-table.txt, src/bench/ncu_kernel_table.py; NCU_PER divides the sums, e.g. by the decode
-      # steps the launches cover). Kernels run serialised, caches and clocks left alone; NCU_SKIP
-      # matching launches are skipped first (e.g. past a warm-up step), NCU_LAUNCHES are profiled.
+      # steps the launches cover). Kernels run serialised, caches and clocks left alone; NCU_KERNELS
+      # (a regex) picks the kernels (the default leaves out bench's matvec probe, which launches
+      # matmul_bf16 and matmul_bf16_1t 480 times; add matmul_bf16_1t$ for --unfused-decode runs),
+      # NCU_SKIP matching launches are skipped first (bench's warm-up and the prompt's prefill: about
+      # 550 with the default filter and a 512-token prompt), NCU_LAUNCHES are profiled.
       /usr/local/cuda/bin/ncu --csv --page raw --print-units base --cache-control none --clock-control none \
         --launch-skip ${NCU_SKIP:-0} --launch-count ${NCU_LAUNCHES:-400} \
-        -k regex:'matmul_bf16|duo_decode|duo_attention|attention_combine|kv_append|rmsnorm|qkv_|silu|argmax|embedding' \
+        -k regex:"${NCU_KERNELS:-matmul_bf16_1t_|duo_decode|duo_attention|attention_combine|kv_append|rmsnorm|qkv_|silu|argmax|embedding}" \
         --metrics gpu__time_duration.sum,dram__bytes_read.sum \
         $J $JOPT -Xmx24g -jar .device/headroom-engine.jar bench --backend cuda --check-tokens 0 \
         ${NCU_ARGS:---random llama-1b --model /tmp/llama-1b --prompt-tokens 8 --decode-tokens 8} \
