@@ -29,12 +29,16 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** Keys one split-K share of decode attention covers, at least (rounded to powers of two shares). */
     private static final int KEYS_PER_SPLIT = 128;
     /**
-     * The same for the decode-specialised kernels, whose per-block cost (q staging, filling its copy
-     * pipeline, the warps' merge) wants more keys per block: 256 keys, four tiles per warp, before
-     * {@link #waveSplits} caps the count at one wave of the card for duo_decode_mma. (The first form of
-     * the kernel measured 512 faster than 128 at 128K on the H100, without the cap.)
+     * The same for the decode-specialised kernel on CUDA cores (duo_decode), whose per-block cost (q
+     * staging, filling its copy pipeline, the warps' merge) wants more keys per block. (The first form
+     * of duo_decode_mma measured 512 faster than 128 at 128K on the H100.)
      */
-    private static final int DECODE_KERNEL_KEYS_PER_SPLIT = 256;
+    private static final int DECODE_KERNEL_KEYS_PER_SPLIT = 1024;
+    /**
+     * The same for duo_decode_mma: 256 keys, four tiles per warp, before {@link #waveSplits} caps the
+     * count at one wave of the card (from about 8K keys on for the 8B geometry on the H100).
+     */
+    private static final int DECODE_MMA_KEYS_PER_SPLIT = 256;
 
     /**
      * @param capacity   most positions one sequence may hold
@@ -526,7 +530,8 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     private int decodeKeysPerSplit() {
-        return decodeKernel() != null ? DECODE_KERNEL_KEYS_PER_SPLIT : KEYS_PER_SPLIT;
+        return decodeMma() ? DECODE_MMA_KEYS_PER_SPLIT
+                : decodeKernel() != null ? DECODE_KERNEL_KEYS_PER_SPLIT : KEYS_PER_SPLIT;
     }
 
     /**
