@@ -71,32 +71,32 @@ __device__ __forceinline__ void matvec_acc(const uint16_t* const (&wr)[R], const
     const bool aligned = ((((uintptr_t) wr[0]) & 15) == 0) && ((((uintptr_t) x) & 15) == 0) && (cols % 8 == 0);
     const int vec_end = aligned ? cols : 0;
     int i = lane * 8;
-    if constexpr (Pre::BLOCK_WIDE) {  // peeled only where there is a prologue (registers of the others)
-        uint4 p[U][R];
-        const bool batch = i + (U - 1) * 256 < vec_end;
-        if (batch) {
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-#pragma unroll
-                for (int r = 0; r < R; r++) p[u][r] = __ldg(reinterpret_cast<const uint4*>(wr[r] + i + u * 256));
-            }
-        }
-        pre();
-        if (batch) {
-#pragma unroll
-            for (int u = 0; u < U; u++) fma8<R, T>(p[u], x + i + u * 256, cols, tokens, acc);
-            i += U * 256;
-        }
-    }
-    for (; i + (U - 1) * 256 < vec_end; i += U * 256) {
-        uint4 p[U][R];
+    // one batch: U · R loads issued together, then used
+    auto load = [&](uint4 (&p)[U][R]) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
 #pragma unroll
             for (int r = 0; r < R; r++) p[u][r] = __ldg(reinterpret_cast<const uint4*>(wr[r] + i + u * 256));
         }
+    };
+    auto use = [&](const uint4 (&p)[U][R]) {
 #pragma unroll
         for (int u = 0; u < U; u++) fma8<R, T>(p[u], x + i + u * 256, cols, tokens, acc);
+    };
+    if constexpr (Pre::BLOCK_WIDE) {  // peeled only where there is a prologue (registers of the others)
+        uint4 p[U][R];
+        const bool batch = i + (U - 1) * 256 < vec_end;
+        if (batch) load(p);
+        pre();
+        if (batch) {
+            use(p);
+            i += U * 256;
+        }
+    }
+    for (; i + (U - 1) * 256 < vec_end; i += U * 256) {
+        uint4 p[U][R];
+        load(p);
+        use(p);
     }
     for (; i < vec_end; i += 256) {
         uint4 p[R];
