@@ -287,8 +287,10 @@ extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_appen
 
 // ---------------------------------------------------------------------------------------------
 // Decode (one query position) specialisation: duo_decode_{f32kv,bf16kv}.
-// Same math and KV addressing as duo_attention with n = 1. Work split: grid = (kv_heads, splits);
-// a block serves all G = heads / kv_heads query heads of one KV head over one share of the keys.
+// Same math and KV addressing as duo_attention with n = 1. Work split: a block serves all
+// G = heads / kv_heads query heads of one KV head over one share of the keys; the grid lists only
+// the shares there are (retrieval heads × splits, streaming heads × stream_splits: decode_share in
+// duo_kv.cuh), and the last share of a head to finish merges them (duo_decode_merge).
 // Memory: decode attention only streams K and V, so the kernel is built around keeping bytes in
 // flight. The share goes through shared memory in tiles of DEC_TK keys (32 KB of K + V at head_dim
 // 128) copied with cp.async into a ring of DEC_STAGES buffers: while the 4 warps work on tile t,
@@ -299,8 +301,8 @@ extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_appen
 // over head_dim / LPK dims of the key's row (K rows padded by 16 bytes: the row-per-lane reads are
 // free of bank conflicts), q·scale broadcast from shared memory, a shuffle sum over the key's lanes.
 // Online softmax per head in registers; P·V: each lane owns head_dim / 32 contiguous dims of every
-// V row. The 4 warps' partial results are merged once at the end, into out (splits = 1) or part
-// (for attention_combine). The current position's key and value come from the chunk (float32).
+// V row. The 4 warps' partial results are merged once at the end, into out (one share) or part
+// (merged by the head's last share). The current position's key and value come from the chunk (float32).
 // Variants (H100, 8B geometry): the first form scored straight from global memory, lane j key j,
 // and loaded the V rows in the P·V loop (with batches of 8 rows in flight in its last form): about
 // 0.65 TB/s of KV at 32K. This form (5563b71) keeps the loads in flight but is bound by its own
@@ -363,7 +365,8 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
     constexpr int LPK = 32 / KPW;            // lanes per key in Q·K
     constexpr int VEC = 16 / sizeof(KT);     // elements per 16-byte copy
     extern __shared__ __align__(16) unsigned char dsm[];
-    const int hd = head_dim, G = heads / kv_heads, g = blockIdx.x, z = blockIdx.y;
+    const DecodeShare share = decode_share(head_order, retrieval, splits, stream_splits);
+    const int hd = head_dim, G = heads / kv_heads, g = share.g, z = share.z;
     const int dpl = hd >> 5, kstride = hd + VEC, stage_elems = TK * (kstride + hd);
     KT* tiles = reinterpret_cast<KT*>(dsm);                                  // DEC_STAGES × (K tile, V tile)
     float* qs = reinterpret_cast<float*>(tiles + DEC_STAGES * stage_elems);  // G × hd, pre-scaled
@@ -371,7 +374,7 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
     float* red = reinterpret_cast<float*>(dsm);  // after the loop, over the tiles: DEC_WARPS × G × (hd + 2)
     const int start = *start_ptr;
     const bool stream = streaming[g] != 0;
-    const DuoRanges kr = duo_ranges(stream, start, start, sink, recent, splits, z, TK);
+    const DuoRanges kr = duo_ranges(stream, start, start, sink, recent, share.shares, z, TK);
     const int v_begin = kr.v_begin, v_end = kr.v_end;
     const int chunk_vi = kr.a1 + (kr.b1 - kr.b0) - 1;  // the last key is the current position
     const KT* kbase = stream ? k_ring : k_pool;
@@ -494,7 +497,7 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
         }
     }
     __syncthreads();
-    duo_decode_merge(red, DEC_WARPS, G, hd, g, z, heads, splits, out, part);
+    duo_decode_merge(red, DEC_WARPS, G, hd, g, z, heads, share.shares, out, part, counters);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_f32kv(DUO_DECODE_ARGS(float)) {

@@ -233,9 +233,9 @@ extern "C" __global__ void __launch_bounds__(128) flash_prefill_mma_bf16kv(DUO_A
 
 // ---------------------------------------------------------------------------------------------
 // Decode attention on tensor cores: duo_decode_mma_bf16kv (bf16 KV; the host's default for bf16
-// KV with tensor cores on). Same contract as duo_decode (duo_attention.cu): grid = (kv_heads,
-// splits), block = 128, one query position, all G = heads / kv_heads query heads of a KV head in
-// one block, partial results into out or part.
+// KV with tensor cores on). Same contract as duo_decode (duo_attention.cu): a one-dimensional grid
+// of the layer's (KV head, share) pairs (decode_share), block = 128, one query position, all
+// G = heads / kv_heads query heads of a KV head in one block, the head's last share merging them.
 // Why: duo_decode on CUDA cores spends ~150 instructions per key and KV head (Q·K per lane with q
 // from shared memory, a warp reduction per head and tile, P·V per key), and at 2–3 warps per
 // scheduler it is latency-bound: ncu (H200, 1B geometry, 120K context) showed 0.39 instructions
@@ -258,13 +258,14 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
     constexpr int ld = HD + 8, CPR = HD / 8;  // bf16 row stride; 16-byte chunks per row
     constexpr int TILE = 2 * DEC_MMA_KEYS * ld;
     extern __shared__ __align__(16) unsigned char dm_smem[];
-    const int G = heads / kv_heads, g = blockIdx.x, z = blockIdx.y;
+    const DecodeShare share = decode_share(head_order, retrieval, splits, stream_splits);
+    const int G = heads / kv_heads, g = share.g, z = share.z;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, grp = lane >> 2, tig = lane & 3;
     __nv_bfloat16* ring = reinterpret_cast<__nv_bfloat16*>(dm_smem) + warp * DEC_MMA_STAGES * TILE;
     float* red = reinterpret_cast<float*>(dm_smem);  // after the loop, over the rings
     const int start = *start_ptr;
     const bool stream = streaming[g] != 0;
-    const DuoRanges kr = duo_ranges(stream, start, start, sink, recent, splits, z, DEC_MMA_WARPS * DEC_MMA_KEYS);
+    const DuoRanges kr = duo_ranges(stream, start, start, sink, recent, share.shares, z, DEC_MMA_WARPS * DEC_MMA_KEYS);
     const int v_begin = kr.v_begin, v_end = kr.v_end;
     const int chunk_vi = kr.a1 + (kr.b1 - kr.b0) - 1;  // the last key is the current position
     const uint16_t* kbase = stream ? k_ring : k_pool;
@@ -403,7 +404,7 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
         }
     }
     __syncthreads();
-    duo_decode_merge(red, DEC_MMA_WARPS, G, HD, g, z, heads, splits, out, part);
+    duo_decode_merge(red, DEC_MMA_WARPS, G, HD, g, z, heads, share.shares, out, part, counters);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_mma_bf16kv(DUO_DECODE_ARGS(uint16_t)) {

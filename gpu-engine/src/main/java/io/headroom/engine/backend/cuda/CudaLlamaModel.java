@@ -63,7 +63,8 @@ public final class CudaLlamaModel implements AutoCloseable {
      *                   the projections that write the residual stream, the cache append with the
      *                   rotary embedding (7 launches per layer instead of 11); off, the per-op kernels
      *                   that chunks run (for side-by-side benchmarks)
-     * @param decodeSplits split-K shares of every layer's decode attention (1..1024), or 0 for the
+     * @param decodeSplits split-K shares of each retrieval head in decode attention (1..1024; streaming
+     *                   heads take as many as their window needs, at most these), or 0 for the
      *                   policy ({@link #decodeSplits(int, int)} capped by {@link #waveSplits}); fixed
      *                   counts are for benchmarks
      */
@@ -159,6 +160,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr up;
     private final CUdeviceptr logits;
     private final CUdeviceptr workspace;
+    private final CUdeviceptr shareCounts;    // (kvHeads) finished decode shares per KV head, zero between launches
     private final CUdeviceptr step;           // [start, argmax, tokens(maxChunk), cos, sin]
     private final PinnedBuffer stepHost;
     private final PagePool pool;
@@ -225,6 +227,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             up = alloc(4L * n * c.intermediateSize());
             logits = alloc(4L * c.vocabSize());
             workspace = alloc(4L * workspaceRows(c) * (c.headDim() + 2));
+            shareCounts = own(dev.upload(new int[c.numKvHeads()]));
             step = alloc(stepBytes(c, n));
             pinned = dev.allocPinned(stepBytes(c, n));
             long pageBytes = (long) options.pageTokens() * c.headDim() * options.kvType().bytes();
@@ -456,8 +459,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                         c.numHeads(), c.numKvHeads(), hd, layer.bq != null ? 1 : 0);
             }
             PrefillAttention pa = options.prefillAttention();
-            int ls = n == 1 && decode != null && decodeMma() && options.decodeSplits() == 0
-                    ? waveSplits(splits, layout.retrievalHeads(l), c.numKvHeads(), dev.multiprocessors()) : splits;
+            int splitsToCombine = splits;
             if (n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev)) {
                 int fhpb = headsPerBlock(group);
                 int ftpb = FLASH_ROWS / fhpb;
@@ -467,19 +469,27 @@ public final class CudaLlamaModel implements AutoCloseable {
                         workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
                         layout.sink(), layout.recent(), fhpb, splits, scale);
             } else if (n == 1 && decode != null) {
+                // the kernel merges its own shares: no combine launch
+                int retrieval = layout.retrievalHeads(l);
+                int streaming = c.numKvHeads() - retrieval;
+                int ss = streamSplits(splits, layout);
+                int rs = decodeMma() && options.decodeSplits() == 0
+                        ? waveSplits(splits, retrieval, streaming * ss, dev.multiprocessors()) : splits;
                 int decodeSmem = decodeMma() ? decodeMmaSmem(hd) : decodeSmem(group, hd, options.kvType().bytes());
-                dev.launchGrid(decode, c.numKvHeads(), ls, 1, 128, decodeSmem,
+                dev.launchAsync(decode, retrieval * rs + streaming * ss, 128, decodeSmem,
                         q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
                         flags, start, att, workspace, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(),
-                        maxPages, layout.sink(), layout.recent(), ls, scale);
+                        maxPages, layout.sink(), layout.recent(), scale, seq.headOrder(l), shareCounts, retrieval,
+                        rs, ss);
+                splitsToCombine = 1;
             } else {
                 dev.launchGrid(attention, gridX, gridY, splits, 128, smem, q, k, v, poolKeys, poolValues,
                         seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att, workspace, n,
                         c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
                         layout.recent(), hpb, splits, scale);
             }
-            if (ls > 1) {
-                combine(dev, workspace, att, n * c.numHeads(), hd, ls);
+            if (splitsToCombine > 1) {
+                combine(dev, workspace, att, n * c.numHeads(), hd, splitsToCombine);
             }
             if (fused) {
                 // the rest of the layer adds into x directly; the norms run inside the projections
@@ -633,19 +643,44 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     /**
-     * Split-K shares of one layer's decode attention on duo_decode_mma: the context's power-of-two
-     * count ({@code splits}), capped where the shares of the layer's retrieval heads fill one wave of
-     * the card at two blocks per SM. A streaming head reads its sink and window only, so its shares
-     * are short; counting at least a quarter of the KV heads keeps a layer with one or two retrieval
-     * heads from launching mostly empty shares. Past one wave, shares only add a second wave's
-     * pipeline fill and more partials to combine (ncu, H100, 8B geometry at 32K: 64 shares, 1.94
-     * waves, 2.1 TB/s of KV against the card's 3.0). Rounded up, the 7B geometry's 32 KV heads took 9
-     * shares, 288 blocks for 264 places, and its 32K step was 4% slower than with 64 shares.
+     * Split-K shares of each retrieval head in one layer's decode attention on duo_decode_mma: the
+     * context's power-of-two count ({@code splits}), capped where the layer's blocks fill one wave of
+     * the card at two blocks per SM: its streaming heads' blocks ({@code streamingBlocks}), then the
+     * retrieval heads' shares in the places left. Past one wave, shares only add a second wave's
+     * pipeline fill and more partials to merge (ncu, H100, 8B geometry at 32K: 64 shares, 1.94 waves,
+     * 2.1 TB/s of KV against the card's 3.0). Rounded down: rounded up, the 7B geometry's 32 KV heads
+     * took 9 shares, 288 blocks for 264 places, and its 32K step was 4% slower than with 64 shares.
      */
-    static int waveSplits(int splits, int retrievalHeads, int kvHeads, int multiprocessors) {
-        int working = Math.max(Math.max(1, kvHeads / 4), retrievalHeads == 0 ? kvHeads : retrievalHeads);
-        int wave = 2 * multiprocessors / working; // rounded down: a few blocks past the wave cost a second one
-        return Math.max(1, Math.min(splits, wave));
+    static int waveSplits(int splits, int retrievalHeads, int streamingBlocks, int multiprocessors) {
+        if (retrievalHeads == 0) {
+            return splits; // no retrieval blocks: the count is not used
+        }
+        int places = Math.max(retrievalHeads, 2 * multiprocessors - streamingBlocks);
+        return Math.max(1, Math.min(splits, places / retrievalHeads));
+    }
+
+    /**
+     * Split-K shares of each streaming head in a decode step: its sink and window (and the current
+     * position) in shares of about the kernel's keys per share, at least one and at most
+     * {@code splits}. Fixed by the layout, so a captured graph's grid does not depend on the context.
+     */
+    int streamSplits(int splits, DuoLayout layout) {
+        int window = layout.sink() + layout.recent() + 1;
+        return Math.max(1, Math.min(splits, window / decodeKeysPerSplit()));
+    }
+
+    /** A layer's KV heads in the decode kernels' grid order: its retrieval heads, then its streaming heads. */
+    static int[] headOrder(DuoLayout layout, int layer) {
+        int[] order = new int[layout.kvHeads()];
+        int i = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                if (layout.isRetrieval(layer, h) == (pass == 0)) {
+                    order[i++] = h;
+                }
+            }
+        }
+        return order;
     }
 
     static int decodeSplits(int keys, int keysPerSplit) {

@@ -35,6 +35,8 @@ public final class CudaSequence implements KvCache {
     final CUdeviceptr ringValues;
     /** (layers, kvHeads): 1 for a streaming head. */
     private final CUdeviceptr streamingFlags;
+    /** (layers, kvHeads): a layer's retrieval heads, then its streaming heads (the decode kernels' grid order). */
+    private final CUdeviceptr headOrder;
     private final long ringBytesPerLayer;
     private int length;
     /** Captured decode steps by split-K share count. */
@@ -58,12 +60,17 @@ public final class CudaSequence implements KvCache {
                 flags[l * kvHeads + h] = layout.isRetrieval(l, h) ? 0 : 1;
             }
         }
+        int[] order = new int[layout.layers() * kvHeads];
+        for (int l = 0; l < layout.layers(); l++) {
+            System.arraycopy(CudaLlamaModel.headOrder(layout, l), 0, order, l * kvHeads, kvHeads);
+        }
         List<CUdeviceptr> done = new ArrayList<>();
         try {
             done.add(dev.upload(pageTable));
             done.add(dev.alloc(ringBytesPerLayer * layout.layers()));
             done.add(dev.alloc(ringBytesPerLayer * layout.layers()));
             done.add(dev.upload(flags));
+            done.add(dev.upload(order));
         } catch (RuntimeException e) {
             done.forEach(dev::free);
             throw e;
@@ -72,6 +79,7 @@ public final class CudaSequence implements KvCache {
         this.ringKeys = done.get(1);
         this.ringValues = done.get(2);
         this.streamingFlags = done.get(3);
+        this.headOrder = done.get(4);
     }
 
     /** Positions held. */
@@ -120,6 +128,10 @@ public final class CudaSequence implements KvCache {
 
     CUdeviceptr streamingFlags(int layer) {
         return streamingFlags.withByteOffset(4L * layer * kvHeads);
+    }
+
+    CUdeviceptr headOrder(int layer) {
+        return headOrder.withByteOffset(4L * layer * kvHeads);
     }
 
     CUdeviceptr ringKeys(int layer) {
@@ -347,5 +359,6 @@ public final class CudaSequence implements KvCache {
         dev.free(ringKeys);
         dev.free(ringValues);
         dev.free(streamingFlags);
+        dev.free(headOrder);
     }
 }

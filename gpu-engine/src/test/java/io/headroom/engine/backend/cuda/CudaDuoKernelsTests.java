@@ -95,7 +95,8 @@ class CudaDuoKernelsTests {
         "128, 32, 8, 40, 1, 1, false", "128, 32, 8, 200, 130, 1, true", "64, 8, 8, 70, 100, 2, false",
         "16, 4, 2, 3, 65, 1, false", "64, 16, 4, 2000, 1, 4, true", "128, 8, 8, 1500, 1, 1, true",
         "48, 8, 2, 30, 40, 1, true", "80, 8, 2, 300, 1, 2, true", "128, 32, 8, 700, 150, 3, true",
-        "64, 8, 2, 129, 64, 1, true"})
+        "64, 8, 2, 129, 64, 1, true", "128, 32, 8, 3000, 1, 40, true", "64, 8, 8, 2500, 1, 33, true",
+        "128, 8, 8, 1500, 1, 24, false"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
         int pageTokens = 16;
@@ -256,35 +257,66 @@ class CudaDuoKernelsTests {
         if (n == 1 && hd % 32 == 0 && hd <= 128 && group <= 8) {
             // the decode-specialised kernel on the same cache
             String decode = bf16 ? "duo_decode_bf16kv" : "duo_decode_f32kv";
-            Arrays.fill(out, Float.NaN);
-            CUdeviceptr dOut2 = up(out);
-            CUdeviceptr dPart2 = up(part);
-            dev.launchGrid(decode, kvHeads, splits, 1, 128, CudaLlamaModel.decodeSmem(group, hd, bf16 ? 2 : 4),
-                    up(q), up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
-                    up(new int[] {start}), dOut2, dPart2, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
-                    splits, scale);
-            if (splits > 1) {
-                CudaLlamaModel.combine(dev, dPart2, dOut2, heads, hd, splits);
-            }
-            dev.synchronize(decode);
-            dev.download(dOut2, out, out.length);
+            launchDecode(decode, CudaLlamaModel.decodeSmem(group, hd, bf16 ? 2 : 4), streaming, splits, out, up(q),
+                    up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
+                    up(new int[] {start}), heads, hd, pageTokens, maxPages, sink, recent, scale);
             assertMatches(out, expected, decode);
         }
         if (n == 1 && bf16 && hd % 16 == 0 && hd <= 128 && group <= 8) {
             // the tensor-core decode kernel: Q, P and the current key/value rounded to bf16
             String decode = "duo_decode_mma_bf16kv";
-            Arrays.fill(out, Float.NaN);
-            CUdeviceptr dOut4 = up(out);
-            CUdeviceptr dPart4 = up(part);
-            dev.launchGrid(decode, kvHeads, splits, 1, 128, CudaLlamaModel.decodeMmaSmem(hd), up(q), up(kChunk),
-                    up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), dOut4,
-                    dPart4, heads, kvHeads, hd, pageTokens, maxPages, sink, recent, splits, scale);
-            if (splits > 1) {
-                CudaLlamaModel.combine(dev, dPart4, dOut4, heads, hd, splits);
-            }
-            dev.synchronize(decode);
-            dev.download(dOut4, out, out.length);
+            launchDecode(decode, CudaLlamaModel.decodeMmaSmem(hd), streaming, splits, out, up(q), up(kChunk),
+                    up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), heads, hd,
+                    pageTokens, maxPages, sink, recent, scale);
             assertMatches(out, expected, decode, TENSOR_CORE_TOLERANCE);
+        }
+    }
+
+    /**
+     * Runs a decode attention kernel as the model does: a one-dimensional grid of the retrieval
+     * heads' {@code splits} shares, then the streaming heads' (about half as many), the last share of
+     * each head merging them. Leaves the result in {@code out}; checks that the share counts are back
+     * at zero and that a second launch on the same counts gives the same bits.
+     */
+    private void launchDecode(String kernel, int smem, boolean[] streaming, int splits, float[] out,
+            CUdeviceptr q, CUdeviceptr kChunk, CUdeviceptr vChunk, Object kPool, Object vPool, CUdeviceptr pageTable,
+            Object kRing, Object vRing, CUdeviceptr flags, CUdeviceptr start, int heads, int hd, int pageTokens,
+            int maxPages, int sink, int recent, float scale) {
+        int kvHeads = streaming.length;
+        int[] order = new int[kvHeads];
+        int retrieval = 0;
+        for (int g = 0; g < kvHeads; g++) {
+            if (!streaming[g]) {
+                order[retrieval++] = g;
+            }
+        }
+        for (int g = 0, i = retrieval; g < kvHeads; g++) {
+            if (streaming[g]) {
+                order[i++] = g;
+            }
+        }
+        int streamSplits = (splits + 1) / 2;
+        CUdeviceptr counts = up(new int[kvHeads]);
+        float[] poisoned = new float[splits * heads * (hd + 2)];
+        Arrays.fill(poisoned, Float.NaN); // a share's partial read before it is written shows as NaN
+        CUdeviceptr part = up(poisoned);
+        float[] first = null;
+        for (int run = 0; run < 2; run++) {
+            Arrays.fill(out, Float.NaN);
+            CUdeviceptr dOut = up(out);
+            dev.launchAsync(kernel, retrieval * splits + (kvHeads - retrieval) * streamSplits, 128, smem, q, kChunk,
+                    vChunk, kPool, vPool, pageTable, kRing, vRing, flags, start, dOut, part, heads, kvHeads, hd,
+                    pageTokens, maxPages, sink, recent, scale, up(order), counts, retrieval, splits, streamSplits);
+            dev.synchronize(kernel);
+            dev.download(dOut, out, out.length);
+            int[] left = new int[kvHeads];
+            dev.download(counts, left);
+            assertThat(left).as("%s share counts after the launch", kernel).containsOnly(0);
+            if (first == null) {
+                first = out.clone();
+            } else {
+                assertThat(out).as("%s relaunched on the same counts", kernel).containsExactly(first);
+            }
         }
     }
 
