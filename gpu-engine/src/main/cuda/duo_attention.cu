@@ -210,7 +210,9 @@ extern "C" __global__ void __launch_bounds__(128) duo_attention_bf16kv(DUO_ATTEN
 
 // Merges the split shares of duo_attention: out[row, :] = Σ_z e^{m_z − M} acc_z / Σ_z e^{m_z − M} l_z.
 // part (splits, rows, head_dim + 2); out (rows, head_dim). grid = (rows, ceil(head_dim / 32)),
-// block = 256; splits ≤ COMBINE_MAX_SPLITS (the host's MAX_SPLITS). A block serves 32 dims of one
+// block = 256; splits ≤ COMBINE_MAX_SPLITS (the host's MAX_SPLITS). After a decode kernel, a
+// streaming head's rows (streaming non-null: row r's KV head is r / group) have stream_splits
+// shares. A row of one share has nothing to merge (the kernel wrote out). A block serves 32 dims of one
 // row: the shares' weights are computed once, in parallel; then warp w sums shares z ≡ w (mod 8)
 // for its lane's dim with independent loads, and the 8 warps' sums are added. (Forms before, H100,
 // 8B geometry: one block per row walking the shares twice with one dependent load per step, about
@@ -218,11 +220,14 @@ extern "C" __global__ void __launch_bounds__(128) duo_attention_bf16kv(DUO_ATTEN
 #define COMBINE_MAX_SPLITS 1024
 #define COMBINE_WARPS 8
 extern "C" __global__ void attention_combine(const float* __restrict__ part, float* __restrict__ out, int rows,
-                                             int head_dim, int splits) {
+                                             int head_dim, int splits, const int* __restrict__ streaming, int group,
+                                             int stream_splits) {
     __shared__ float wts[COMBINE_MAX_SPLITS];
     __shared__ float scratch[32];
     __shared__ float sums[COMBINE_WARPS][32];
     const int row = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (streaming != nullptr && streaming[row / group] != 0) splits = stream_splits;
+    if (splits == 1) return;  // one share: the attention kernel wrote out
     const int d = blockIdx.y * 32 + lane;
     const long long stride = (long long) rows * (head_dim + 2);
     const float* base = part + (long long) row * (head_dim + 2);
@@ -290,7 +295,7 @@ extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_appen
 // Same math and KV addressing as duo_attention with n = 1. Work split: a block serves all
 // G = heads / kv_heads query heads of one KV head over one share of the keys; the grid lists only
 // the shares there are (retrieval heads × splits, streaming heads × stream_splits: decode_share in
-// duo_kv.cuh), and the last share of a head to finish merges them (duo_decode_merge).
+// duo_kv.cuh); attention_combine merges a head's shares.
 // Memory: decode attention only streams K and V, so the kernel is built around keeping bytes in
 // flight. The share goes through shared memory in tiles of DEC_TK keys (32 KB of K + V at head_dim
 // 128) copied with cp.async into a ring of DEC_STAGES buffers: while the 4 warps work on tile t,
@@ -302,7 +307,7 @@ extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_appen
 // free of bank conflicts), q·scale broadcast from shared memory, a shuffle sum over the key's lanes.
 // Online softmax per head in registers; P·V: each lane owns head_dim / 32 contiguous dims of every
 // V row. The 4 warps' partial results are merged once at the end, into out (one share) or part
-// (merged by the head's last share). The current position's key and value come from the chunk (float32).
+// (for attention_combine). The current position's key and value come from the chunk (float32).
 // Variants (H100, 8B geometry): the first form scored straight from global memory, lane j key j,
 // and loaded the V rows in the P·V loop (with batches of 8 rows in flight in its last form): about
 // 0.65 TB/s of KV at 32K. This form (5563b71) keeps the loads in flight but is bound by its own
@@ -497,7 +502,7 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
         }
     }
     __syncthreads();
-    duo_decode_merge(red, DEC_WARPS, G, hd, g, z, heads, share.shares, out, part, counters);
+    duo_decode_merge(red, DEC_WARPS, G, hd, g, z, heads, share.shares, out, part);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_f32kv(DUO_DECODE_ARGS(float)) {

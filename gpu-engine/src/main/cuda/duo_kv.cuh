@@ -124,20 +124,19 @@ __device__ __forceinline__ void duo_kv_element(int p, int d, int start, int g, b
 // The decode attention kernels' parameter list (duo_decode, duo_decode_mma): DUO_DECODE_ARGS for
 // the extern kernels, _RESTRICT for their device functions; and the call. The grid is one
 // dimension of retrieval · splits + (kv_heads − retrieval) · stream_splits blocks (decode_share);
-// head_order (kv_heads) lists the layer's retrieval heads, then its streaming heads; counters
-// (kv_heads ints, zero between launches) count each head's finished shares (duo_decode_merge).
+// head_order (kv_heads) lists the layer's retrieval heads, then its streaming heads.
 #define DUO_DECODE_PARAMS(KT, R)                                                                        \
     const float* R q, const float* R k_chunk, const float* R v_chunk, const KT* R k_pool,                 \
         const KT* R v_pool, const int* R page_table, const KT* R k_ring, const KT* R v_ring,                \
         const int* R streaming, const int* R start_ptr, float* R out, float* R part, int heads,              \
         int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent, float scale,       \
-        const int* R head_order, int* R counters, int retrieval, int splits, int stream_splits
+        const int* R head_order, int retrieval, int splits, int stream_splits
 #define DUO_DECODE_ARGS(KT) DUO_DECODE_PARAMS(KT, )
 #define DUO_DECODE_ARGS_RESTRICT(KT) DUO_DECODE_PARAMS(KT, __restrict__)
 #define DUO_DECODE_CALL                                                                                      \
     q, k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, out, part, heads,   \
-        kv_heads, head_dim, page_tokens, max_pages, sink, recent, scale, head_order, counters, retrieval,      \
-        splits, stream_splits
+        kv_heads, head_dim, page_tokens, max_pages, sink, recent, scale, head_order, retrieval, splits,        \
+        stream_splits
 
 // A decode block's KV head g and its share z of `shares`: blocks [0, retrieval · splits) are the
 // retrieval heads' shares (a head's shares adjacent), the rest the streaming heads' (stream_splits
@@ -160,83 +159,11 @@ __device__ __forceinline__ DecodeShare decode_share(const int* __restrict__ head
     return s;
 }
 
-// Merges the `shares` partial results of KV head g's G query heads from part ((shares, heads,
-// hd + 2): m, l, acc) into out: out = Σ_z e^{m_z − M} acc_z / Σ_z e^{m_z − M} l_z. Run by the whole
-// block (128 threads) that finished the head's last share. Warp w finds head w's (w + 4's) M and
-// denominator; then a thread owns two adjacent dims of one head and a slice of the shares (the
-// block's threads spread over G · hd / 2 column pairs, and over the shares where fewer), with the
-// slices summed through shared memory. Reads go to L2 (__ldcg): other blocks wrote the partials.
-// Not inlined: inlined, it raised duo_decode_mma from 167 to 196 registers (ptxas, sm_90a).
-__device__ __noinline__ void duo_decode_combine(const float* __restrict__ part, float* __restrict__ out, int G,
-                                                   int hd, int g, int heads, int shares) {
-    __shared__ float head_max[8], head_den[8];
-    __shared__ float2 slice_sum[128];
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const long long stride = (long long) heads * (hd + 2);
-    for (int h = warp; h < G; h += blockDim.x >> 5) {
-        const float* base = part + (long long) (g * G + h) * (hd + 2);
-        float mx = -INFINITY;
-        for (int z = lane; z < shares; z += 32) mx = fmaxf(mx, __ldcg(base + z * stride));
-        mx = warp_max(mx);
-        float den = 0.f;
-        for (int z = lane; z < shares; z += 32) {
-            const float mz = __ldcg(base + z * stride);
-            if (mz != -INFINITY) den += expf(mz - mx) * __ldcg(base + z * stride + 1);
-        }
-        den = warp_sum(den);
-        if (lane == 0) { head_max[h] = mx; head_den[h] = den; }
-    }
-    __syncthreads();
-    const int half = hd / 2, cols = G * half;
-    const int slices = max(1, min((int) blockDim.x / cols, shares));
-    for (int e = threadIdx.x; e < cols * slices; e += blockDim.x) {
-        const int c = e % cols, slice = e / cols, h = c / half, d = 2 * (c % half);
-        const float* base = part + (long long) (g * G + h) * (hd + 2) + 2 + d;
-        const float mx = head_max[h];
-        float2 num = make_float2(0.f, 0.f);
-#pragma unroll 8
-        for (int z = slice; z < shares; z += slices) {
-            const float mz = __ldcg(base - 2 - d + z * stride);
-            const float2 a = __ldcg(reinterpret_cast<const float2*>(base + z * stride));
-            const float w = mz == -INFINITY ? 0.f : expf(mz - mx);  // an empty share weighs nothing
-            num.x += w * a.x;
-            num.y += w * a.y;
-        }
-        if (slices == 1) {
-            const float den = head_den[h];
-            float* o = out + (long long) (g * G + h) * hd + d;
-            o[0] = den > 0.f ? num.x / den : 0.f;
-            o[1] = den > 0.f ? num.y / den : 0.f;
-        } else {
-            slice_sum[e] = num;  // cols · slices ≤ blockDim.x
-        }
-    }
-    if (slices > 1) {
-        __syncthreads();
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-            float2 num = slice_sum[c];
-            for (int s = 1; s < slices; s++) {
-                num.x += slice_sum[s * cols + c].x;
-                num.y += slice_sum[s * cols + c].y;
-            }
-            const int h = c / half, d = 2 * (c % half);
-            const float den = head_den[h];
-            float* o = out + (long long) (g * G + h) * hd + d;
-            o[0] = den > 0.f ? num.x / den : 0.f;
-            o[1] = den > 0.f ? num.y / den : 0.f;
-        }
-    }
-}
-
 // The end of a decode attention block (duo_decode, duo_decode_mma): its warps' partial results
 // red[(w · G + h) · (hd + 2)] = (m, l, acc[hd]) for head h of KV head g, merged into out (one share)
-// or into share z's part. Of a head's shares, the last to finish (counted in counters[g], which it
-// sets back to zero for the next launch) merges them all into out (duo_decode_combine): no combine
-// launch. The usual last-block pattern: every thread's partial is fenced before the count, and the
-// last block fences again before it reads the others'. Called by the whole block after a barrier.
+// or into share z's part (for attention_combine). Called by the whole block after a barrier.
 __device__ __forceinline__ void duo_decode_merge(const float* red, int warps, int G, int hd, int g, int z, int heads,
-                                                 int shares, float* __restrict__ out, float* __restrict__ part,
-                                                 int* __restrict__ counters) {
+                                                 int shares, float* __restrict__ out, float* __restrict__ part) {
     for (int e = threadIdx.x; e < G * hd; e += blockDim.x) {
         const int h = e / hd, d = e % hd;
         float mx = -INFINITY;
@@ -260,14 +187,4 @@ __device__ __forceinline__ void duo_decode_merge(const float* red, int warps, in
             pr[2 + d] = num;
         }
     }
-    if (shares == 1) return;
-    __shared__ int last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(counters + g, 1) == shares - 1;
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    if (threadIdx.x == 0) counters[g] = 0;
-    duo_decode_combine(part, out, G, hd, g, heads, shares);
 }

@@ -235,7 +235,7 @@ extern "C" __global__ void __launch_bounds__(128) flash_prefill_mma_bf16kv(DUO_A
 // Decode attention on tensor cores: duo_decode_mma_bf16kv (bf16 KV; the host's default for bf16
 // KV with tensor cores on). Same contract as duo_decode (duo_attention.cu): a one-dimensional grid
 // of the layer's (KV head, share) pairs (decode_share), block = 128, one query position, all
-// G = heads / kv_heads query heads of a KV head in one block, the head's last share merging them.
+// G = heads / kv_heads query heads of a KV head in one block, partial results into out or part.
 // Why: duo_decode on CUDA cores spends ~150 instructions per key and KV head (Q·K per lane with q
 // from shared memory, a warp reduction per head and tile, P·V per key), and at 2–3 warps per
 // scheduler it is latency-bound: ncu (H200, 1B geometry, 120K context) showed 0.39 instructions
@@ -404,7 +404,7 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
         }
     }
     __syncthreads();
-    duo_decode_merge(red, DEC_MMA_WARPS, G, HD, g, z, heads, share.shares, out, part, counters);
+    duo_decode_merge(red, DEC_MMA_WARPS, G, HD, g, z, heads, share.shares, out, part);
 }
 
 extern "C" __global__ void __launch_bounds__(128, 2) duo_decode_mma_bf16kv(DUO_DECODE_ARGS(uint16_t)) {

@@ -160,7 +160,6 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr up;
     private final CUdeviceptr logits;
     private final CUdeviceptr workspace;
-    private final CUdeviceptr shareCounts;    // (kvHeads) finished decode shares per KV head, zero between launches
     private final CUdeviceptr step;           // [start, argmax, tokens(maxChunk), cos, sin]
     private final PinnedBuffer stepHost;
     private final PagePool pool;
@@ -227,7 +226,6 @@ public final class CudaLlamaModel implements AutoCloseable {
             up = alloc(4L * n * c.intermediateSize());
             logits = alloc(4L * c.vocabSize());
             workspace = alloc(4L * workspaceRows(c) * (c.headDim() + 2));
-            shareCounts = own(dev.upload(new int[c.numKvHeads()]));
             step = alloc(stepBytes(c, n));
             pinned = dev.allocPinned(stepBytes(c, n));
             long pageBytes = (long) options.pageTokens() * c.headDim() * options.kvType().bytes();
@@ -469,7 +467,6 @@ public final class CudaLlamaModel implements AutoCloseable {
                         workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
                         layout.sink(), layout.recent(), fhpb, splits, scale);
             } else if (n == 1 && decode != null) {
-                // the kernel merges its own shares: no combine launch
                 int retrieval = layout.retrievalHeads(l);
                 int streaming = c.numKvHeads() - retrieval;
                 int ss = streamSplits(splits, layout);
@@ -479,8 +476,10 @@ public final class CudaLlamaModel implements AutoCloseable {
                 dev.launchAsync(decode, retrieval * rs + streaming * ss, 128, decodeSmem,
                         q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
                         flags, start, att, workspace, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(),
-                        maxPages, layout.sink(), layout.recent(), scale, seq.headOrder(l), shareCounts, retrieval,
-                        rs, ss);
+                        maxPages, layout.sink(), layout.recent(), scale, seq.headOrder(l), retrieval, rs, ss);
+                if (rs > 1 || ss > 1) {
+                    combineDecode(dev, workspace, att, c.numHeads(), hd, rs, flags, group, ss);
+                }
                 splitsToCombine = 1;
             } else {
                 dev.launchGrid(attention, gridX, gridY, splits, 128, smem, q, k, v, poolKeys, poolValues,
@@ -704,7 +703,19 @@ public final class CudaLlamaModel implements AutoCloseable {
      * (part: (splits, rows, hd + 2)) into out (rows, hd).
      */
     public static void combine(CudaDevice dev, CUdeviceptr part, CUdeviceptr out, int rows, int hd, int splits) {
-        dev.launchGrid("attention_combine", rows, (hd + 31) / 32, 1, 256, 0, part, out, rows, hd, splits);
+        dev.launchGrid("attention_combine", rows, (hd + 31) / 32, 1, 256, 0, part, out, rows, hd, splits, null, 1,
+                0);
+    }
+
+    /**
+     * Queues attention_combine after a decode attention kernel: the {@code heads} rows of retrieval
+     * heads have {@code splits} shares, those of streaming heads ({@code streaming}: a flag per KV
+     * head, {@code group} query heads each) {@code streamSplits}, and none to merge where that is one.
+     */
+    public static void combineDecode(CudaDevice dev, CUdeviceptr part, CUdeviceptr out, int heads, int hd,
+            int splits, CUdeviceptr streaming, int group, int streamSplits) {
+        dev.launchGrid("attention_combine", heads, (hd + 31) / 32, 1, 256, 0, part, out, heads, hd, splits, streaming,
+                group, streamSplits);
     }
 
     /** Queues gemm_bf16_tc: out (tokens, rows) f32 = in (tokens, cols) f32 · wᵀ (w: rows × cols bf16). */
