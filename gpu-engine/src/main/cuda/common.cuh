@@ -40,6 +40,24 @@ __device__ __forceinline__ float block_max(float v, float* scratch /* [32] share
     return warp_max(v);
 }
 
+// Programmatic dependent launch (compute capability 9.0; CudaDevice.launchDependent). A kernel
+// launched so may start while the kernel before it on the stream is still running: before
+// wait_prior_grid it may only read what no kernel of the step writes (weights, cached keys of
+// earlier positions), and it must not write global memory. wait_prior_grid returns once the kernels
+// before it have completed and their writes are visible; allow_next_grid lets the next kernel
+// start (it starts anyway when every block has exited). Both are no-ops in plain launches and
+// below sm_90.
+__device__ __forceinline__ void wait_prior_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void allow_next_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 // 16-byte global → shared copy, not waiting; zero-fills the destination when !copy
 __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool copy) {
     const unsigned d = (unsigned) __cvta_generic_to_shared(dst);

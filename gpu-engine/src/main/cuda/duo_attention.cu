@@ -225,6 +225,8 @@ extern "C" __global__ void attention_combine(const float* __restrict__ part, flo
     __shared__ float wts[COMBINE_MAX_SPLITS];
     __shared__ float scratch[32];
     __shared__ float sums[COMBINE_WARPS][32];
+    wait_prior_grid();  // decode launches it programmatically after the attention kernel
+    allow_next_grid();
     const int row = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (streaming != nullptr && streaming[row / group] != 0) splits = stream_splits;
     if (splits == 1) return;  // one share: the attention kernel wrote out
@@ -370,6 +372,7 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
     constexpr int LPK = 32 / KPW;            // lanes per key in Q·K
     constexpr int VEC = 16 / sizeof(KT);     // elements per 16-byte copy
     extern __shared__ __align__(16) unsigned char dsm[];
+    wait_prior_grid();  // programmatic dependent launch: q and the chunk's key and value are the last kernel's
     const DecodeShare share = decode_share(head_order, retrieval, splits, stream_splits);
     const int hd = head_dim, G = heads / kv_heads, g = share.g, z = share.z;
     const int dpl = hd >> 5, kstride = hd + VEC, stage_elems = TK * (kstride + hd);
@@ -489,6 +492,7 @@ __device__ void duo_decode(DUO_DECODE_ARGS_RESTRICT(KT)) {
         }
         __syncwarp();
     }
+    allow_next_grid();
     cp_async_wait<0>();
     __syncthreads();  // the tile ring is free: the merge buffer overlays it
     // merge the 4 warps
@@ -528,6 +532,8 @@ __device__ void qkv_rope_append(float* __restrict__ q, float* __restrict__ k, fl
                                 const int* __restrict__ streaming, const int* __restrict__ start_ptr, int heads,
                                 int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent,
                                 int has_bias) {
+    wait_prior_grid();  // programmatic dependent launch: q, k, v are the projection's
+    allow_next_grid();  // attention may start streaming cached keys (not this position's row)
     const int i = threadIdx.x, half = head_dim / 2;
     if (i >= half) return;
     int g;

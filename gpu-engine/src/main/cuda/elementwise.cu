@@ -15,6 +15,7 @@
 
 extern "C" __global__ void embedding_bf16(const uint16_t* __restrict__ table, const int* __restrict__ tokens,
                                           float* __restrict__ out, int dim) {
+    allow_next_grid();  // decode: the first projection may start streaming its weights
     int t = blockIdx.x;
     const uint16_t* row = table + (long long) tokens[t] * dim;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) out[(long long) t * dim + i] = bf16_to_float(row[i]);

@@ -271,23 +271,6 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
     const uint16_t* kbase = stream ? k_ring : k_pool;
     const uint16_t* vbase = stream ? v_ring : v_pool;
 
-    // the G heads' q·scale as A fragments (row grp; rows ≥ G and the upper 8 rows zero)
-    uint32_t qa[HD / 16][4];
-    {
-        const bool live = grp < G;
-        const float* qg = q + (long long) (g * G + (live ? grp : 0)) * HD;
-#pragma unroll
-        for (int kk = 0; kk < HD / 16; kk++) {
-            const float2 x0 = live ? *reinterpret_cast<const float2*>(qg + kk * 16 + 2 * tig) : make_float2(0.f, 0.f);
-            const float2 x1 = live ? *reinterpret_cast<const float2*>(qg + kk * 16 + 2 * tig + 8)
-                                   : make_float2(0.f, 0.f);
-            qa[kk][0] = bf16x2(x0.x * scale, x0.y * scale);
-            qa[kk][1] = 0u;
-            qa[kk][2] = bf16x2(x1.x * scale, x1.y * scale);
-            qa[kk][3] = 0u;
-        }
-    }
-
     // this warp's tiles: w, w + 4, w + 8, ... of the share's 16-key tiles
     const int ntiles = (v_end - v_begin + DEC_MMA_KEYS - 1) / DEC_MMA_KEYS;
     const int mine = ntiles > warp ? (ntiles - warp + DEC_MMA_WARPS - 1) / DEC_MMA_WARPS : 0;
@@ -303,6 +286,7 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
             const int key = e / CPR, c = (e % CPR) * 8, vi = vb + key;
             const long long row = __shfl_sync(0xffffffffu, my_row, key);
             if (vi == chunk_vi) {
+                wait_prior_grid();  // the chunk's key and value are the previous kernel's
                 const float* kc = k_chunk + (long long) g * HD + c;
                 const float* vc = v_chunk + (long long) g * HD + c;
                 uint4 kp, vp;
@@ -324,6 +308,27 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
     for (int j = 0; j < DEC_MMA_STAGES - 1; j++) {
         if (j < mine) stage(j); else cp_async_commit();
     }
+    // programmatic dependent launch: the copies above read cached keys only (stage waits before it
+    // reads the chunk's); q is the previous kernel's
+    wait_prior_grid();
+
+    // the G heads' q·scale as A fragments (row grp; rows ≥ G and the upper 8 rows zero)
+    uint32_t qa[HD / 16][4];
+    {
+        const bool live = grp < G;
+        const float* qg = q + (long long) (g * G + (live ? grp : 0)) * HD;
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {
+            const float2 x0 = live ? *reinterpret_cast<const float2*>(qg + kk * 16 + 2 * tig) : make_float2(0.f, 0.f);
+            const float2 x1 = live ? *reinterpret_cast<const float2*>(qg + kk * 16 + 2 * tig + 8)
+                                   : make_float2(0.f, 0.f);
+            qa[kk][0] = bf16x2(x0.x * scale, x0.y * scale);
+            qa[kk][1] = 0u;
+            qa[kk][2] = bf16x2(x1.x * scale, x1.y * scale);
+            qa[kk][3] = 0u;
+        }
+    }
+
 
     float o[HD / 8][4];
 #pragma unroll
@@ -390,6 +395,7 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
             mma_bf16_16816(o[nd], pa, b0, b1);
         }
     }
+    allow_next_grid();
     cp_async_wait<0>();
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);

@@ -49,14 +49,22 @@ __device__ __forceinline__ void fma8(const uint4* packed, const float* __restric
 
 // A matvec without a prologue (see NormPrologue).
 struct NoPrologue {
-    static constexpr bool BLOCK_WIDE = false;
+    static constexpr bool PEELED = false, BLOCK_WIDE = false;
     __device__ void operator()() const {}
+};
+
+// The prologue of a fused decode kernel that reads x as it is: wait for the kernel that wrote it
+// (programmatic dependent launch, common.cuh) while the first weight loads are in flight.
+struct GridWait {
+    static constexpr bool PEELED = true, BLOCK_WIDE = false;
+    __device__ void operator()() const { wait_prior_grid(); }
 };
 
 // The warp's dot products of R weight rows (wr) with up to T tokens of x, per lane (acc; warp_sum
 // completes them): U · R 16-byte weight loads in flight per lane, x read once per R rows. `pre` runs
 // once, after the first batch of weight loads is issued and before x is read: a prologue that makes
-// x (decode's fused RMSNorm) overlaps those loads. A BLOCK_WIDE prologue is reached by every thread.
+// x (decode's fused RMSNorm) overlaps those loads; PEELED: there is one. A BLOCK_WIDE prologue is
+// reached by every thread. allow_next_grid once the weights are read (the next kernel may start).
 template <int R, int T, int U = UNROLL, class Pre = NoPrologue>
 __device__ __forceinline__ void matvec_acc(const uint16_t* const (&wr)[R], const float* __restrict__ x, int cols,
                                            int tokens, float (&acc)[R][T], Pre pre = Pre()) {
@@ -83,7 +91,7 @@ __device__ __forceinline__ void matvec_acc(const uint16_t* const (&wr)[R], const
 #pragma unroll
         for (int u = 0; u < U; u++) fma8<R, T>(p[u], x + i + u * 256, cols, tokens, acc);
     };
-    if constexpr (Pre::BLOCK_WIDE) {  // peeled only where there is a prologue (registers of the others)
+    if constexpr (Pre::PEELED) {  // peeled only where there is a prologue (registers of the others)
         uint4 p[U][R];
         const bool batch = i + (U - 1) * 256 < vec_end;
         if (batch) load(p);
@@ -111,6 +119,7 @@ __device__ __forceinline__ void matvec_acc(const uint16_t* const (&wr)[R], const
             for (int t = 0; t < tokens; t++) acc[r][t] += wf * x[(long long) t * cols + j];
         }
     }
+    allow_next_grid();
 }
 
 // R consecutive output rows per warp, up to T tokens; rows past the end repeat the last row's loads
@@ -215,13 +224,16 @@ __device__ __forceinline__ void rmsnorm_to_shared(const float* __restrict__ x, c
 // The fused RMSNorm as a matvec prologue: runs while the block's first weight loads are in flight
 // (ncu, H100, 8B q|k|v at 6144 × 4096: 1.96 TB/s with the norm before any load).
 struct NormPrologue {
-    static constexpr bool BLOCK_WIDE = true;
+    static constexpr bool PEELED = true, BLOCK_WIDE = true;
     const float* x;
     const float* nw;
     float* xs;
     int cols;
     float eps;
-    __device__ void operator()() const { rmsnorm_to_shared(x, nw, xs, cols, eps); }
+    __device__ void operator()() const {
+        wait_prior_grid();  // x is the previous kernel's (programmatic dependent launch)
+        rmsnorm_to_shared(x, nw, xs, cols, eps);
+    }
 };
 
 // out_k = W_k · (rmsnorm(x) · nw) for stacked projections (q|k|v, or the LM head): grid = ceil(rows / 16),
@@ -260,5 +272,5 @@ extern "C" __global__ void matmul_bf16_1t_norm_swiglu(const uint16_t* __restrict
 extern "C" __global__ void matmul_bf16_1t_residual(const uint16_t* __restrict__ w, const float* __restrict__ x,
                                                    const float* __restrict__ bias, float* __restrict__ acc,
                                                    int rows, int cols) {
-    matvec_rows<1, 1, true, 8>(w, x, acc, nullptr, nullptr, rows, 0, 0, cols, 1, bias);
+    matvec_rows<1, 1, true, 8>(w, x, acc, nullptr, nullptr, rows, 0, 0, cols, 1, bias, GridWait{});
 }

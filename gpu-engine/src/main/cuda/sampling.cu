@@ -4,6 +4,7 @@
 #include "common.cuh"
 
 extern "C" __global__ void argmax_f32(const float* __restrict__ x, int n, int* __restrict__ out) {
+    wait_prior_grid();  // decode launches it programmatically after the LM head
     __shared__ float best_v[32];
     __shared__ int best_i[32];
     float bv = -INFINITY;

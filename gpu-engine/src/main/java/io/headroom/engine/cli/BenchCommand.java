@@ -118,8 +118,12 @@ final class BenchCommand implements Callable<Integer> {
     boolean unfusedDecode;
 
     @Option(names = "--decode-splits", defaultValue = "0", paramLabel = "N",
-            description = "cuda: split-K shares of every layer's decode attention (1..1024); 0: the policy")
+            description = "cuda: split-K shares of each retrieval head in decode attention (1..1024); 0: the policy")
     int decodeSplits;
+
+    @Option(names = "--plain-launches", description = "cuda: launch the fused decode kernels plainly, each after "
+            + "the one before it has finished, instead of with programmatic dependent launch")
+    boolean plainLaunches;
 
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
@@ -251,7 +255,7 @@ final class BenchCommand implements Callable<Integer> {
             boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode,
-                    decodeSplits);
+                    decodeSplits, !plainLaunches);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
@@ -293,6 +297,7 @@ final class BenchCommand implements Callable<Integer> {
                 json.put("prefill_projections", gpu.prefillGemm());
                 json.put("decode_fused", gpu.fusedDecode());
                 json.put("decode_splits", decodeSplits == 0 ? "policy" : decodeSplits);
+                json.put("decode_programmatic_launch", gpu.programmaticLaunch());
                 json.put("prefill_attention", gpu.prefillKernel().kernel());
                 if (checkTokens > 0) {
                     checkAgainstCpu(gpu, new LlamaModel(config, weights, new VectorKernels(parallel)), layout, json);

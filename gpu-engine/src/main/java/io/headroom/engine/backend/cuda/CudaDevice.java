@@ -411,10 +411,7 @@ public final class CudaDevice implements AutoCloseable {
      */
     public void launchAsync(String kernel, int grid, int block, int sharedBytes, Object... args) {
         makeCurrent();
-        CUfunction f = functions.get(kernel);
-        if (f == null) {
-            throw new CudaException("kernel " + kernel + " is not in the loaded fatbins");
-        }
+        CUfunction f = function(kernel);
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             params[i] = kernelArgument(args[i]);
@@ -428,10 +425,7 @@ public final class CudaDevice implements AutoCloseable {
     public void launchGrid(String kernel, int gridX, int gridY, int gridZ, int block, int sharedBytes,
             Object... args) {
         makeCurrent();
-        CUfunction f = functions.get(kernel);
-        if (f == null) {
-            throw new CudaException("kernel " + kernel + " is not in the loaded fatbins");
-        }
+        CUfunction f = function(kernel);
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             params[i] = kernelArgument(args[i]);
@@ -440,6 +434,38 @@ public final class CudaDevice implements AutoCloseable {
                 + ">>>";
         launchProfiled(kernel, () -> check(cuLaunchKernel(f, gridX, gridY, gridZ, block, 1, 1, sharedBytes, stream,
                 Pointer.to(params), null), "launch " + shape));
+    }
+
+    /**
+     * As {@link #launchGrid} (a two-dimensional grid), with programmatic dependent launch: the kernel
+     * may start before the kernel queued before it has finished, so it must wait (griddepcontrol.wait,
+     * common.cuh's wait_prior_grid) before it reads or writes anything that kernel or an earlier one
+     * reads or writes. Where cuLaunchKernelEx cannot be bound, or below compute capability 9.0, a plain launch.
+     */
+    public void launchDependent(String kernel, int gridX, int gridY, int block, int sharedBytes, Object... args) {
+        if (!programmaticLaunch()) {
+            launchGrid(kernel, gridX, gridY, 1, block, sharedBytes, args);
+            return;
+        }
+        makeCurrent();
+        CUfunction f = function(kernel);
+        String shape = kernel + "<<<(" + gridX + ", " + gridY + "), " + block + ", " + sharedBytes
+                + ">>> (programmatic)";
+        launchProfiled(kernel, () -> check(ProgrammaticLaunch.launch(f, stream, gridX, gridY, block, sharedBytes,
+                args), "launch " + shape));
+    }
+
+    /** Whether {@link #launchDependent} launches programmatically here (else plainly). */
+    public boolean programmaticLaunch() {
+        return computeCapability >= 90 && ProgrammaticLaunch.available();
+    }
+
+    private CUfunction function(String kernel) {
+        CUfunction f = functions.get(kernel);
+        if (f == null) {
+            throw new CudaException("kernel " + kernel + " is not in the loaded fatbins");
+        }
+        return f;
     }
 
     private static Pointer kernelArgument(Object arg) {

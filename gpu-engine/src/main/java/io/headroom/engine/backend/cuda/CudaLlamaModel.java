@@ -67,15 +67,20 @@ public final class CudaLlamaModel implements AutoCloseable {
      *                   heads take as many as their window needs, at most these), or 0 for the
      *                   policy ({@link #decodeSplits(int, int)} capped by {@link #waveSplits}); fixed
      *                   counts are for benchmarks
+     * @param programmaticLaunch launch the fused decode kernels after the first with programmatic
+     *                   dependent launch (compute capability 9.0 and up): each may start while the one
+     *                   before it finishes, streams its first weights or cached keys, then waits for
+     *                   that kernel's results (griddepcontrol in the kernels); off, plain launches
+     *                   (for side-by-side benchmarks)
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
             int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas,
-            boolean fusedDecode, int decodeSplits) {
+            boolean fusedDecode, int decodeSplits, boolean programmaticLaunch) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
             this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    PrefillAttention.CUDA_CORES, false, true, 0);
+                    PrefillAttention.CUDA_CORES, false, true, 0, true);
         }
 
         public Options {
@@ -97,45 +102,51 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         public Options withLayout(DuoLayout l) {
             return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
         }
 
         public Options withKvType(DeviceKvType t) {
             return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
         }
 
         public Options withGraphs(boolean g) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
         }
 
         public Options withTensorCores(boolean t) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
-                    prefillAttention, cublas, fusedDecode, decodeSplits);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
         }
 
         public Options withPrefillAttention(PrefillAttention a) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a,
-                    cublas, fusedDecode, decodeSplits);
+                    cublas, fusedDecode, decodeSplits, programmaticLaunch);
         }
 
         /** Prefill GEMMs (with tensor cores on) through cuBLAS where libcublas loads, else gemm.cu's. */
         public Options withCublas(boolean b) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, b, fusedDecode, decodeSplits);
+                    prefillAttention, b, fusedDecode, decodeSplits, programmaticLaunch);
         }
 
         /** Decode steps on the fused kernels (the default) or on the per-op kernels that chunks run. */
         public Options withFusedDecode(boolean f) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, f, decodeSplits);
+                    prefillAttention, cublas, f, decodeSplits, programmaticLaunch);
         }
 
         /** A fixed split-K share count for decode attention (1..1024), or 0 for the policy. */
         public Options withDecodeSplits(int splits) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, splits);
+                    prefillAttention, cublas, fusedDecode, splits, programmaticLaunch);
+        }
+
+        /** Fused decode kernels launched to overlap the one before them (programmatic dependent launch), or not. */
+        public Options withProgrammaticLaunch(boolean p) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
+                    prefillAttention, cublas, fusedDecode, decodeSplits, p);
         }
     }
 
@@ -193,7 +204,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
                 options.tensorCores(), prefill, options.cublas(), options.fusedDecode(),
-                options.decodeSplits());
+                options.decodeSplits(), options.programmaticLaunch());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -428,6 +439,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         float scale = (float) (1 / Math.sqrt(hd));
 
         boolean fused = n == 1 && fusedDecode();
+        boolean pdl = fused && programmaticLaunch(); // every kernel after the embedding overlaps the one before
         float eps = c.rmsNormEps();
         dev.launchAsync("embedding_bf16", n, 256, 0, embedding, tokens, x, h);
         if (!fused) {
@@ -437,9 +449,9 @@ public final class CudaLlamaModel implements AutoCloseable {
             DeviceLayer layer = layers[l];
             CUdeviceptr flags = seq.streamingFlags(l);
             if (fused) {
-                dev.launchAsync("matmul_bf16_1t_norm", (c.qDim() + 2 * c.kvDim() + 15) / 16, 256, 4 * h,
+                launchStep(pdl, "matmul_bf16_1t_norm", (c.qDim() + 2 * c.kvDim() + 15) / 16, 1, 256, 4 * h,
                         layer.wqkv, x, layer.attnNorm, eps, q, k, v, c.qDim(), c.kvDim(), c.kvDim(), h);
-                dev.launchAsync(options.kvType().kernel("qkv_rope_append"), c.numHeads() + 2 * c.numKvHeads(),
+                launchStep(pdl, options.kvType().kernel("qkv_rope_append"), c.numHeads() + 2 * c.numKvHeads(), 1,
                         Math.max(32, (half + 31) / 32 * 32), 0, q, k, v, layer.bq, layer.bk, layer.bv, cos, sin,
                         poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start,
                         c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages, layout.sink(),
@@ -473,12 +485,12 @@ public final class CudaLlamaModel implements AutoCloseable {
                 int rs = decodeMma() && options.decodeSplits() == 0
                         ? waveSplits(splits, retrieval, streaming * ss, dev.multiprocessors()) : splits;
                 int decodeSmem = decodeMma() ? decodeMmaSmem(hd) : decodeSmem(group, hd, options.kvType().bytes());
-                dev.launchAsync(decode, retrieval * rs + streaming * ss, 128, decodeSmem,
+                launchStep(pdl, decode, retrieval * rs + streaming * ss, 1, 128, decodeSmem,
                         q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
                         flags, start, att, workspace, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(),
                         maxPages, layout.sink(), layout.recent(), scale, seq.headOrder(l), retrieval, rs, ss);
                 if (rs > 1 || ss > 1) {
-                    combineDecode(dev, workspace, att, c.numHeads(), hd, rs, flags, group, ss);
+                    combineDecode(dev, pdl, workspace, att, c.numHeads(), hd, rs, flags, group, ss);
                 }
                 splitsToCombine = 1;
             } else {
@@ -492,11 +504,11 @@ public final class CudaLlamaModel implements AutoCloseable {
             }
             if (fused) {
                 // the rest of the layer adds into x directly; the norms run inside the projections
-                dev.launchAsync("matmul_bf16_1t_residual", (h + 7) / 8, 256, 0, layer.wo, att, layer.bo, x, h,
+                launchStep(pdl, "matmul_bf16_1t_residual", (h + 7) / 8, 1, 256, 0, layer.wo, att, layer.bo, x, h,
                         c.qDim());
-                dev.launchAsync("matmul_bf16_1t_norm_swiglu", (c.intermediateSize() + 7) / 8, 256, 4 * h, layer.wgu,
-                        x, layer.mlpNorm, eps, gate, c.intermediateSize(), h);
-                dev.launchAsync("matmul_bf16_1t_residual", (h + 7) / 8, 256, 0, layer.wd, gate, null, x, h,
+                launchStep(pdl, "matmul_bf16_1t_norm_swiglu", (c.intermediateSize() + 7) / 8, 1, 256, 4 * h,
+                        layer.wgu, x, layer.mlpNorm, eps, gate, c.intermediateSize(), h);
+                launchStep(pdl, "matmul_bf16_1t_residual", (h + 7) / 8, 1, 256, 0, layer.wd, gate, null, x, h,
                         c.intermediateSize());
                 continue;
             }
@@ -521,12 +533,20 @@ public final class CudaLlamaModel implements AutoCloseable {
             dev.launchAsync("rmsnorm_residual_f32", n, 256, 0, x, proj, nextNorm, xb, h, c.rmsNormEps());
         }
         if (fused) {
-            dev.launchAsync("matmul_bf16_1t_norm", (c.vocabSize() + 15) / 16, 256, 4 * h, lmHead, x, finalNorm, eps,
-                    logits, null, null, c.vocabSize(), 0, 0, h);
+            launchStep(pdl, "matmul_bf16_1t_norm", (c.vocabSize() + 15) / 16, 1, 256, 4 * h, lmHead, x, finalNorm,
+                    eps, logits, null, null, c.vocabSize(), 0, 0, h);
         } else {
             matmul(lmHead, xb.withByteOffset(4L * (n - 1) * h), logits, c.vocabSize(), h, 1);
         }
-        dev.launchAsync("argmax_f32", 1, 1024, 0, logits, c.vocabSize(), argmax);
+        launchStep(pdl, "argmax_f32", 1, 1, 1024, 0, logits, c.vocabSize(), argmax);
+    }
+
+    /**
+     * Whether decode steps' fused kernels are launched programmatically (each overlapping the one
+     * before it): on in the options, fused decode, and a device that can (CudaDevice.launchDependent).
+     */
+    public boolean programmaticLaunch() {
+        return options.programmaticLaunch() && fusedDecode() && dev.programmaticLaunch();
     }
 
     /**
@@ -712,10 +732,28 @@ public final class CudaLlamaModel implements AutoCloseable {
      * heads have {@code splits} shares, those of streaming heads ({@code streaming}: a flag per KV
      * head, {@code group} query heads each) {@code streamSplits}, and none to merge where that is one.
      */
-    public static void combineDecode(CudaDevice dev, CUdeviceptr part, CUdeviceptr out, int heads, int hd,
-            int splits, CUdeviceptr streaming, int group, int streamSplits) {
-        dev.launchGrid("attention_combine", heads, (hd + 31) / 32, 1, 256, 0, part, out, heads, hd, splits, streaming,
-                group, streamSplits);
+    public static void combineDecode(CudaDevice dev, boolean programmatic, CUdeviceptr part, CUdeviceptr out,
+            int heads, int hd, int splits, CUdeviceptr streaming, int group, int streamSplits) {
+        launchStep(dev, programmatic, "attention_combine", heads, (hd + 31) / 32, 256, 0, part, out, heads, hd, splits,
+                streaming, group, streamSplits);
+    }
+
+    private void launchStep(boolean programmatic, String kernel, int gridX, int gridY, int block, int sharedBytes,
+            Object... args) {
+        launchStep(dev, programmatic, kernel, gridX, gridY, block, sharedBytes, args);
+    }
+
+    /**
+     * Queues one of a decode step's fused kernels: with programmatic dependent launch (it overlaps
+     * the kernel before it and waits for its results itself), or plainly.
+     */
+    private static void launchStep(CudaDevice dev, boolean programmatic, String kernel, int gridX, int gridY,
+            int block, int sharedBytes, Object... args) {
+        if (programmatic) {
+            dev.launchDependent(kernel, gridX, gridY, block, sharedBytes, args);
+        } else {
+            dev.launchGrid(kernel, gridX, gridY, 1, block, sharedBytes, args);
+        }
     }
 
     /** Queues gemm_bf16_tc: out (tokens, rows) f32 = in (tokens, cols) f32 · wᵀ (w: rows × cols bf16). */

@@ -303,7 +303,7 @@ class CudaDuoKernelsTests {
         dev.launchAsync(kernel, retrieval * splits + (kvHeads - retrieval) * streamSplits, 128, smem, q, kChunk,
                 vChunk, kPool, vPool, pageTable, kRing, vRing, flags, start, dOut, part, heads, kvHeads, hd, pageTokens,
                 maxPages, sink, recent, scale, up(order), retrieval, splits, streamSplits);
-        CudaLlamaModel.combineDecode(dev, part, dOut, heads, hd, splits, flags, heads / kvHeads, streamSplits);
+        CudaLlamaModel.combineDecode(dev, false, part, dOut, heads, hd, splits, flags, heads / kvHeads, streamSplits);
         dev.synchronize(kernel);
         dev.download(dOut, out, out.length);
     }

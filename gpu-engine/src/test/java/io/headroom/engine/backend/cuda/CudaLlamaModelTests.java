@@ -163,8 +163,10 @@ class CudaLlamaModelTests {
     }
 
     /**
-     * Decode steps on the fused kernels equal the per-op kernels bit for bit (the same arithmetic in
-     * the same order), graphs on, with rings that wrap during decode, for f32 and bf16 KV.
+     * Decode steps on the fused kernels, launched plainly or programmatically (each overlapping the
+     * one before it), equal the per-op kernels bit for bit (the same arithmetic in the same order),
+     * graphs on, with rings that wrap during decode, for f32 and bf16 KV and both decode attention
+     * kernels.
      */
     @ParameterizedTest
     @FieldSource("CASES")
@@ -175,14 +177,23 @@ class CudaLlamaModelTests {
         int[] prompt = f.prompt(0);
         try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
-            for (DeviceKvType type : DeviceKvType.values()) {
-                float[][][] byMode = new float[2][10][];
-                for (int mode = 0; mode < 2; mode++) {
+            if (device.computeCapability() >= 90) {
+                assertThat(device.programmaticLaunch()).as("cuLaunchKernelEx bound on sm_90").isTrue();
+            }
+            // f32 and bf16 KV on CUDA cores (duo_decode), bf16 KV on tensor cores (duo_decode_mma)
+            for (int form = 0; form < 3; form++) {
+                DeviceKvType type = form == 0 ? DeviceKvType.F32 : DeviceKvType.BF16;
+                boolean tensorCores = form == 2;
+                // per-op kernels; fused kernels launched plainly; fused kernels launched programmatically
+                float[][][] byMode = new float[3][10][];
+                for (int mode = 0; mode < 3; mode++) {
                     var options = CudaLlamaModel.Options.full(config, 128, 8).withLayout(layout).withKvType(type)
-                            .withFusedDecode(mode == 1);
+                            .withTensorCores(tensorCores).withFusedDecode(mode > 0)
+                            .withProgrammaticLaunch(mode == 2);
                     try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
                             CudaSequence seq = gpu.newSequence()) {
-                        assertThat(gpu.fusedDecode()).isEqualTo(mode == 1);
+                        assertThat(gpu.fusedDecode()).isEqualTo(mode > 0);
+                        assertThat(gpu.programmaticLaunch()).isEqualTo(mode == 2 && device.programmaticLaunch());
                         int token = 0;
                         for (int from = 0; from < prompt.length; from += 8) {
                             token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from,
@@ -194,8 +205,11 @@ class CudaLlamaModelTests {
                         }
                     }
                 }
-                for (int i = 0; i < byMode[0].length; i++) {
-                    assertThat(byMode[1][i]).as("%s %s step %d", name, type, i).containsExactly(byMode[0][i]);
+                for (int mode = 1; mode < 3; mode++) {
+                    for (int i = 0; i < byMode[0].length; i++) {
+                        assertThat(byMode[mode][i]).as("%s %s tensor cores %s mode %d step %d", name, type,
+                                tensorCores, mode, i).containsExactly(byMode[0][i]);
+                    }
                 }
             }
         }
