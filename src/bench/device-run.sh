@@ -67,6 +67,7 @@ for step in $STEPS; do
         /usr/local/cuda/bin/compute-sanitizer --tool $tool --error-exitcode 9 \
           $J $JOPT -jar "$CONSOLE" execute -cp "$CP" "${EXCLUDE[@]}" \
           --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#graphReplayShouldEqualDirectLaunches' \
+          --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#fusedDecodeShouldEqualThePerOpKernels(java.lang.String)' \
           --select-class io.headroom.engine.backend.cuda.CudaGemmTests \
           --select-class io.headroom.engine.backend.cuda.CudaDuoKernelsTests \
           --select-method 'io.headroom.engine.backend.cuda.CudaLlamaModelTests#kvDownloadAndUploadShouldRoundTrip(java.lang.String)' \
@@ -116,10 +117,13 @@ for step in $STEPS; do
       IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"
       for run in "${RUNS[@]}"; do
         name=${run%%|*}; args=${run#*|}
-        # runs named base-*: the engine with an earlier build's kernels first on the class path
-        # (BASE_KERNELS: a jar of fatbins, e.g. the parent commit's flash_prefill.fatbin), side by side
+        # runs named base-* (alt-*): the engine with an earlier build's kernels, or classes and kernels,
+        # first on the class path (BASE_KERNELS, ALT_KERNELS: a jar of fatbins, e.g. the parent commit's
+        # flash_prefill.fatbin, and of the classes whose contract they share), side by side
         RUN=(-jar .device/headroom-engine.jar)
         [[ $name == base-* ]] && RUN=(-cp "${BASE_KERNELS:?base-* runs need BASE_KERNELS}:.device/headroom-engine.jar" \
+          io.headroom.engine.cli.EngineCli)
+        [[ $name == alt-* ]] && RUN=(-cp "${ALT_KERNELS:?alt-* runs need ALT_KERNELS}:.device/headroom-engine.jar" \
           io.headroom.engine.cli.EngineCli)
         $J $JOPT -Xmx24g "${RUN[@]}" bench --backend cuda $args \
           > "$OUT/bench-$name.json" 2> "$OUT/bench-$name.err"

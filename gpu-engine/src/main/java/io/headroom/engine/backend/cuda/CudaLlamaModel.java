@@ -39,6 +39,11 @@ public final class CudaLlamaModel implements AutoCloseable {
      * count at one wave of the card (from about 8K keys on for the 8B geometry on the H100).
      */
     private static final int DECODE_MMA_KEYS_PER_SPLIT = 256;
+    /**
+     * A streaming head's share on duo_decode_mma: 64 keys, one 16-key tile per warp (sink 64 + recent
+     * 256: 5 shares), as the streaming heads' non-empty shares were before the grid listed only shares.
+     */
+    private static final int DECODE_MMA_STREAM_KEYS_PER_SPLIT = 64;
 
     /**
      * @param capacity   most positions one sequence may hold
@@ -483,7 +488,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                 int streaming = c.numKvHeads() - retrieval;
                 int ss = streamSplits(splits, layout);
                 int rs = decodeMma() && options.decodeSplits() == 0
-                        ? waveSplits(splits, retrieval, streaming * ss, dev.multiprocessors()) : splits;
+                        ? waveSplits(splits, retrieval, dev.multiprocessors()) : splits;
                 int decodeSmem = decodeMma() ? decodeMmaSmem(hd) : decodeSmem(group, hd, options.kvType().bytes());
                 launchStep(pdl, decode, retrieval * rs + streaming * ss, 1, 128, decodeSmem,
                         q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
@@ -663,29 +668,30 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     /**
      * Split-K shares of each retrieval head in one layer's decode attention on duo_decode_mma: the
-     * context's power-of-two count ({@code splits}), capped where the layer's blocks fill one wave of
-     * the card at two blocks per SM: its streaming heads' blocks ({@code streamingBlocks}), then the
-     * retrieval heads' shares in the places left. Past one wave, shares only add a second wave's
-     * pipeline fill and more partials to merge (ncu, H100, 8B geometry at 32K: 64 shares, 1.94 waves,
-     * 2.1 TB/s of KV against the card's 3.0). Rounded down: rounded up, the 7B geometry's 32 KV heads
-     * took 9 shares, 288 blocks for 264 places, and its 32K step was 4% slower than with 64 shares.
+     * context's power-of-two count ({@code splits}), capped where the retrieval heads' shares fill one
+     * wave of the card at two blocks per SM (the streaming heads' short shares come on top). Past one
+     * wave, shares only add a second wave's pipeline fill and more partials to merge (ncu, H100, 8B
+     * geometry at 32K: 64 shares, 1.94 waves, 2.1 TB/s of KV against the card's 3.0). Rounded down:
+     * rounded up, the 7B geometry's 32 KV heads took 9 shares, 288 blocks for 264 places, and its 32K
+     * step was 4% slower than with 64 shares.
      */
-    static int waveSplits(int splits, int retrievalHeads, int streamingBlocks, int multiprocessors) {
+    static int waveSplits(int splits, int retrievalHeads, int multiprocessors) {
         if (retrievalHeads == 0) {
             return splits; // no retrieval blocks: the count is not used
         }
-        int places = Math.max(retrievalHeads, 2 * multiprocessors - streamingBlocks);
-        return Math.max(1, Math.min(splits, places / retrievalHeads));
+        return Math.max(1, Math.min(splits, 2 * multiprocessors / retrievalHeads));
     }
 
     /**
      * Split-K shares of each streaming head in a decode step: its sink and window (and the current
-     * position) in shares of about the kernel's keys per share, at least one and at most
-     * {@code splits}. Fixed by the layout, so a captured graph's grid does not depend on the context.
+     * position) in shares of {@link #DECODE_MMA_STREAM_KEYS_PER_SPLIT} keys on duo_decode_mma, else of
+     * the kernel's keys per share; at least one and at most {@code splits}. Fixed by the layout, so a
+     * captured graph's grid does not depend on the context.
      */
     int streamSplits(int splits, DuoLayout layout) {
         int window = layout.sink() + layout.recent() + 1;
-        return Math.max(1, Math.min(splits, window / decodeKeysPerSplit()));
+        int keys = decodeMma() ? DECODE_MMA_STREAM_KEYS_PER_SPLIT : decodeKeysPerSplit();
+        return Math.max(1, Math.min(splits, window / keys));
     }
 
     /** A layer's KV heads in the decode kernels' grid order: its retrieval heads, then its streaming heads. */

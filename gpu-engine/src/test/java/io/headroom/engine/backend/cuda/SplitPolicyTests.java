@@ -23,18 +23,16 @@ class SplitPolicyTests {
     @Test
     void decodeSharesShouldFillOneWaveWithTheLayersRetrievalHeads() {
         // H100: 132 SMs, two blocks each
-        assertThat(CudaLlamaModel.waveSplits(256, 8, 0, 132)).as("8 KV heads, full attention").isEqualTo(33);
-        assertThat(CudaLlamaModel.waveSplits(16, 8, 0, 132)).isEqualTo(16);
-        assertThat(CudaLlamaModel.waveSplits(256, 4, 4, 132)).as("4 retrieval + 4 streaming blocks").isEqualTo(65);
-        assertThat(CudaLlamaModel.waveSplits(256, 8, 24, 132)).as("MHA at 25%: 240 + 24 blocks").isEqualTo(30);
-        assertThat(CudaLlamaModel.waveSplits(256, 1, 7, 132)).as("one retrieval head").isEqualTo(256);
-        assertThat(CudaLlamaModel.waveSplits(1024, 1, 7, 132)).isEqualTo(257);
-        assertThat(CudaLlamaModel.waveSplits(256, 0, 8, 132)).as("all streaming: unused").isEqualTo(256);
-        assertThat(CudaLlamaModel.waveSplits(1, 8, 0, 132)).isEqualTo(1);
-        assertThat(CudaLlamaModel.waveSplits(256, 32, 0, 132)).as("MHA: 256 blocks, not 288").isEqualTo(8);
-        assertThat(CudaLlamaModel.waveSplits(256, 5, 3, 132)).isEqualTo(52);
-        assertThat(CudaLlamaModel.waveSplits(256, 600, 0, 132)).as("more heads than places").isEqualTo(1);
-        assertThat(CudaLlamaModel.waveSplits(256, 4, 400, 132)).as("streaming blocks past a wave").isEqualTo(1);
+        assertThat(CudaLlamaModel.waveSplits(256, 8, 132)).as("8 retrieval heads").isEqualTo(33);
+        assertThat(CudaLlamaModel.waveSplits(16, 8, 132)).isEqualTo(16);
+        assertThat(CudaLlamaModel.waveSplits(256, 4, 132)).isEqualTo(66);
+        assertThat(CudaLlamaModel.waveSplits(256, 1, 132)).as("one retrieval head").isEqualTo(256);
+        assertThat(CudaLlamaModel.waveSplits(1024, 1, 132)).isEqualTo(264);
+        assertThat(CudaLlamaModel.waveSplits(256, 0, 132)).as("all streaming: unused").isEqualTo(256);
+        assertThat(CudaLlamaModel.waveSplits(1, 8, 132)).isEqualTo(1);
+        assertThat(CudaLlamaModel.waveSplits(256, 32, 132)).as("MHA: 256 blocks, not 288").isEqualTo(8);
+        assertThat(CudaLlamaModel.waveSplits(256, 5, 132)).isEqualTo(52);
+        assertThat(CudaLlamaModel.waveSplits(256, 600, 132)).as("more heads than places").isEqualTo(1);
     }
 
     @Test
