@@ -2,15 +2,16 @@
 """Plots from the raw bench JSON (no plotting library needed: writes SVG by hand).
 
   python3 src/bench/plot_bench.py COMMIT TORCH_JSON OUT_DIR [GEOMETRY]
-  python3 src/bench/plot_bench.py prefill COMMIT TORCH_JSON OUT_DIR
+  python3 src/bench/plot_bench.py prefill COMMIT TORCH_JSON OUT_DIR [GEOMETRY]
 
 GEOMETRY is 8b (default, Llama-3-8B) or 7b (Llama-2-7B); TORCH_JSON may be "-" (no baseline).
 Reads src/docs/bench/raw/cuda-h100-COMMIT-GEOMETRY-{full,duo}-*.json and the PyTorch baseline JSON;
 writes OUT_DIR/decode-GEOMETRY.svg (decode latency and its bytes floor vs context, log-log) and
 OUT_DIR/memory-GEOMETRY.svg (KV bytes vs context; the card's memory less the weights as a line).
-The prefill form reads every cuda-h100-COMMIT-*.json prefilled from position 0 (8B geometry) and writes
-OUT_DIR/prefill-8b.svg: prefill time vs prompt length, full and Duo, their FLOP floors at the matmul
-rate the PyTorch step measured, and PyTorch's prefill.
+The prefill form reads every cuda-h100-COMMIT-*.json prefilled from position 0 (of the geometry: the
+8B runs have 8 KV heads, the 7B ones 32) and writes OUT_DIR/prefill-GEOMETRY.svg: prefill time vs
+prompt length, full and Duo, their FLOP floors at the matmul rate the PyTorch step measured, and
+PyTorch's prefill.
 """
 import glob
 import json
@@ -122,6 +123,8 @@ def main():
 
 def prefill_main():
     commit, torch_json, out_dir = sys.argv[2:5]
+    geometry = sys.argv[5] if len(sys.argv) > 5 else "8b"
+    title, kv_heads = {"8b": ("Llama-3-8B", 8), "7b": ("Llama-2-7B", 32)}[geometry]
     base = json.load(open(torch_json))
     rate = base["matmul_bf16_tflops"] * 1e12
     runs = {"full": [], "duo": []}
@@ -131,6 +134,8 @@ def prefill_main():
         if "prefill_seconds" not in d or d.get("prefill_after", 0) != 0 or "retrieval_heads" not in d:
             continue
         kept, total = (int(v) for v in d["retrieval_heads"].split(" of "))
+        if total != 32 * kv_heads:  # retrieval heads of all layers
+            continue
         share = min(share, kept / total)
         runs["full" if kept == total else "duo"].append(d)
     torch_pts = [(r["context"], r["prefill_seconds"]) for r in base["runs"] if "prefill_seconds" in r]
@@ -138,7 +143,7 @@ def prefill_main():
     floors = {k: sorted((d["prompt_tokens"], d["prefill_flops"] / rate) for d in v) for k, v in runs.items()}
     xs = [x for v in pts.values() for x, _ in v] + [x for x, _ in torch_pts]
     ys = [y for v in list(pts.values()) + list(floors.values()) for _, y in v] + [y for _, y in torch_pts]
-    out, fx, fy = axes(xs, ys, "prompt (tokens)", "seconds", f"Prefill, Llama-3-8B geometry, H100 ({commit})")
+    out, fx, fy = axes(xs, ys, "prompt (tokens)", "seconds", f"Prefill, {title} geometry, H100 ({commit})")
     colors = {"full": "#1f77b4", "duo": "#d62728"}
     i = 0
     for k, name in (("full", "Headroom full"), ("duo", f"Headroom Duo {share:.0%}")):
@@ -149,7 +154,7 @@ def prefill_main():
         series(out, fx, fy, torch_pts, "#555", "PyTorch (SDPA)", i)
     out.append("</svg>")
     os.makedirs(out_dir, exist_ok=True)
-    open(os.path.join(out_dir, "prefill-8b.svg"), "w").write("\n".join(out))
+    open(os.path.join(out_dir, f"prefill-{geometry}.svg"), "w").write("\n".join(out))
 
 
 if __name__ == "__main__":
