@@ -216,7 +216,10 @@ extern "C" __global__ void __launch_bounds__(128) duo_attention_bf16kv(DUO_ATTEN
 // row: the shares' weights are computed once, in parallel; then warp w sums shares z ≡ w (mod 8)
 // for its lane's dim with independent loads, and the 8 warps' sums are added. (Forms before, H100,
 // 8B geometry: one block per row walking the shares twice with one dependent load per step, about
-// 21 µs per launch at 64 shares; one block per row with parallel weights, 40 µs at 256 shares.)
+// 21 µs per launch at 64 shares; one block per row with parallel weights, 40 µs at 256 shares.
+// Tried in decode, 4df7f99: no combine launch, the last share of each head to finish (an atomic
+// count per head) merging the head's shares inside the attention kernel; slower, 7B full 32K
+// 12.26 vs 12.05 ms with this kernel, its merge a chain of L2 round trips at the kernel's end.)
 #define COMBINE_MAX_SPLITS 1024
 #define COMBINE_WARPS 8
 extern "C" __global__ void attention_combine(const float* __restrict__ part, float* __restrict__ out, int rows,

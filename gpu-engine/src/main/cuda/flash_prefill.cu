@@ -265,7 +265,8 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
     float* red = reinterpret_cast<float*>(dm_smem);  // after the loop, over the rings
     const int start = *start_ptr;
     const bool stream = streaming[g] != 0;
-    const DuoRanges kr = duo_ranges(stream, start, start, sink, recent, share.shares, z, DEC_MMA_WARPS * DEC_MMA_KEYS);
+    const DuoRanges kr =
+        duo_ranges(stream, start, start, sink, recent, share.shares, z, DEC_MMA_WARPS * DEC_MMA_KEYS);
     const int v_begin = kr.v_begin, v_end = kr.v_end;
     const int chunk_vi = kr.a1 + (kr.b1 - kr.b0) - 1;  // the last key is the current position
     const uint16_t* kbase = stream ? k_ring : k_pool;
@@ -328,7 +329,6 @@ __device__ void duo_decode_mma(DUO_DECODE_ARGS_RESTRICT(uint16_t)) {
             qa[kk][3] = 0u;
         }
     }
-
 
     float o[HD / 8][4];
 #pragma unroll

@@ -197,7 +197,9 @@ extern "C" __global__ void matmul_bf16_1t(const uint16_t* __restrict__ w, const 
 // fusion alone did not change the step (8.23 ms either way, 381be0d; in a graph the small kernels
 // cost little, and the norm delayed each block's weight loads); what did is below: the prologue
 // overlapping the first loads, and one row per warp in the residual form
-// (src/docs/bench/cuda-resident.md, "Decode: fused kernels and one-wave split-K").
+// (src/docs/bench/cuda-resident.md, "Decode: fused kernels and one-wave split-K"); and launching
+// them programmatically (common.cuh: each issues its first weight loads, then waits for the kernel
+// before it), 8B full 32K 7.68 vs 7.94 ms plain, cc9e58e ("Decode: programmatic dependent launch").
 
 // out (shared, cols floats) = rmsnorm(x) · nw, in the same arithmetic as rmsnorm.cu's rows:
 // w · (x · rsqrt(mean(x²) + eps)). Every thread of the block takes part; cols % 4 == 0 and x, nw
