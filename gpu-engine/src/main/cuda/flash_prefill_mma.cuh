@@ -153,68 +153,37 @@ __device__ __forceinline__ void fpm_stage_vectors(__nv_bfloat16* ks, __nv_bfloat
     cp_async_commit();
 }
 
-// Dynamic shared memory (host: CudaLlamaModel.flashSmem): two (K, V) tile pairs (from the first P::ALIGN
-// boundary: up to P::ALIGN − 16 bytes of slack; Q is staged in the second pair's space), 3 × (row
-// offsets, positions).
+// A warp's 16-row strip of a block's query rows (`rows` valid, from token t0 at position start, hpb
+// heads per token): lane 4·grp + tig holds rows ra = r0 + grp and rb = ra + 8 (the accumulator
+// layout: columns 2·tig, 2·tig + 1 of every 8-column tile), at positions ia, ib, valid va, vb; i_lo,
+// i_hi are the strip's first and last valid rows' positions (a tile whose keys all its rows see
+// needs no mask).
+struct FpmRows {
+    int r0, ra, rb, ia, ib, i_lo, i_hi;
+    bool va, vb;
+};
 
-template <typename KT, int HD, class P>
-__device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
-    static_assert(FP_KEYS == 64, "the all-visible test reads two positions per lane");
-    extern __shared__ __align__(128) unsigned char fpm_smem[];
-    constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
-    __nv_bfloat16* kv_buf = reinterpret_cast<__nv_bfloat16*>(fpm_smem);  // 2 × (K, V: P::TILE each)
-    if constexpr (P::ALIGN > 16) {  // the dynamic window is 16-byte aligned; tiles go to the next P::ALIGN
-        const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(kv_buf));
-        kv_buf += ((P::ALIGN - (a & (P::ALIGN - 1))) & (P::ALIGN - 1)) / 2;
-    }
-    // Q (FP_ROWS × ld) is staged in the second K/V pair's space, free until the first tile is multiplied:
-    // without a Q region of its own, three blocks fit an SM's shared memory
-    __nv_bfloat16* qs = kv_buf + 2 * P::TILE;
-    static_assert(FP_ROWS * ld <= 2 * P::TILE, "Q fits a K/V pair");
-    long long* rs_buf = reinterpret_cast<long long*>(kv_buf + 4 * P::TILE);  // 3 × FP_KEYS row offsets
-    int* ps_buf = reinterpret_cast<int*>(rs_buf + 3 * FP_KEYS);                // 3 × FP_KEYS positions
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int grp = lane >> 2, tig = lane & 3;  // accumulator layout: rows grp, grp + 8; columns 2·tig, +1
+__device__ __forceinline__ FpmRows fpm_rows(int warp, int rows, int start, int t0, int hpb) {
+    FpmRows r;
+    r.r0 = warp * 16;
+    r.ra = r.r0 + ((threadIdx.x & 31) >> 2);
+    r.rb = r.ra + 8;
+    r.ia = start + t0 + r.ra / hpb;
+    r.ib = start + t0 + r.rb / hpb;
+    r.va = r.ra < rows;
+    r.vb = r.rb < rows;
+    r.i_lo = start + t0 + r.r0 / hpb;
+    r.i_hi = start + t0 + (min(r.r0 + 15, rows - 1)) / hpb;
+    return r;
+}
 
-    const int start = *start_ptr;
-    const DuoBlock blk = duo_block(heads, kv_heads, hpb, FP_ROWS, n, start);
-    const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
-    const bool stream = streaming[g] != 0;
-    const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
-    const int v_begin = kr.v_begin, v_end = kr.v_end;
-    const KT* k_cache = stream ? k_ring : k_pool;
-    const KT* v_cache = stream ? v_ring : v_pool;
-
-    fp_stage_q(qs, ld, q, scale * 1.4426950408889634f, rows, t0, h0, hpb, heads, HD);  // log2 domain
-    const int r0 = warp * 16;
-    const int ra = r0 + grp, rb = ra + 8;                              // this lane's two rows
-    const int ia = start + t0 + ra / hpb, ib = start + t0 + rb / hpb;  // their positions
-    const bool va = ra < rows, vb = rb < rows;
-    // the warp's first and last valid rows' positions: a tile whose keys all rows see needs no mask
-    const int i_lo = start + t0 + r0 / hpb, i_hi = start + t0 + (min(r0 + 15, rows - 1)) / hpb;
-    const bool active = P::COLLECTIVE || r0 < rows;  // warp-uniform
-
-    // Pipeline over tiles it = 0, 1, …, one barrier per tile: after it (tile it landed, tile it − 1
-    // consumed by every warp), tile it + 1's vector phase goes into tile it − 1's K/V buffer and runs
-    // while tile it is multiplied, and tile it + 2's key phase into tile it − 1's slot (3 slots of ps/rs).
-    auto slot_ps = [&](int it) { return ps_buf + (it % 3) * FP_KEYS; };
-    auto slot_rs = [&](int it) { return rs_buf + (it % 3) * FP_KEYS; };
-    auto keys = [&](int it) {
-        fpm_stage_keys(slot_ps(it), slot_rs(it), kr, v_begin + it * FP_KEYS, v_end, start, g, stream, HD, page_table,
-                       max_pages, page_tokens, sink, recent);
-    };
-    auto vectors = [&](int it) {
-        __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * P::TILE;
-        fpm_stage_vectors<KT, HD, P>(ks, ks + P::TILE, slot_ps(it), slot_rs(it), start, g, kv_heads, k_chunk, v_chunk,
-                                     k_cache, v_cache);
-    };
-    keys(0);
-    keys(1);
-    __syncthreads();  // Q and the first two tiles' keys staged
-    if (v_begin < v_end) vectors(0);  // into the first pair (Q is in the second)
-
-    // Q strip as A fragments, one per 16 columns of HD
-    uint32_t qa[HD / 16][4];
+// A warp's strip before its first tile: Q fragments (one per 16 columns of HD) of the lane's rows
+// ra, rb from the staged qs (ld: row stride), O and the softmax state empty.
+template <int HD>
+__device__ __forceinline__ void fpm_strip_start(uint32_t (&qa)[HD / 16][4], float (&o)[HD / 8][4], float& ma,
+                                                float& mb, float& la, float& lb, const __nv_bfloat16* qs, int ld,
+                                                int ra, int rb) {
+    const int tig = threadIdx.x & 3;
 #pragma unroll
     for (int kk = 0; kk < HD / 16; kk++) {
         qa[kk][0] = smem_word(qs + ra * ld + kk * 16 + 2 * tig);
@@ -222,94 +191,101 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
         qa[kk][2] = smem_word(qs + ra * ld + kk * 16 + 2 * tig + 8);
         qa[kk][3] = smem_word(qs + rb * ld + kk * 16 + 2 * tig + 8);
     }
-    float o[HD / 8][4];
 #pragma unroll
     for (int nd = 0; nd < HD / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.f;
-    float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;  // running maxima (log2 domain) and sums
+    ma = mb = -INFINITY;
+    la = lb = 0.f;
+}
 
-    for (int vt = v_begin, it = 0; vt < v_end; vt += FP_KEYS, it++) {
-        cp_async_wait<0>();  // this thread's copies of tile it landed
-        P::before_barrier();
-        __syncthreads();     // and everyone's (and their direct stores); tile it − 1 (and Q) consumed
-        if (vt + FP_KEYS < v_end) vectors(it + 1);
-        if (vt + 2 * FP_KEYS < v_end) keys(it + 2);  // seen by tile it + 2's vector phase after the next barrier
-        const __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * P::TILE;
-        const __nv_bfloat16* vs = ks + P::TILE;
-        const int* ps = slot_ps(it);
-        if (active) {
-            // every key of the tile visible to every row of the warp (causal, streaming window, range)?
-            const int p0 = ps[lane], p1 = ps[lane + 32];
-            const bool seen0 = p0 <= i_lo && (!stream || p0 < sink || p0 > i_hi - recent);
-            const bool seen1 = p1 <= i_lo && (!stream || p1 < sink || p1 > i_hi - recent);
-            const bool all_visible = __all_sync(0xffffffffu, seen0 && seen1);
-            float s[FP_KEYS / 8][4];
-            P::scores(s, qa, ks);
-            if (!all_visible) {  // mask: causal, streaming window, past the range, rows past the block's
+// One staged K/V tile into a warp's 16-row strip (rw): S = Q·Kᵀ (ks in the policy's layout), the
+// mask where some key (positions ps, INT_MAX past the range) is hidden from some row, the online
+// softmax (ma, mb, la, lb), O += P·V (vs). Every warp of a COLLECTIVE policy's warpgroup calls it.
+template <int HD, class P>
+__device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float (&o)[HD / 8][4], float& ma,
+                                         float& mb, float& la, float& lb, const FpmRows& rw, const __nv_bfloat16* ks,
+                                         const __nv_bfloat16* vs, const int* ps, bool stream, int sink, int recent) {
+    const int lane = threadIdx.x & 31, tig = lane & 3;
+    const int ia = rw.ia, ib = rw.ib, i_lo = rw.i_lo, i_hi = rw.i_hi;
+    const bool va = rw.va, vb = rw.vb;
+    // every key of the tile visible to every row of the warp (causal, streaming window, range)?
+    const int p0 = ps[lane], p1 = ps[lane + 32];
+    const bool seen0 = p0 <= i_lo && (!stream || p0 < sink || p0 > i_hi - recent);
+    const bool seen1 = p1 <= i_lo && (!stream || p1 < sink || p1 > i_hi - recent);
+    const bool all_visible = __all_sync(0xffffffffu, seen0 && seen1);
+    float s[FP_KEYS / 8][4];
+    P::scores(s, qa, ks);
+    if (!all_visible) {  // mask: causal, streaming window, past the range, rows past the block's
 #pragma unroll
-                for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
 #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int p = ps[nt * 8 + 2 * tig + (e & 1)];
-                        const int i = e < 2 ? ia : ib;
-                        const bool vis = (e < 2 ? va : vb) && p <= i && (!stream || p < sink || p > i - recent);
-                        s[nt][e] = vis ? s[nt][e] : -INFINITY;
-                    }
-                }
+            for (int e = 0; e < 4; e++) {
+                const int p = ps[nt * 8 + 2 * tig + (e & 1)];
+                const int i = e < 2 ? ia : ib;
+                const bool vis = (e < 2 ? va : vb) && p <= i && (!stream || p < sink || p > i - recent);
+                s[nt][e] = vis ? s[nt][e] : -INFINITY;
             }
-            // the rows' new maxima
-            float mxa = -INFINITY, mxb = -INFINITY;
-#pragma unroll
-            for (int nt = 0; nt < FP_KEYS / 8; nt++) {
-                mxa = fmaxf(mxa, fmaxf(s[nt][0], s[nt][1]));
-                mxb = fmaxf(mxb, fmaxf(s[nt][2], s[nt][3]));
-            }
-            mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 1));
-            mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 2));
-            mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 1));
-            mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 2));
-            const float na = fmaxf(ma, mxa), nb = fmaxf(mb, mxb);
-            // subtrahends: a row with nothing visible yet (max −inf) subtracts 0, so its P stays 0 (2^−inf)
-            // and its O and l stay 0 (alpha 2^−inf = 0)
-            const float za = na == -INFINITY ? 0.f : na, zb = nb == -INFINITY ? 0.f : nb;
-            const float aa = fast_exp2(ma - za), ab = fast_exp2(mb - zb);
-            ma = na;
-            mb = nb;
-            float sa = 0.f, sb = 0.f;
-#pragma unroll
-            for (int nt = 0; nt < FP_KEYS / 8; nt++) {
-                s[nt][0] = fast_exp2(s[nt][0] - za);
-                s[nt][1] = fast_exp2(s[nt][1] - za);
-                s[nt][2] = fast_exp2(s[nt][2] - zb);
-                s[nt][3] = fast_exp2(s[nt][3] - zb);
-                sa += s[nt][0] + s[nt][1];
-                sb += s[nt][2] + s[nt][3];
-            }
-            la = la * aa + sa;
-            lb = lb * ab + sb;
-            // rescale O only where a row's maximum moved (after the first tiles, rarely)
-            if (__any_sync(0xffffffffu, aa != 1.f || ab != 1.f)) {
-#pragma unroll
-                for (int nd = 0; nd < HD / 8; nd++) {
-                    o[nd][0] *= aa;
-                    o[nd][1] *= aa;
-                    o[nd][2] *= ab;
-                    o[nd][3] *= ab;
-                }
-            }
-            // O += P · V: P's A fragments are S's accumulators of key tiles 2·kk and 2·kk + 1
-            uint32_t pa[FP_KEYS / 16][4];
-#pragma unroll
-            for (int kk = 0; kk < FP_KEYS / 16; kk++) {
-                pa[kk][0] = bf16x2(s[2 * kk][0], s[2 * kk][1]);
-                pa[kk][1] = bf16x2(s[2 * kk][2], s[2 * kk][3]);
-                pa[kk][2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-                pa[kk][3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-            }
-            P::accumulate(o, pa, vs);
         }
     }
+    // the rows' new maxima
+    float mxa = -INFINITY, mxb = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+        mxa = fmaxf(mxa, fmaxf(s[nt][0], s[nt][1]));
+        mxb = fmaxf(mxb, fmaxf(s[nt][2], s[nt][3]));
+    }
+    mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 1));
+    mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 2));
+    mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 1));
+    mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 2));
+    const float na = fmaxf(ma, mxa), nb = fmaxf(mb, mxb);
+    // subtrahends: a row with nothing visible yet (max −inf) subtracts 0, so its P stays 0 (2^−inf)
+    // and its O and l stay 0 (alpha 2^−inf = 0)
+    const float za = na == -INFINITY ? 0.f : na, zb = nb == -INFINITY ? 0.f : nb;
+    const float aa = fast_exp2(ma - za), ab = fast_exp2(mb - zb);
+    ma = na;
+    mb = nb;
+    float sa = 0.f, sb = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+        s[nt][0] = fast_exp2(s[nt][0] - za);
+        s[nt][1] = fast_exp2(s[nt][1] - za);
+        s[nt][2] = fast_exp2(s[nt][2] - zb);
+        s[nt][3] = fast_exp2(s[nt][3] - zb);
+        sa += s[nt][0] + s[nt][1];
+        sb += s[nt][2] + s[nt][3];
+    }
+    la = la * aa + sa;
+    lb = lb * ab + sb;
+    // rescale O only where a row's maximum moved (after the first tiles, rarely)
+    if (__any_sync(0xffffffffu, aa != 1.f || ab != 1.f)) {
+#pragma unroll
+        for (int nd = 0; nd < HD / 8; nd++) {
+            o[nd][0] *= aa;
+            o[nd][1] *= aa;
+            o[nd][2] *= ab;
+            o[nd][3] *= ab;
+        }
+    }
+    // O += P · V: P's A fragments are S's accumulators of key tiles 2·kk and 2·kk + 1
+    uint32_t pa[FP_KEYS / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < FP_KEYS / 16; kk++) {
+        pa[kk][0] = bf16x2(s[2 * kk][0], s[2 * kk][1]);
+        pa[kk][1] = bf16x2(s[2 * kk][2], s[2 * kk][3]);
+        pa[kk][2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+        pa[kk][3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+    P::accumulate(o, pa, vs);
+}
 
-    // the row sums over the row's four lanes; then the strip (or this share's part) to global memory
+// The end of a warp's strip: the row sums over each row's four lanes, then its rows (of the block's
+// `rows`; none where the strip is past them) to out (one share) or share z's part, m back to
+// natural log.
+template <int HD>
+__device__ __forceinline__ void fpm_store(const float (&o)[HD / 8][4], float ma, float mb, float la, float lb,
+                                          const FpmRows& rw, int rows, int t0, int h0, int hpb, int n, int heads,
+                                          int splits, int z, float* __restrict__ out, float* __restrict__ part) {
+    const int tig = threadIdx.x & 3, r0 = rw.r0, ra = rw.ra, rb = rw.rb;
     la += __shfl_xor_sync(0xffffffffu, la, 1);
     la += __shfl_xor_sync(0xffffffffu, la, 2);
     lb += __shfl_xor_sync(0xffffffffu, lb, 1);
@@ -331,7 +307,7 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
                 dst[d + 1] = l > 0.f ? o[nd][2 * half + 1] / l : 0.f;
             }
         } else {
-            float* pr = part + ((long long) blockIdx.z * n * heads + orow) * (HD + 2);
+            float* pr = part + ((long long) z * n * heads + orow) * (HD + 2);
             if (tig == 0) {
                 pr[0] = m;
                 pr[1] = l;
@@ -344,4 +320,79 @@ __device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_di
             }
         }
     }
+}
+
+// Dynamic shared memory (host: CudaLlamaModel.flashSmem): two (K, V) tile pairs (from the first P::ALIGN
+// boundary: up to P::ALIGN − 16 bytes of slack; Q is staged in the second pair's space), 3 × (row
+// offsets, positions).
+
+template <typename KT, int HD, class P>
+__device__ void flash_prefill_mma(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
+    static_assert(FP_KEYS == 64, "the all-visible test reads two positions per lane");
+    extern __shared__ __align__(128) unsigned char fpm_smem[];
+    constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
+    __nv_bfloat16* kv_buf = reinterpret_cast<__nv_bfloat16*>(fpm_smem);  // 2 × (K, V: P::TILE each)
+    if constexpr (P::ALIGN > 16) {  // the dynamic window is 16-byte aligned; tiles go to the next P::ALIGN
+        const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(kv_buf));
+        kv_buf += ((P::ALIGN - (a & (P::ALIGN - 1))) & (P::ALIGN - 1)) / 2;
+    }
+    // Q (FP_ROWS × ld) is staged in the second K/V pair's space, free until the first tile is multiplied:
+    // without a Q region of its own, three blocks fit an SM's shared memory
+    __nv_bfloat16* qs = kv_buf + 2 * P::TILE;
+    static_assert(FP_ROWS * ld <= 2 * P::TILE, "Q fits a K/V pair");
+    long long* rs_buf = reinterpret_cast<long long*>(kv_buf + 4 * P::TILE);  // 3 × FP_KEYS row offsets
+    int* ps_buf = reinterpret_cast<int*>(rs_buf + 3 * FP_KEYS);                // 3 × FP_KEYS positions
+    const int warp = threadIdx.x >> 5;
+
+    const int start = *start_ptr;
+    const DuoBlock blk = duo_block(heads, kv_heads, hpb, FP_ROWS, n, start);
+    const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
+    const bool stream = streaming[g] != 0;
+    const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
+    const int v_begin = kr.v_begin, v_end = kr.v_end;
+    const KT* k_cache = stream ? k_ring : k_pool;
+    const KT* v_cache = stream ? v_ring : v_pool;
+
+    fp_stage_q(qs, ld, q, scale * 1.4426950408889634f, rows, t0, h0, hpb, heads, HD);  // log2 domain
+    const FpmRows rw = fpm_rows(warp, rows, start, t0, hpb);
+    const bool active = P::COLLECTIVE || rw.r0 < rows;  // warp-uniform
+
+    // Pipeline over tiles it = 0, 1, …, one barrier per tile: after it (tile it landed, tile it − 1
+    // consumed by every warp), tile it + 1's vector phase goes into tile it − 1's K/V buffer and runs
+    // while tile it is multiplied, and tile it + 2's key phase into tile it − 1's slot (3 slots of ps/rs).
+    auto slot_ps = [&](int it) { return ps_buf + (it % 3) * FP_KEYS; };
+    auto slot_rs = [&](int it) { return rs_buf + (it % 3) * FP_KEYS; };
+    auto keys = [&](int it) {
+        fpm_stage_keys(slot_ps(it), slot_rs(it), kr, v_begin + it * FP_KEYS, v_end, start, g, stream, HD, page_table,
+                       max_pages, page_tokens, sink, recent);
+    };
+    auto vectors = [&](int it) {
+        __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * P::TILE;
+        fpm_stage_vectors<KT, HD, P>(ks, ks + P::TILE, slot_ps(it), slot_rs(it), start, g, kv_heads, k_chunk, v_chunk,
+                                     k_cache, v_cache);
+    };
+    keys(0);
+    keys(1);
+    __syncthreads();  // Q and the first two tiles' keys staged
+    if (v_begin < v_end) vectors(0);  // into the first pair (Q is in the second)
+
+    uint32_t qa[HD / 16][4];
+    float o[HD / 8][4];
+    float ma, mb, la, lb;  // running maxima (log2 domain) and sums
+    fpm_strip_start<HD>(qa, o, ma, mb, la, lb, qs, ld, rw.ra, rw.rb);
+
+    for (int vt = v_begin, it = 0; vt < v_end; vt += FP_KEYS, it++) {
+        cp_async_wait<0>();  // this thread's copies of tile it landed
+        P::before_barrier();
+        __syncthreads();     // and everyone's (and their direct stores); tile it − 1 (and Q) consumed
+        if (vt + FP_KEYS < v_end) vectors(it + 1);
+        if (vt + 2 * FP_KEYS < v_end) keys(it + 2);  // seen by tile it + 2's vector phase after the next barrier
+        const __nv_bfloat16* ks = kv_buf + (it & 1) * 2 * P::TILE;
+        const __nv_bfloat16* vs = ks + P::TILE;
+        if (active) {
+            fpm_tile<HD, P>(qa, o, ma, mb, la, lb, rw, ks, vs, slot_ps(it), stream, sink, recent);
+        }
+    }
+
+    fpm_store<HD>(o, ma, mb, la, lb, rw, rows, t0, h0, hpb, n, heads, splits, blockIdx.z, out, part);
 }
