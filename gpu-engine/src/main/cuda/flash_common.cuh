@@ -26,12 +26,13 @@ __device__ __forceinline__ uint4 bf16x8(const uint16_t* __restrict__ p, float) {
     return *reinterpret_cast<const uint4*>(p);
 }
 
-// Stages the block's query rows (scaled, bf16) into qs (FP_ROWS × ld), 8 elements per 16-byte
+// Stages the block's query rows (scaled, bf16) into qs (block_rows × ld), 8 elements per 16-byte
 // store; rows past `rows` are zeros.
 __device__ __forceinline__ void fp_stage_q(__nv_bfloat16* qs, int ld, const float* __restrict__ q, float scale,
-                                           int rows, int t0, int h0, int hpb, int heads, int hd) {
+                                           int rows, int t0, int h0, int hpb, int heads, int hd,
+                                           int block_rows = FP_ROWS) {
     const int vpr = hd >> 3;  // 8-element vectors per row
-    for (int e = threadIdx.x; e < FP_ROWS * vpr; e += blockDim.x) {
+    for (int e = threadIdx.x; e < block_rows * vpr; e += blockDim.x) {
         const int r = e / vpr, d = (e - r * vpr) * 8;
         uint4 packed = make_uint4(0, 0, 0, 0);
         if (r < rows) {

@@ -21,6 +21,10 @@
 // 9.0 with head_dim 64 or 128 (CudaLlamaModel.prefillKernel), else flash_prefill_mma.
 #include "flash_prefill_mma.cuh"
 
+#define WS_ROWS 128     // flash_prefill_ws (below): query rows per block,
+#define WS_THREADS 384  // its producer warpgroup and two consumer warpgroups,
+#define WS_STAGES 3     // and its ring of K/V tile pairs
+
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 // D (64 × 64, float32) (+)= A (64 × 16 bf16 in registers: each warp's 16-row fragment in mma.sync's
@@ -151,7 +155,144 @@ struct WgmmaProducts {
     }
 };
 
+// ---------------------------------------------------------------------------------------------
+// flash_prefill_ws_{f32kv,bf16kv}: the same attention with the block's work split by warp role
+// (warp specialisation, FlashAttention-3's arrangement without the tensor-copy engine). A block of
+// WS_THREADS = 384 serves WS_ROWS = 128 query rows. Warpgroup 0 only stages K/V tiles (the key and
+// vector phases of flash_prefill_mma, by its 128 threads) into a ring of WS_STAGES buffers;
+// warpgroups 1 and 2 (64 rows each, one m64 operand) only multiply and run the softmax (fpm_tile).
+// So staging takes none of the consumers' issue slots or address registers, and each staged tile
+// serves 128 rows instead of 64. Hand-over through mbarriers: full[s] completes when the producer's
+// 128 threads have their copies of slot s landed and fenced for the async proxy (wgmma reads), and
+// empty[s] when the consumers' 256 threads are done reading it.
+// Launch: grid = (ceil(n / (WS_ROWS / hpb)), kv_heads · group / hpb, splits), block = WS_THREADS,
+// one block per SM; dynamic shared memory CudaLlamaModel.flashSmem(WS): WS_STAGES (K, V) tile pairs
+// from a 1024-byte boundary, Q (WS_ROWS × (HD + 8) bf16), WS_STAGES × FP_KEYS row offsets and
+// positions, 2 · WS_STAGES mbarriers.
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(uint64_t* bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count) : "memory");
+}
+// arrive: release of this thread's earlier shared-memory writes to the thread that sees the phase complete
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+    asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(smem_u32(bar))
+                 : "memory");
+}
+// waits (acquire) for the completion of the barrier's phase of this parity
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, int parity) {
+    uint32_t done;
+    do {
+        asm volatile(
+            "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+            : "=r"(done)
+            : "r"(smem_u32(bar)), "r"(parity)
+            : "memory");
+    } while (!done);
+}
+__device__ __forceinline__ void named_barrier(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+template <typename KT, int HD>
+__device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
+    using P = WgmmaProducts<HD>;
+    extern __shared__ __align__(128) unsigned char ws_smem[];
+    constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
+    __nv_bfloat16* kv_buf = reinterpret_cast<__nv_bfloat16*>(ws_smem);  // WS_STAGES × (K, V: P::TILE each)
+    kv_buf += ((P::ALIGN - (smem_u32(kv_buf) & (P::ALIGN - 1))) & (P::ALIGN - 1)) / 2;
+    __nv_bfloat16* qs = kv_buf + WS_STAGES * 2 * P::TILE;                      // WS_ROWS × ld
+    long long* rs_buf = reinterpret_cast<long long*>(qs + WS_ROWS * ld);       // WS_STAGES × FP_KEYS
+    int* ps_buf = reinterpret_cast<int*>(rs_buf + WS_STAGES * FP_KEYS);        // WS_STAGES × FP_KEYS
+    uint64_t* full = reinterpret_cast<uint64_t*>(ps_buf + WS_STAGES * FP_KEYS);
+    uint64_t* empty = full + WS_STAGES;
+
+    const int start = *start_ptr;
+    const DuoBlock blk = duo_block(heads, kv_heads, hpb, WS_ROWS, n, start);
+    const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
+    const bool stream = streaming[g] != 0;
+    const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
+    const int v_begin = kr.v_begin, v_end = kr.v_end;
+    const int ntiles = v_end > v_begin ? (v_end - v_begin + FP_KEYS - 1) / FP_KEYS : 0;
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < WS_STAGES; s++) {
+            mbar_init(full + s, FP_THREADS);
+            mbar_init(empty + s, 2 * FP_THREADS);
+        }
+    }
+    fp_stage_q(qs, ld, q, scale * 1.4426950408889634f, rows, t0, h0, hpb, heads, HD, WS_ROWS);  // log2 domain
+    __syncthreads();  // barriers initialised, Q staged
+
+    if (threadIdx.x < FP_THREADS) {  // the producer warpgroup: tile it into slot it % WS_STAGES
+        const KT* k_cache = stream ? k_ring : k_pool;
+        const KT* v_cache = stream ? v_ring : v_pool;
+        for (int it = 0; it < ntiles; it++) {
+            const int s = it % WS_STAGES;
+            if (it >= WS_STAGES) mbar_wait(empty + s, (it / WS_STAGES - 1) & 1);  // its last tile consumed
+            int* ps = ps_buf + s * FP_KEYS;
+            long long* rs = rs_buf + s * FP_KEYS;
+            fpm_stage_keys(ps, rs, kr, v_begin + it * FP_KEYS, v_end, start, g, stream, HD, page_table, max_pages,
+                           page_tokens, sink, recent);
+            named_barrier(1, FP_THREADS);  // every key's position and row, for every producer thread
+            __nv_bfloat16* ks = kv_buf + s * 2 * P::TILE;
+            fpm_stage_vectors<KT, HD, P>(ks, ks + P::TILE, ps, rs, start, g, kv_heads, k_chunk, v_chunk, k_cache,
+                                         v_cache);  // one commit group
+            if (it > 0) {  // tile it − 1's copies landed (tile it's may still be in flight): hand it over
+                cp_async_wait<1>();
+                P::before_barrier();
+                mbar_arrive(full + (it - 1) % WS_STAGES);
+            }
+        }
+        if (ntiles > 0) {
+            cp_async_wait<0>();
+            P::before_barrier();
+            mbar_arrive(full + (ntiles - 1) % WS_STAGES);
+        }
+        return;
+    }
+    // the consumer warpgroups: warp w (0..7) owns rows 16w..16w + 15
+    const FpmRows rw = fpm_rows((threadIdx.x - FP_THREADS) >> 5, rows, start, t0, hpb);
+    uint32_t qa[HD / 16][4];
+    float o[HD / 8][4];
+    float ma, mb, la, lb;  // running maxima (log2 domain) and sums
+    fpm_strip_start<HD>(qa, o, ma, mb, la, lb, qs, ld, rw.ra, rw.rb);
+    for (int it = 0; it < ntiles; it++) {
+        const int s = it % WS_STAGES;
+        mbar_wait(full + s, (it / WS_STAGES) & 1);
+        const __nv_bfloat16* ks = kv_buf + s * 2 * P::TILE;
+        fpm_tile<HD, P>(qa, o, ma, mb, la, lb, rw, ks, ks + P::TILE, ps_buf + s * FP_KEYS, stream, sink, recent);
+        mbar_arrive(empty + s);  // the products waited for their reads of slot s
+    }
+    fpm_store<HD>(o, ma, mb, la, lb, rw, rows, t0, h0, hpb, n, heads, splits, blockIdx.z, out, part);
+}
+
 #endif
+
+template <typename KT>
+__device__ __forceinline__ void flash_prefill_ws_dispatch(DUO_ATTENTION_ARGS(KT)) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    if (head_dim == 128) {
+        flash_prefill_ws<KT, 128>(DUO_ATTENTION_CALL);
+    } else if (head_dim == 64) {
+        flash_prefill_ws<KT, 64>(DUO_ATTENTION_CALL);
+    } else {
+        __trap();  // the host launches it only for head_dim 64 or 128
+    }
+#else
+    __trap();  // not built for this device: the host launches it only on sm_90 (sm_90a code)
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_f32kv(DUO_ATTENTION_ARGS(float)) {
+    flash_prefill_ws_dispatch<float>(DUO_ATTENTION_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
+    flash_prefill_ws_dispatch<uint16_t>(DUO_ATTENTION_CALL);
+}
 
 template <typename KT>
 __device__ __forceinline__ void flash_prefill_wgmma_dispatch(DUO_ATTENTION_ARGS(KT)) {

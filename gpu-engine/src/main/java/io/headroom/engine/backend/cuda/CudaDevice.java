@@ -173,8 +173,9 @@ public final class CudaDevice implements AutoCloseable {
                             Math.min(maxSharedOptin, kernel.startsWith("duo_attention") ? 96 * 1024 : 160 * 1024)),
                             "cuFuncSetAttribute(" + kernel + ")");
                 }
-                if (kernel.startsWith("flash_prefill_wgmma")) {
-                    // the unified L1/shared array as shared memory: three blocks per SM (its tiles bypass L1)
+                if (kernel.startsWith("flash_prefill_wgmma") || kernel.startsWith("flash_prefill_ws")) {
+                    // the unified L1/shared array as shared memory: three blocks per SM (its tiles bypass
+                    // L1); flash_prefill_ws's one block with its ring of three tiles
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
                             100), "cuFuncSetAttribute(" + kernel + ", carveout)");
                 }
@@ -236,7 +237,7 @@ public final class CudaDevice implements AutoCloseable {
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};
             case "flash_prefill_wgmma.fatbin" -> new String[] {"flash_prefill_wgmma_f32kv",
-                "flash_prefill_wgmma_bf16kv"};
+                "flash_prefill_wgmma_bf16kv", "flash_prefill_ws_f32kv", "flash_prefill_ws_bf16kv"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t", "matmul_bf16_1t_norm",
                 "matmul_bf16_1t_norm_swiglu", "matmul_bf16_1t_residual"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};

@@ -204,7 +204,8 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.dev = dev;
         this.c = config;
         // wgmma is Hopper code (sm_90a) for head_dim 64 and 128; elsewhere the same kernel on mma.sync
-        PrefillAttention prefill = options.prefillAttention() == PrefillAttention.WGMMA && !wgmmaFits(config, dev)
+        PrefillAttention prefill = (options.prefillAttention() == PrefillAttention.WGMMA
+                || options.prefillAttention() == PrefillAttention.WARP_SPECIALIZED) && !wgmmaFits(config, dev)
                 ? PrefillAttention.TENSOR_CORES_MMA : options.prefillAttention();
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
@@ -477,11 +478,11 @@ public final class CudaLlamaModel implements AutoCloseable {
             int splitsToCombine = splits;
             if (n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev)) {
                 int fhpb = headsPerBlock(group);
-                int ftpb = FLASH_ROWS / fhpb;
+                int ftpb = flashRows(pa) / fhpb;
                 dev.launchGrid(options.kvType().kernel(pa.kernel()), (n + ftpb - 1) / ftpb,
-                        c.numKvHeads() * (group / fhpb), splits, 128, flashSmem(pa, c.headDim()), q, k, v, poolKeys,
-                        poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, att,
-                        workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
+                        c.numKvHeads() * (group / fhpb), splits, flashThreads(pa), flashSmem(pa, c.headDim()), q, k,
+                        v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start,
+                        att, workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
                         layout.sink(), layout.recent(), fhpb, splits, scale);
             } else if (n == 1 && decode != null) {
                 int retrieval = layout.retrievalHeads(l);
@@ -595,6 +596,16 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     private static final int FLASH_ROWS = 64;
 
+    /** Query rows (tokens × packed heads) one block of a tensor-core prefill kernel serves. */
+    static int flashRows(PrefillAttention kernel) {
+        return kernel == PrefillAttention.WARP_SPECIALIZED ? 2 * FLASH_ROWS : FLASH_ROWS;
+    }
+
+    /** Threads of one block of a tensor-core prefill kernel: 4 warps; flash_prefill_ws's three warpgroups. */
+    static int flashThreads(PrefillAttention kernel) {
+        return kernel == PrefillAttention.WARP_SPECIALIZED ? 384 : 128;
+    }
+
     /** Whether the wgmma prefill kernel serves this geometry on this device (sm_90a code, head_dim 64 or 128). */
     static boolean wgmmaFits(ModelConfig c, CudaDevice dev) {
         return dev.computeCapability() == 90 && (c.headDim() == 64 || c.headDim() == 128);
@@ -608,6 +619,10 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** Dynamic shared memory of a tensor-core prefill kernel (layouts in flash_prefill.cu, flash_prefill_mma.cuh). */
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
+        if (kernel == PrefillAttention.WARP_SPECIALIZED) {
+            // three swizzled K/V tile pairs from a 1024-byte boundary, Q (128 rows), 3 × (rows, positions), 6 mbarriers
+            return 3 * 2 * 64 * hd * 2 + 1008 + 2 * FLASH_ROWS * ld * 2 + 3 * 64 * (8 + 4) + 6 * 8;
+        }
         if (kernel == PrefillAttention.WGMMA) {
             // unpadded swizzled K/V tiles from a 1024-byte boundary (up to 1008 bytes of slack), Q among them
             return 4 * 64 * hd * 2 + 1008 + 3 * 64 * (8 + 4);

@@ -20,7 +20,13 @@ public enum PrefillAttention {
      * {@code flash_prefill_wgmma}: the same kernel with both products on Hopper's warpgroup MMA
      * (compute capability 9.0, head_dim 64 or 128); elsewhere the model runs {@link #TENSOR_CORES_MMA}.
      */
-    WGMMA("flash_prefill_wgmma");
+    WGMMA("flash_prefill_wgmma"),
+    /**
+     * {@code flash_prefill_ws}: the wgmma products with the block's warps specialised: one warpgroup
+     * stages the K/V tiles, two multiply (128 query rows per block); the same geometries and rounding
+     * as {@link #WGMMA}, and {@link #TENSOR_CORES_MMA} elsewhere.
+     */
+    WARP_SPECIALIZED("flash_prefill_ws");
 
     private final String kernel;
 
@@ -33,15 +39,16 @@ public enum PrefillAttention {
         return kernel;
     }
 
-    /** Parses {@code cuda-cores}, {@code tensor-cores}, {@code mma} or {@code wgmma}; the error names the choices. */
+    /** Parses cuda-cores, tensor-cores, mma, wgmma or ws (warp-specialized); the error names the choices. */
     public static PrefillAttention parse(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "cuda-cores" -> CUDA_CORES;
             case "tensor-cores", "wmma" -> TENSOR_CORES;
             case "mma" -> TENSOR_CORES_MMA;
             case "wgmma" -> WGMMA;
+            case "ws", "warp-specialized" -> WARP_SPECIALIZED;
             default -> throw new IllegalArgumentException("unknown prefill attention '" + name
-                    + "' (cuda-cores, tensor-cores, mma, wgmma)");
+                    + "' (cuda-cores, tensor-cores, mma, wgmma, ws)");
         };
     }
 }

@@ -229,12 +229,13 @@ class CudaDuoKernelsTests {
         dev.download(dOut, out, out.length);
         assertMatches(out, expected, kernel);
         for (PrefillAttention tc : List.of(PrefillAttention.TENSOR_CORES, PrefillAttention.TENSOR_CORES_MMA,
-                PrefillAttention.WGMMA)) {
+                PrefillAttention.WGMMA, PrefillAttention.WARP_SPECIALIZED)) {
             int smem = CudaLlamaModel.flashSmem(tc, hd);
             if (n == 1 || hd % 16 != 0 || hd > 128 || smem > dev.maxSharedMemoryOptin()) {
                 continue;
             }
-            if (tc == PrefillAttention.WGMMA && (dev.computeCapability() != 90 || hd != 64 && hd != 128)) {
+            boolean hopper = tc == PrefillAttention.WGMMA || tc == PrefillAttention.WARP_SPECIALIZED;
+            if (hopper && (dev.computeCapability() != 90 || hd != 64 && hd != 128)) {
                 continue; // Hopper code (sm_90a) for head_dim 64 and 128
             }
             // the tensor-core prefill kernels: Q, K, V and P rounded to bf16, so a bf16-level tolerance
@@ -242,8 +243,9 @@ class CudaDuoKernelsTests {
             Arrays.fill(out, Float.NaN);
             CUdeviceptr dOut3 = up(out);
             CUdeviceptr dPart3 = up(part);
-            int ftpb = 64 / hpb;
-            dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits, 128, smem, up(q),
+            int ftpb = CudaLlamaModel.flashRows(tc) / hpb;
+            dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits,
+                    CudaLlamaModel.flashThreads(tc), smem, up(q),
                     up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
                     up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
                     hpb, splits, scale);
