@@ -199,11 +199,20 @@ __device__ __forceinline__ void fpm_strip_start(uint32_t (&qa)[HD / 16][4], floa
 
 // One staged K/V tile into a warp's 16-row strip (rw): S = Q·Kᵀ (ks in the policy's layout), the
 // mask where some key (positions ps, INT_MAX past the range) is hidden from some row, the online
-// softmax (ma, mb, la, lb), O += P·V (vs). Every warp of a COLLECTIVE policy's warpgroup calls it.
-template <int HD, class P>
+// softmax (ma, mb, la, lb), O += P·V (vs), each product in its turn (turns). Every warp of a
+// COLLECTIVE policy's warpgroup calls it.
+// Turns on the tensor core for fpm_tile's two products: before() runs ahead of each, after() once
+// it has completed. One warpgroup per block has the tensor core to itself: no turns.
+struct NoTurns {
+    __device__ void before() const {}
+    __device__ void after() {}
+};
+
+template <int HD, class P, class Turns = NoTurns>
 __device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float (&o)[HD / 8][4], float& ma,
                                          float& mb, float& la, float& lb, const FpmRows& rw, const __nv_bfloat16* ks,
-                                         const __nv_bfloat16* vs, const int* ps, bool stream, int sink, int recent) {
+                                         const __nv_bfloat16* vs, const int* ps, bool stream, int sink, int recent,
+                                         Turns&& turns = Turns()) {
     const int lane = threadIdx.x & 31, tig = lane & 3;
     const int ia = rw.ia, ib = rw.ib, i_lo = rw.i_lo, i_hi = rw.i_hi;
     const bool va = rw.va, vb = rw.vb;
@@ -213,7 +222,9 @@ __device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float
     const bool seen1 = p1 <= i_lo && (!stream || p1 < sink || p1 > i_hi - recent);
     const bool all_visible = __all_sync(0xffffffffu, seen0 && seen1);
     float s[FP_KEYS / 8][4];
+    turns.before();
     P::scores(s, qa, ks);
+    turns.after();
     if (!all_visible) {  // mask: causal, streaming window, past the range, rows past the block's
 #pragma unroll
         for (int nt = 0; nt < FP_KEYS / 8; nt++) {
@@ -275,7 +286,9 @@ __device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float
         pa[kk][2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
         pa[kk][3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
     }
+    turns.before();
     P::accumulate(o, pa, vs);
+    turns.after();
 }
 
 // The end of a warp's strip: the row sums over each row's four lanes, then its rows (of the block's

@@ -195,6 +195,24 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, int parity) {
 __device__ __forceinline__ void named_barrier(int id, int threads) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+// The two consumer warpgroups take turns on the tensor core (FlashAttention-3's ping-pong): a
+// warpgroup waits on its named barrier (mine) before each product and arrives on the other's once
+// the product completed, so one warpgroup's softmax runs while the other's products do. Warpgroup 1
+// gives the first turn away at the start and owes one arrival fewer, so that every arrival is met.
+struct TensorTurns {
+    int mine, other, owed;
+    __device__ void before() const { named_barrier(mine, 2 * FP_THREADS); }
+    __device__ void after() {
+        if (owed > 0) {
+            named_barrier_arrive(other, 2 * FP_THREADS);
+            owed--;
+        }
+    }
+};
 
 template <typename KT, int HD>
 __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
@@ -259,11 +277,15 @@ __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim
     float o[HD / 8][4];
     float ma, mb, la, lb;  // running maxima (log2 domain) and sums
     fpm_strip_start<HD>(qa, o, ma, mb, la, lb, qs, ld, rw.ra, rw.rb);
+    const int wg = threadIdx.x / FP_THREADS - 1;  // consumer warpgroup 0 or 1: named barriers 2 + wg
+    TensorTurns turns{2 + wg, 3 - wg, 2 * ntiles - wg};
+    if (wg == 1 && ntiles > 0) named_barrier_arrive(2, 2 * FP_THREADS);  // warpgroup 0 goes first
     for (int it = 0; it < ntiles; it++) {
         const int s = it % WS_STAGES;
         mbar_wait(full + s, (it / WS_STAGES) & 1);
         const __nv_bfloat16* ks = kv_buf + s * 2 * P::TILE;
-        fpm_tile<HD, P>(qa, o, ma, mb, la, lb, rw, ks, ks + P::TILE, ps_buf + s * FP_KEYS, stream, sink, recent);
+        fpm_tile<HD, P>(qa, o, ma, mb, la, lb, rw, ks, ks + P::TILE, ps_buf + s * FP_KEYS, stream, sink, recent,
+                        turns);
         mbar_arrive(empty + s);  // the products waited for their reads of slot s
     }
     fpm_store<HD>(o, ma, mb, la, lb, rw, rows, t0, h0, hpb, n, heads, splits, blockIdx.z, out, part);
