@@ -147,11 +147,11 @@ public final class LoadedModel implements AutoCloseable {
                     config.maxPositions());
             var kvType = io.headroom.engine.backend.cuda.DeviceKvType.parse(o.deviceKvType());
             // f32 is the exact mode: float32 KV, float32 prefill projections and CUDA-core prefill attention
-            // (no tensor-core rounding); bf16 runs both on tensor cores (attention: flash_prefill_wgmma on
+            // (no tensor-core rounding); bf16 runs both on tensor cores (attention: flash_prefill_ws on
             // Hopper, flash_prefill_mma elsewhere; projections: cuBLAS where libcublas loads; the fastest
             // measured, src/docs/bench/cuda-resident.md)
             boolean fast = kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16;
-            var attention = fast ? io.headroom.engine.backend.cuda.PrefillAttention.WGMMA
+            var attention = fast ? io.headroom.engine.backend.cuda.PrefillAttention.WARP_SPECIALIZED
                     : io.headroom.engine.backend.cuda.PrefillAttention.CUDA_CORES;
             var options = new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
                     DuoLayout.full(config.numLayers(), config.numKvHeads()), kvType, o.kvPageTokens(),

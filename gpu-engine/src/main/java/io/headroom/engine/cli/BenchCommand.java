@@ -106,7 +106,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--prefill-attention", paramLabel = "KERNEL", description = "cuda: prefill attention kernel: "
             + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments), wgmma (the same on "
             + "Hopper's warpgroup MMA; mma on other GPUs), ws (wgmma with one warpgroup staging tiles for two that "
-            + "multiply) or cuda-cores (duo_attention). Default: wgmma, cuda-cores with --exact")
+            + "multiply; mma on other GPUs) or cuda-cores (duo_attention). Default: ws, cuda-cores with --exact")
     String prefillAttention;
 
     @Option(names = "--gemm", paramLabel = "KERNEL", description = "cuda: prefill projections: cublas (where "
@@ -248,7 +248,7 @@ final class BenchCommand implements Callable<Integer> {
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
             }
             PrefillAttention attention = prefillAttention != null ? PrefillAttention.parse(prefillAttention)
-                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.WGMMA;
+                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.WARP_SPECIALIZED;
             if (!gemm.equals("cublas") && !gemm.equals("ours")) {
                 throw new IllegalArgumentException("--gemm must be cublas or ours, not " + gemm);
             }
