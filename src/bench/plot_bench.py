@@ -2,7 +2,7 @@
 """Plots from the raw bench JSON (no plotting library needed: writes SVG by hand).
 
   python3 src/bench/plot_bench.py COMMIT TORCH_JSON OUT_DIR [GEOMETRY]
-  python3 src/bench/plot_bench.py prefill COMMIT TORCH_JSON OUT_DIR [GEOMETRY]
+  python3 src/bench/plot_bench.py prefill COMMIT TORCH_JSON OUT_DIR [GEOMETRY [KERNEL]]
 
 GEOMETRY is 8b (default, Llama-3-8B) or 7b (Llama-2-7B); TORCH_JSON may be "-" (no baseline).
 Reads src/docs/bench/raw/cuda-h100-COMMIT-GEOMETRY-{full,duo}-*.json and the PyTorch baseline JSON;
@@ -11,7 +11,8 @@ OUT_DIR/memory-GEOMETRY.svg (KV bytes vs context; the card's memory less the wei
 The prefill form reads every cuda-h100-COMMIT-*.json prefilled from position 0 (of the geometry: the
 8B runs have 8 KV heads, the 7B ones 32) and writes OUT_DIR/prefill-GEOMETRY.svg: prefill time vs
 prompt length, full and Duo, their FLOP floors at the matmul rate the PyTorch step measured, and
-PyTorch's prefill.
+PyTorch's prefill; KERNEL keeps only the runs of that prefill attention kernel (e.g. flash_prefill_ws),
+and runs named base-* or alt-* (an earlier build's) are left out.
 """
 import glob
 import json
@@ -124,6 +125,7 @@ def main():
 def prefill_main():
     commit, torch_json, out_dir = sys.argv[2:5]
     geometry = sys.argv[5] if len(sys.argv) > 5 else "8b"
+    kernel = sys.argv[6] if len(sys.argv) > 6 else None
     title, kv_heads = {"8b": ("Llama-3-8B", 8), "7b": ("Llama-2-7B", 32)}[geometry]
     base = json.load(open(torch_json))
     rate = base["matmul_bf16_tflops"] * 1e12
@@ -132,6 +134,10 @@ def prefill_main():
     for f in glob.glob(f"src/docs/bench/raw/cuda-h100-{commit}-*.json"):
         d = json.load(open(f))
         if "prefill_seconds" not in d or d.get("prefill_after", 0) != 0 or "retrieval_heads" not in d:
+            continue
+        if f"-{commit}-base-" in f or f"-{commit}-alt-" in f or kernel and d.get("prefill_attention") != kernel:
+            continue
+        if d.get("decode_context", 0) > d["prompt_tokens"] + 64:  # a decode run's prompt into synthetic KV
             continue
         kept, total = (int(v) for v in d["retrieval_heads"].split(" of "))
         if total != 32 * kv_heads:  # retrieval heads of all layers
