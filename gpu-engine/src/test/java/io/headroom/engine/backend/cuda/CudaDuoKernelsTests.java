@@ -2,6 +2,7 @@ package io.headroom.engine.backend.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.tensor.Bf16Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -284,18 +285,13 @@ class CudaDuoKernelsTests {
             Object kRing, Object vRing, CUdeviceptr flags, CUdeviceptr start, int heads, int hd, int pageTokens,
             int maxPages, int sink, int recent, float scale) {
         int kvHeads = streaming.length;
-        int[] order = new int[kvHeads];
-        int retrieval = 0;
+        boolean[] isRetrieval = new boolean[kvHeads];
         for (int g = 0; g < kvHeads; g++) {
-            if (!streaming[g]) {
-                order[retrieval++] = g;
-            }
+            isRetrieval[g] = !streaming[g];
         }
-        for (int g = 0, i = retrieval; g < kvHeads; g++) {
-            if (streaming[g]) {
-                order[i++] = g;
-            }
-        }
+        DuoLayout layer = new DuoLayout(new boolean[][] {isRetrieval}, sink, recent);
+        int[] order = CudaLlamaModel.headOrder(layer, 0);
+        int retrieval = layer.retrievalHeads(0);
         int streamSplits = (splits + 1) / 2;
         float[] poisoned = new float[splits * heads * (hd + 2)];
         Arrays.fill(poisoned, Float.NaN); // a share's partial read but never written shows as NaN
