@@ -114,6 +114,16 @@ for step in $STEPS; do
         > "$OUT/ncu.csv" 2> "$OUT/ncu.err"
       echo "ncu rc=$?"
       python3 src/bench/ncu_kernel_table.py "$OUT/ncu.csv" --per ${NCU_PER:-1} | tee "$OUT/ncu-table.txt" ;;
+    ncuprof)
+      # Nsight Compute's full section set on NCU_LAUNCHES (default 1) launches of the kernels matching
+      # NCU_KERNELS (default the warp-specialised prefill), after NCU_SKIP matching launches, in one bench
+      # run (NCU_ARGS); the details page as text (ncu-details.txt): throughput of each unit, warp stalls,
+      # occupancy and the source counters' summary. Clocks locked to base (ncu's default) for repeatability.
+      /usr/local/cuda/bin/ncu --set full --import-source no --launch-skip ${NCU_SKIP:-4} \
+        --launch-count ${NCU_LAUNCHES:-1} -k regex:"${NCU_KERNELS:-flash_prefill_ws}" --page details --print-units base \
+        $J $JOPT -Xmx24g -jar .device/headroom-engine.jar bench --backend cuda --check-tokens 0 ${NCU_ARGS:?} \
+        > "$OUT/ncu-details.txt" 2> "$OUT/ncu.err"
+      echo "ncuprof rc=$?"; grep -E "Duration|Compute \(SM\) Throughput|Memory Throughput|L2 Cache Throughput|Registers Per|Issue Slots Busy|No Eligible|Eligible Warps|Achieved Occupancy" "$OUT/ncu-details.txt" | head -40 ;;
     bench)
       IFS=';' read -ra RUNS <<< "${BENCH_ARGS:-llama1b-full|--random llama-1b --model /tmp/llama-1b --prompt-tokens 1024 --decode-tokens 64}"
       for run in "${RUNS[@]}"; do
