@@ -197,10 +197,6 @@ __device__ __forceinline__ void fpm_strip_start(uint32_t (&qa)[HD / 16][4], floa
     la = lb = 0.f;
 }
 
-// One staged K/V tile into a warp's 16-row strip (rw): S = Q·Kᵀ (ks in the policy's layout), the
-// mask where some key (positions ps, INT_MAX past the range) is hidden from some row, the online
-// softmax (ma, mb, la, lb), O += P·V (vs), each product in its turn (turns). Every warp of a
-// COLLECTIVE policy's warpgroup calls it.
 // Turns on the tensor core for fpm_tile's two products: before() runs ahead of each, after() once
 // it has completed. One warpgroup per block has the tensor core to itself: no turns.
 struct NoTurns {
@@ -208,23 +204,25 @@ struct NoTurns {
     __device__ void after() {}
 };
 
-template <int HD, class P, class Turns = NoTurns>
-__device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float (&o)[HD / 8][4], float& ma,
-                                         float& mb, float& la, float& lb, const FpmRows& rw, const __nv_bfloat16* ks,
-                                         const __nv_bfloat16* vs, const int* ps, bool stream, int sink, int recent,
-                                         Turns&& turns = Turns()) {
-    const int lane = threadIdx.x & 31, tig = lane & 3;
-    const int ia = rw.ia, ib = rw.ib, i_lo = rw.i_lo, i_hi = rw.i_hi;
-    const bool va = rw.va, vb = rw.vb;
-    // every key of the tile visible to every row of the warp (causal, streaming window, range)?
+// Whether every key of a tile (positions ps, INT_MAX past the range) is visible to every row of the
+// warp's strip rw (causal, streaming window, range): then the tile needs no mask.
+__device__ __forceinline__ bool fpm_all_visible(const FpmRows& rw, const int* ps, bool stream, int sink, int recent) {
+    const int lane = threadIdx.x & 31, i_lo = rw.i_lo, i_hi = rw.i_hi;
     const int p0 = ps[lane], p1 = ps[lane + 32];
     const bool seen0 = p0 <= i_lo && (!stream || p0 < sink || p0 > i_hi - recent);
     const bool seen1 = p1 <= i_lo && (!stream || p1 < sink || p1 > i_hi - recent);
-    const bool all_visible = __all_sync(0xffffffffu, seen0 && seen1);
-    float s[FP_KEYS / 8][4];
-    turns.before();
-    P::scores(s, qa, ks);
-    turns.after();
+    return __all_sync(0xffffffffu, seen0 && seen1);
+}
+
+// The online softmax of one tile's scores s (the strip's 16 × FP_KEYS accumulators, log2 domain): the
+// mask unless all_visible, the rows' new maxima (ma, mb), s turned into P = 2^(s − m), the running sums
+// (la, lb) rescaled and added to; aa, ab: the factors O must be rescaled by before P · V is added.
+__device__ __forceinline__ void fpm_softmax(float (&s)[FP_KEYS / 8][4], float& ma, float& mb, float& la, float& lb,
+                                            float& aa, float& ab, const FpmRows& rw, const int* ps, bool stream,
+                                            int sink, int recent, bool all_visible) {
+    const int tig = threadIdx.x & 3;
+    const int ia = rw.ia, ib = rw.ib;
+    const bool va = rw.va, vb = rw.vb;
     if (!all_visible) {  // mask: causal, streaming window, past the range, rows past the block's
 #pragma unroll
         for (int nt = 0; nt < FP_KEYS / 8; nt++) {
@@ -252,7 +250,8 @@ __device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float
     // subtrahends: a row with nothing visible yet (max −inf) subtracts 0, so its P stays 0 (2^−inf)
     // and its O and l stay 0 (alpha 2^−inf = 0)
     const float za = na == -INFINITY ? 0.f : na, zb = nb == -INFINITY ? 0.f : nb;
-    const float aa = fast_exp2(ma - za), ab = fast_exp2(mb - zb);
+    aa = fast_exp2(ma - za);
+    ab = fast_exp2(mb - zb);
     ma = na;
     mb = nb;
     float sa = 0.f, sb = 0.f;
@@ -267,7 +266,12 @@ __device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float
     }
     la = la * aa + sa;
     lb = lb * ab + sb;
-    // rescale O only where a row's maximum moved (after the first tiles, rarely)
+}
+
+// O rescaled by the rows' factors (aa, ab from fpm_softmax), only where a row's maximum moved (after
+// the first tiles, rarely).
+template <int HD>
+__device__ __forceinline__ void fpm_rescale(float (&o)[HD / 8][4], float aa, float ab) {
     if (__any_sync(0xffffffffu, aa != 1.f || ab != 1.f)) {
 #pragma unroll
         for (int nd = 0; nd < HD / 8; nd++) {
@@ -277,8 +281,10 @@ __device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float
             o[nd][3] *= ab;
         }
     }
-    // O += P · V: P's A fragments are S's accumulators of key tiles 2·kk and 2·kk + 1
-    uint32_t pa[FP_KEYS / 16][4];
+}
+
+// P's A fragments for O += P · V (bf16): S's accumulators of key tiles 2·kk and 2·kk + 1.
+__device__ __forceinline__ void fpm_pack(uint32_t (&pa)[FP_KEYS / 16][4], const float (&s)[FP_KEYS / 8][4]) {
 #pragma unroll
     for (int kk = 0; kk < FP_KEYS / 16; kk++) {
         pa[kk][0] = bf16x2(s[2 * kk][0], s[2 * kk][1]);
@@ -286,6 +292,27 @@ __device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float
         pa[kk][2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
         pa[kk][3] = bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
     }
+}
+
+// One staged K/V tile into a warp's 16-row strip (rw): S = Q·Kᵀ (ks in the policy's layout), the
+// mask where some key (positions ps, INT_MAX past the range) is hidden from some row, the online
+// softmax (ma, mb, la, lb), O += P·V (vs), each product in its turn (turns). Every warp of a
+// COLLECTIVE policy's warpgroup calls it.
+template <int HD, class P, class Turns = NoTurns>
+__device__ __forceinline__ void fpm_tile(const uint32_t (&qa)[HD / 16][4], float (&o)[HD / 8][4], float& ma,
+                                         float& mb, float& la, float& lb, const FpmRows& rw, const __nv_bfloat16* ks,
+                                         const __nv_bfloat16* vs, const int* ps, bool stream, int sink, int recent,
+                                         Turns&& turns = Turns()) {
+    const bool all_visible = fpm_all_visible(rw, ps, stream, sink, recent);
+    float s[FP_KEYS / 8][4];
+    turns.before();
+    P::scores(s, qa, ks);
+    turns.after();
+    float aa, ab;
+    fpm_softmax(s, ma, mb, la, lb, aa, ab, rw, ps, stream, sink, recent, all_visible);
+    fpm_rescale<HD>(o, aa, ab);
+    uint32_t pa[FP_KEYS / 16][4];
+    fpm_pack(pa, s);
     turns.before();
     P::accumulate(o, pa, vs);
     turns.after();

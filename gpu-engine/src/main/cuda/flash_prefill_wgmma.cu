@@ -85,7 +85,12 @@ __device__ __forceinline__ void wgmma_m64n128k16(float (&d)[16][4], const uint32
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+// waits until at most N of this warpgroup's committed product groups are pending (N = 0: all done)
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+__device__ __forceinline__ void wgmma_wait_all() { wgmma_wait<0>(); }
 
 // Pins accumulator registers in place around asynchronous products: reads after a wait and writes
 // before an issue stay on their side of it.
@@ -123,8 +128,10 @@ struct WgmmaProducts {
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
 
-    __device__ static __forceinline__ void scores(float (&s)[FP_KEYS / 8][4], const uint32_t (&qa)[HD / 16][4],
-                                                  const __nv_bfloat16* ks) {
+    // S = Q·Kᵀ issued as one commit group, not waited for: s is the products' until a wgmma_wait
+    // (then wgmma_fence_operands(s)) says the group completed
+    __device__ static __forceinline__ void scores_issue(float (&s)[FP_KEYS / 8][4], const uint32_t (&qa)[HD / 16][4],
+                                                        const __nv_bfloat16* ks) {
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < HD / 16; kk++) {  // dims 16·kk..: column block kk / 4, 32 bytes per k-step in it
@@ -132,12 +139,13 @@ struct WgmmaProducts {
             wgmma_m64n64k16<0>(s, qa[kk], wgmma_desc(base, 16, 1024), kk > 0);  // leading offset unused
         }
         wgmma_commit();
-        wgmma_wait_all();
-        wgmma_fence_operands(s);
     }
 
-    __device__ static __forceinline__ void accumulate(float (&o)[HD / 8][4], const uint32_t (&pa)[FP_KEYS / 16][4],
-                                                      const __nv_bfloat16* vs) {
+    // O += P·V issued as one commit group, not waited for: o and pa are the products' until a
+    // wgmma_wait (then wgmma_fence_operands(o)) says the group completed
+    __device__ static __forceinline__ void accumulate_issue(float (&o)[HD / 8][4],
+                                                            const uint32_t (&pa)[FP_KEYS / 16][4],
+                                                            const __nv_bfloat16* vs) {
         wgmma_fence_operands(o);
         wgmma_fence();
 #pragma unroll
@@ -150,6 +158,18 @@ struct WgmmaProducts {
             }
         }
         wgmma_commit();
+    }
+
+    __device__ static __forceinline__ void scores(float (&s)[FP_KEYS / 8][4], const uint32_t (&qa)[HD / 16][4],
+                                                  const __nv_bfloat16* ks) {
+        scores_issue(s, qa, ks);
+        wgmma_wait_all();
+        wgmma_fence_operands(s);
+    }
+
+    __device__ static __forceinline__ void accumulate(float (&o)[HD / 8][4], const uint32_t (&pa)[FP_KEYS / 16][4],
+                                                      const __nv_bfloat16* vs) {
+        accumulate_issue(o, pa, vs);
         wgmma_wait_all();
         wgmma_fence_operands(o);
     }
