@@ -55,7 +55,8 @@ git rev-parse HEAD > "$OUT/commit.txt" 2>/dev/null || true
 for step in $STEPS; do
   case $step in
     tests)
-      $J $JOPT -jar "$CONSOLE" execute -cp "$CP" --select-package io.headroom.engine.backend.cuda \
+      # TESTS_SELECT narrows the selection (e.g. "--select-class io.headroom.engine.backend.cuda.CudaDuoKernelsTests")
+      $J $JOPT -jar "$CONSOLE" execute -cp "$CP" ${TESTS_SELECT:---select-package io.headroom.engine.backend.cuda} \
         --include-tag gpu --details=tree > "$OUT/gpu-tests.txt" 2>&1
       echo "gpu tests rc=$?" | tee -a "$OUT/gpu-tests.txt" ;;
     sanitizer)

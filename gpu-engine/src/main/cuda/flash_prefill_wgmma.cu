@@ -23,7 +23,9 @@
 
 #define WS_ROWS 128     // flash_prefill_ws (below): query rows per block,
 #define WS_THREADS 384  // its producer warpgroup and two consumer warpgroups,
-#define WS_STAGES 3     // and its ring of K/V tile pairs
+#define WS_STAGES 4     // and its ring of K/V tile pairs
+#define WS_PRODUCER_REGS 56   // registers per thread after setmaxnreg: producer warpgroup (no spills),
+#define WS_CONSUMER_REGS 224  // each consumer (56 + 2 · 224 = 3 · 168: the launch bound's 65,536 / 384)
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -270,6 +272,7 @@ __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim
     __syncthreads();  // barriers initialised, Q staged
 
     if (threadIdx.x < FP_THREADS) {  // the producer warpgroup: tile it into slot it % WS_STAGES
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(WS_PRODUCER_REGS));
         const KT* k_cache = stream ? k_ring : k_pool;
         const KT* v_cache = stream ? v_ring : v_pool;
         for (int it = 0; it < ntiles; it++) {
@@ -296,22 +299,61 @@ __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim
         }
         return;
     }
-    // the consumer warpgroups: warp w (0..7) owns rows 16w..16w + 15
+    // the consumer warpgroups: warp w (0..7) owns rows 16w..16w + 15. Tile it's S = Q·Kᵀ and tile
+    // it − 1's O += P·V are issued back to back in one turn on the tensor core, and tile it's softmax
+    // runs while P·V does (FlashAttention-3's intra-warpgroup overlap); O is rescaled for tile it − 1
+    // between the two issues, while S runs. So a warpgroup holds S, P and O at once: setmaxnreg gives
+    // the consumers the producer's unused registers.
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(WS_CONSUMER_REGS));
     const FpmRows rw = fpm_rows((threadIdx.x - FP_THREADS) >> 5, rows, start, t0, hpb);
     uint32_t qa[HD / 16][4];
     float o[HD / 8][4];
     float ma, mb, la, lb;  // running maxima (log2 domain) and sums
     fpm_strip_start<HD>(qa, o, ma, mb, la, lb, qs, ld, rw.ra, rw.rb);
     const int wg = threadIdx.x / FP_THREADS - 1;  // consumer warpgroup 0 or 1: named barriers 2 + wg
-    TensorTurns turns{2 + wg, 3 - wg, 2 * ntiles - wg};
+    // turns: one per tile (its S, the previous tile's P·V) and one for the last tile's P·V
+    TensorTurns turns{2 + wg, 3 - wg, ntiles + 1 - wg};
     if (wg == 1 && ntiles > 0) named_barrier_arrive(2, 2 * FP_THREADS);  // warpgroup 0 goes first
-    for (int it = 0; it < ntiles; it++) {
-        const int s = it % WS_STAGES;
-        mbar_wait(full + s, (it / WS_STAGES) & 1);
-        const __nv_bfloat16* ks = kv_buf + s * 2 * P::TILE;
-        fpm_tile<HD, P>(qa, o, ma, mb, la, lb, rw, ks, ks + P::TILE, ps_buf + s * FP_KEYS, stream, sink, recent,
-                        turns);
-        mbar_arrive(empty + s);  // the products waited for their reads of slot s
+    auto k_tile = [&](int it) { return kv_buf + (it % WS_STAGES) * 2 * P::TILE; };
+    auto positions = [&](int it) { return ps_buf + (it % WS_STAGES) * FP_KEYS; };
+    uint32_t pa[FP_KEYS / 16][4];  // the previous tile's P (A operand of its P·V)
+    float aa = 1.f, ab = 1.f;      // and the factors O is rescaled by before its P·V is added
+    if (ntiles > 0) {  // tile 0: S alone
+        mbar_wait(full, 0);
+        const bool all_visible = fpm_all_visible(rw, positions(0), stream, sink, recent);
+        float s[FP_KEYS / 8][4];
+        turns.before();
+        P::scores_issue(s, qa, k_tile(0));
+        turns.after();
+        wgmma_wait<0>();
+        wgmma_fence_operands(s);
+        fpm_softmax(s, ma, mb, la, lb, aa, ab, rw, positions(0), stream, sink, recent, all_visible);
+        fpm_pack(pa, s);
+    }
+    for (int it = 1; it < ntiles; it++) {
+        mbar_wait(full + it % WS_STAGES, (it / WS_STAGES) & 1);
+        const bool all_visible = fpm_all_visible(rw, positions(it), stream, sink, recent);
+        float s[FP_KEYS / 8][4];
+        turns.before();
+        P::scores_issue(s, qa, k_tile(it));
+        fpm_rescale<HD>(o, aa, ab);
+        P::accumulate_issue(o, pa, k_tile(it - 1) + P::TILE);
+        turns.after();
+        wgmma_wait<1>();  // S done; P·V may still run
+        wgmma_fence_operands(s);
+        fpm_softmax(s, ma, mb, la, lb, aa, ab, rw, positions(it), stream, sink, recent, all_visible);
+        wgmma_wait<0>();  // P·V done: pa and tile it − 1's slot are free
+        wgmma_fence_operands(o);
+        mbar_arrive(empty + (it - 1) % WS_STAGES);
+        fpm_pack(pa, s);
+    }
+    if (ntiles > 0) {  // the last tile's P·V
+        turns.before();
+        fpm_rescale<HD>(o, aa, ab);
+        P::accumulate_issue(o, pa, k_tile(ntiles - 1) + P::TILE);
+        turns.after();
+        wgmma_wait<0>();
+        wgmma_fence_operands(o);
     }
     fpm_store<HD>(o, ma, mb, la, lb, rw, rows, t0, h0, hpb, n, heads, splits, blockIdx.z, out, part);
 }

@@ -595,6 +595,8 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     private static final int FLASH_ROWS = 64;
+    /** flash_prefill_ws's ring of K/V tile pairs (WS_STAGES in flash_prefill_wgmma.cu). */
+    private static final int WS_STAGES = 4;
 
     /** Query rows (tokens × packed heads) one block of a tensor-core prefill kernel serves. */
     static int flashRows(PrefillAttention kernel) {
@@ -620,8 +622,9 @@ public final class CudaLlamaModel implements AutoCloseable {
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
         if (kernel == PrefillAttention.WARP_SPECIALIZED) {
-            // three swizzled K/V tile pairs from a 1024-byte boundary, Q (128 rows), 3 × (rows, positions), 6 mbarriers
-            return 3 * 2 * 64 * hd * 2 + 1008 + 2 * FLASH_ROWS * ld * 2 + 3 * 64 * (8 + 4) + 6 * 8;
+            // WS_STAGES swizzled K/V tile pairs from a 1024-byte boundary, Q (128 rows), WS_STAGES × (rows,
+            // positions), 2 · WS_STAGES mbarriers
+            return WS_STAGES * (2 * 64 * hd * 2 + 64 * (8 + 4) + 2 * 8) + 1008 + 2 * FLASH_ROWS * ld * 2;
         }
         if (kernel == PrefillAttention.WGMMA) {
             // unpadded swizzled K/V tiles from a 1024-byte boundary (up to 1008 bytes of slack), Q among them
