@@ -167,15 +167,16 @@ public final class CudaDevice implements AutoCloseable {
                 check(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
                 if (kernel.startsWith("duo_") || kernel.startsWith("flash_prefill")) {
                     // beyond the default 48 KiB: duo_attention needs up to 96 KiB (head_dim 256),
-                    // duo_decode ~105 KiB and flash_prefill up to ~125 KiB (head_dim 128); as much
-                    // as the device allows
+                    // duo_decode ~105 KiB, flash_prefill up to ~125 KiB and flash_prefill_ws ~167 KiB
+                    // (head_dim 128); as much as the device allows
+                    int cap = kernel.startsWith("duo_attention") ? 96 * 1024
+                            : kernel.startsWith("flash_prefill_ws") ? maxSharedOptin : 160 * 1024;
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                            Math.min(maxSharedOptin, kernel.startsWith("duo_attention") ? 96 * 1024 : 160 * 1024)),
-                            "cuFuncSetAttribute(" + kernel + ")");
+                            Math.min(maxSharedOptin, cap)), "cuFuncSetAttribute(" + kernel + ")");
                 }
                 if (kernel.startsWith("flash_prefill_wgmma") || kernel.startsWith("flash_prefill_ws")) {
                     // the unified L1/shared array as shared memory: three blocks per SM (its tiles bypass
-                    // L1); flash_prefill_ws's one block with its ring of three tiles
+                    // L1); flash_prefill_ws's one block with its ring of four tiles
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
                             100), "cuFuncSetAttribute(" + kernel + ", carveout)");
                 }
