@@ -27,6 +27,12 @@
 #define WS_PRODUCER_REGS 56   // registers per thread after setmaxnreg: producer warpgroup (no spills),
 #define WS_CONSUMER_REGS 224  // each consumer (56 + 2 · 224 = 3 · 168: the launch bound's 65,536 / 384)
 
+// The tensor-copy engine (TMA): a CUtensorMap (cuda.h; 128 bytes, 64-byte aligned) made on the host
+// (TensorMaps.java, cuTensorMapEncodeTiled) and passed by value as a __grid_constant__ parameter.
+struct alignas(64) TensorMap {
+    unsigned long long bits[16];
+};
+
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 // D (64 × 64, float32) (+)= A (64 × 16 bf16 in registers: each warp's 16-row fragment in mma.sync's
@@ -226,6 +232,21 @@ __device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
     asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
+// arrive, and expect `bytes` more of asynchronous copies to complete on the barrier's current phase
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes)
+                 : "memory");
+}
+// one box of a 2-D tensor map at coordinates (c0: innermost, c1) into shared memory (the map's
+// swizzle, dst 1024-byte aligned), its bytes completing on bar
+__device__ __forceinline__ void tma_load_2d(void* dst, const TensorMap* map, int c0, int c1, uint64_t* bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
+        "[%4];\n" ::"r"(smem_u32(dst)),
+        "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(smem_u32(bar))
+        : "memory");
+}
+
 // The two consumer warpgroups take turns on the tensor core (FlashAttention-3's ping-pong): a
 // warpgroup waits on its named barrier (mine) before each product and arrives on the other's once
 // the product completed, so one warpgroup's softmax runs while the other's products do. Warpgroup 1
@@ -242,7 +263,8 @@ struct TensorTurns {
 };
 
 template <typename KT, int HD>
-__device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim == HD (the dispatch)
+__device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT), const TensorMap* k_map, const TensorMap* v_map,
+                                 int tma) {  // head_dim == HD (the dispatch)
     using P = WgmmaProducts<HD>;
     extern __shared__ __align__(128) unsigned char ws_smem[];
     constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
@@ -275,27 +297,55 @@ __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(WS_PRODUCER_REGS));
         const KT* k_cache = stream ? k_ring : k_pool;
         const KT* v_cache = stream ? v_ring : v_pool;
+        // whole tiles of a retrieval head's cached positions by the tensor-copy engine: 64 positions from
+        // a multiple of 64 lie in one page (page_tokens a multiple of 64), rows row..row + 63 of the pool
+        const bool by_map = sizeof(KT) == 2 && tma && !stream && page_tokens % FP_KEYS == 0;
+        const int cached_end = min(v_end, start);  // a retrieval head's key index is its position
+        int pending = -1;  // the tile whose cp.async copies are issued but not yet handed over
         for (int it = 0; it < ntiles; it++) {
             const int s = it % WS_STAGES;
             if (it >= WS_STAGES) mbar_wait(empty + s, (it / WS_STAGES - 1) & 1);  // its last tile consumed
             int* ps = ps_buf + s * FP_KEYS;
             long long* rs = rs_buf + s * FP_KEYS;
-            fpm_stage_keys(ps, rs, kr, v_begin + it * FP_KEYS, v_end, start, g, stream, HD, page_table, max_pages,
-                           page_tokens, sink, recent);
-            named_barrier(1, FP_THREADS);  // every key's position and row, for every producer thread
             __nv_bfloat16* ks = kv_buf + s * 2 * P::TILE;
+            const int vt = v_begin + it * FP_KEYS;
+            if (by_map && vt + FP_KEYS <= cached_end) {
+                if (pending >= 0) {  // hand the cp.async tile over before this one
+                    cp_async_wait<0>();
+                    P::before_barrier();
+                    mbar_arrive(full + pending % WS_STAGES);
+                    pending = -1;
+                }
+                if (threadIdx.x < FP_KEYS) ps[threadIdx.x] = vt + threadIdx.x;
+                if (threadIdx.x == 0) {
+                    const int row = page_table[g * max_pages + vt / page_tokens] * page_tokens + vt % page_tokens;
+                    mbar_arrive_expect_tx(full + s, 2 * P::TILE * sizeof(__nv_bfloat16));
+#pragma unroll
+                    for (int c = 0; c < HD / 64; c++) {  // column block c: dims 64c..64c + 63
+                        tma_load_2d(ks + c * FP_KEYS * 64, k_map, c * 64, row, full + s);
+                        tma_load_2d(ks + P::TILE + c * FP_KEYS * 64, v_map, c * 64, row, full + s);
+                    }
+                } else {
+                    mbar_arrive(full + s);  // its positions written
+                }
+                continue;
+            }
+            fpm_stage_keys(ps, rs, kr, vt, v_end, start, g, stream, HD, page_table, max_pages, page_tokens, sink,
+                           recent);
+            named_barrier(1, FP_THREADS);  // every key's position and row, for every producer thread
             fpm_stage_vectors<KT, HD, P>(ks, ks + P::TILE, ps, rs, start, g, kv_heads, k_chunk, v_chunk, k_cache,
                                          v_cache);  // one commit group
-            if (it > 0) {  // tile it − 1's copies landed (tile it's may still be in flight): hand it over
+            if (pending >= 0) {  // its copies landed (this tile's may still be in flight): hand it over
                 cp_async_wait<1>();
                 P::before_barrier();
-                mbar_arrive(full + (it - 1) % WS_STAGES);
+                mbar_arrive(full + pending % WS_STAGES);
             }
+            pending = it;
         }
-        if (ntiles > 0) {
+        if (pending >= 0) {
             cp_async_wait<0>();
             P::before_barrier();
-            mbar_arrive(full + (ntiles - 1) % WS_STAGES);
+            mbar_arrive(full + pending % WS_STAGES);
         }
         return;
     }
@@ -360,13 +410,18 @@ __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT)) {  // head_dim
 
 #endif
 
+// the ws kernels' parameters after the shared list: the pool's key and value tensor maps (rows of
+// head_dim bf16, boxes of 64 rows × 64 dims, 128-byte swizzle), and whether to use them (tma)
+#define WS_MAP_ARGS const __grid_constant__ TensorMap k_map, const __grid_constant__ TensorMap v_map, int tma
+
 template <typename KT>
-__device__ __forceinline__ void flash_prefill_ws_dispatch(DUO_ATTENTION_ARGS(KT)) {
+__device__ __forceinline__ void flash_prefill_ws_dispatch(DUO_ATTENTION_ARGS(KT), const TensorMap* k_map,
+                                                          const TensorMap* v_map, int tma) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     if (head_dim == 128) {
-        flash_prefill_ws<KT, 128>(DUO_ATTENTION_CALL);
+        flash_prefill_ws<KT, 128>(DUO_ATTENTION_CALL, k_map, v_map, tma);
     } else if (head_dim == 64) {
-        flash_prefill_ws<KT, 64>(DUO_ATTENTION_CALL);
+        flash_prefill_ws<KT, 64>(DUO_ATTENTION_CALL, k_map, v_map, tma);
     } else {
         __trap();  // the host launches it only for head_dim 64 or 128
     }
@@ -375,12 +430,14 @@ __device__ __forceinline__ void flash_prefill_ws_dispatch(DUO_ATTENTION_ARGS(KT)
 #endif
 }
 
-extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_f32kv(DUO_ATTENTION_ARGS(float)) {
-    flash_prefill_ws_dispatch<float>(DUO_ATTENTION_CALL);
+extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_f32kv(DUO_ATTENTION_ARGS(float),
+                                                                                   WS_MAP_ARGS) {
+    flash_prefill_ws_dispatch<float>(DUO_ATTENTION_CALL, &k_map, &v_map, tma);
 }
 
-extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_bf16kv(DUO_ATTENTION_ARGS(uint16_t)) {
-    flash_prefill_ws_dispatch<uint16_t>(DUO_ATTENTION_CALL);
+extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_bf16kv(DUO_ATTENTION_ARGS(uint16_t),
+                                                                                    WS_MAP_ARGS) {
+    flash_prefill_ws_dispatch<uint16_t>(DUO_ATTENTION_CALL, &k_map, &v_map, tma);
 }
 
 template <typename KT>

@@ -476,6 +476,7 @@ public final class CudaDevice implements AutoCloseable {
             case Integer n -> Pointer.to(new int[] {n});
             case Float x -> Pointer.to(new float[] {x});
             case Long x -> Pointer.to(new long[] {x});
+            case byte[] b -> Pointer.to(b); // a structure by value (a tensor map)
             case null -> Pointer.to(new CUdeviceptr());
             default -> throw new IllegalArgumentException("unsupported kernel argument " + arg);
         };

@@ -181,6 +181,8 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final PagePool pool;
     private final CUdeviceptr poolKeys;
     private final CUdeviceptr poolValues;
+    private final byte[] poolKeyMap;      // the pools' tensor maps for flash_prefill_ws; null: cp.async only
+    private final byte[] poolValueMap;
     private final int maxPages;
     private final Cublas cublas;          // null: prefill GEMMs through gemm.cu
     private final CUdeviceptr bf16In;     // a chunk's activations rounded to bf16, cuBLAS's input
@@ -251,6 +253,10 @@ public final class CudaLlamaModel implements AutoCloseable {
             pool = new PagePool(plan.pages());
             cublas = options.cublas() && options.tensorCores() ? Cublas.open(dev).orElse(null) : null;
             bf16In = cublas != null ? alloc(bf16InBytes(c, n)) : null;
+            boolean maps = this.options.prefillAttention() == PrefillAttention.WARP_SPECIALIZED && tensorMapsFit(dev);
+            long poolRows = (long) plan.pages() * this.options.pageTokens();
+            poolKeyMap = maps ? TensorMaps.bf16Rows(poolKeys, poolRows, c.headDim(), 64) : null;
+            poolValueMap = maps ? TensorMaps.bf16Rows(poolValues, poolRows, c.headDim(), 64) : null;
         } catch (RuntimeException e) {
             if (pinned != null) {
                 pinned.close();
@@ -479,11 +485,12 @@ public final class CudaLlamaModel implements AutoCloseable {
             if (n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev)) {
                 int fhpb = headsPerBlock(group);
                 int ftpb = flashRows(pa) / fhpb;
+                Object[] args = {q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
+                    flags, start, att, workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
+                    layout.sink(), layout.recent(), fhpb, splits, scale};
                 dev.launchGrid(options.kvType().kernel(pa.kernel()), (n + ftpb - 1) / ftpb,
-                        c.numKvHeads() * (group / fhpb), splits, flashThreads(pa), flashSmem(pa, c.headDim()), q, k,
-                        v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start,
-                        att, workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
-                        layout.sink(), layout.recent(), fhpb, splits, scale);
+                        c.numKvHeads() * (group / fhpb), splits, flashThreads(pa), flashSmem(pa, c.headDim()),
+                        pa == PrefillAttention.WARP_SPECIALIZED ? withMaps(args, poolKeyMap, poolValueMap) : args);
             } else if (n == 1 && decode != null) {
                 int retrieval = layout.retrievalHeads(l);
                 int streaming = c.numKvHeads() - retrieval;
@@ -635,6 +642,28 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         int perWarp = 16 * (64 + 4) + 16 * 72 / 2 + 16 * (hd + 4) + 32;
         return (FLASH_ROWS + 2 * 64) * ld * 2 + 64 * 4 + 4 * perWarp * 4;
+    }
+
+    /**
+     * Whether flash_prefill_ws copies whole cached tiles with the tensor-copy engine here: bf16 KV,
+     * pages of whole 64-key tiles, the wgmma kernel's geometry, and cuTensorMapEncodeTiled bound.
+     */
+    private boolean tensorMapsFit(CudaDevice d) {
+        return options.kvType() == DeviceKvType.BF16 && options.pageTokens() % 64 == 0 && wgmmaFits(c, d)
+                && TensorMaps.available();
+    }
+
+    /**
+     * flash_prefill_ws's arguments: the shared list, then the pool's key and value tensor maps (by
+     * value) and whether to use them; without maps, zeros and 0 (every tile by cp.async).
+     */
+    static Object[] withMaps(Object[] args, byte[] keyMap, byte[] valueMap) {
+        Object[] all = java.util.Arrays.copyOf(args, args.length + 3);
+        boolean maps = keyMap != null && valueMap != null;
+        all[args.length] = maps ? keyMap : new byte[TensorMaps.BYTES];
+        all[args.length + 1] = maps ? valueMap : new byte[TensorMaps.BYTES];
+        all[args.length + 2] = maps ? 1 : 0;
+        return all;
     }
 
     /** Whether a tensor-core prefill kernel serves this geometry on this device. */

@@ -100,7 +100,8 @@ class CudaDuoKernelsTests {
         "128, 8, 8, 1500, 1, 24, false"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
-        int pageTokens = 16;
+        // from 128 cached positions, pages of 64: whole 64-key tiles that flash_prefill_ws copies by tensor map
+        int pageTokens = start >= 128 ? 64 : 16;
         int sink = 3;
         int recent = 10;
         int slots = sink + recent;
@@ -242,20 +243,31 @@ class CudaDuoKernelsTests {
             // the tensor-core prefill kernels: Q, K, V and P rounded to bf16, so a bf16-level tolerance
             String flash = kernelName(bf16, tc);
             Arrays.fill(out, Float.NaN);
-            CUdeviceptr dOut3 = up(out);
-            CUdeviceptr dPart3 = up(part);
             int ftpb = CudaLlamaModel.flashRows(tc) / hpb;
-            dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits,
-                    CudaLlamaModel.flashThreads(tc), smem, up(q),
-                    up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
+            // flash_prefill_ws: every tile by cp.async, and (bf16, 64-token pages) whole cached tiles by tensor map
+            boolean maps = tc == PrefillAttention.WARP_SPECIALIZED && bf16 && pageTokens % 64 == 0;
+            for (int pass = 0; pass < (maps ? 2 : 1); pass++) {
+                CUdeviceptr dOut3 = up(out);
+                CUdeviceptr dPart3 = up(part);
+                Object[] args = {up(q), up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
                     up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
-                    hpb, splits, scale);
-            if (splits > 1) {
-                CudaLlamaModel.combine(dev, dPart3, dOut3, n * heads, hd, splits);
+                    hpb, splits, scale};
+                if (tc == PrefillAttention.WARP_SPECIALIZED) {
+                    long rows = (long) pages * pageTokens;
+                    args = pass == 0 ? CudaLlamaModel.withMaps(args, null, null)
+                            : CudaLlamaModel.withMaps(args, TensorMaps.bf16Rows((CUdeviceptr) kPool, rows, hd, 64),
+                                    TensorMaps.bf16Rows((CUdeviceptr) vPool, rows, hd, 64));
+                }
+                dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits,
+                        CudaLlamaModel.flashThreads(tc), smem, args);
+                if (splits > 1) {
+                    CudaLlamaModel.combine(dev, dPart3, dOut3, n * heads, hd, splits);
+                }
+                dev.synchronize(flash);
+                float[] got = new float[out.length];
+                dev.download(dOut3, got, got.length);
+                assertMatches(got, expected, flash + (pass == 1 ? " (tensor maps)" : ""), TENSOR_CORE_TOLERANCE);
             }
-            dev.synchronize(flash);
-            dev.download(dOut3, out, out.length);
-            assertMatches(out, expected, flash, TENSOR_CORE_TOLERANCE);
         }
         if (n == 1 && hd % 32 == 0 && hd <= 128 && group <= 8) {
             // the decode-specialised kernel on the same cache

@@ -52,4 +52,34 @@ class PrefillAttentionTests {
             assertThat(2 * (smem + 1024)).isLessThanOrEqualTo(228 * 1024);
         }
     }
+
+    @Test
+    void tensorMapsShouldRefuseShapesTheCopyEngineCannotTile() {
+        // checked before the driver is called: rows of whole 64-column boxes, a 16-byte aligned base, 1..256 box rows
+        jcuda.driver.CUdeviceptr base = new jcuda.driver.CUdeviceptr();
+        assertThatThrownBy(() -> TensorMaps.bf16Rows(base, 1024, 96, 64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("96 bf16");
+        assertThatThrownBy(() -> TensorMaps.bf16Rows(base, 0, 128, 64)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> TensorMaps.bf16Rows(base, 1L << 32, 128, 64))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> TensorMaps.bf16Rows(base, 1024, 128, 512))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> TensorMaps.bf16Rows(base.withByteOffset(8), 1024, 128, 64))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0x8");
+    }
+
+    @Test
+    void theWarpSpecialisedKernelShouldTakeTheMapsByValueOrZerosWithout() {
+        Object[] args = {1, 2.0f};
+        byte[] k = new byte[TensorMaps.BYTES];
+        byte[] v = new byte[TensorMaps.BYTES];
+        Object[] with = CudaLlamaModel.withMaps(args, k, v);
+        assertThat(with).hasSize(5).startsWith(1, 2.0f);
+        assertThat(with[2]).isSameAs(k);
+        assertThat(with[3]).isSameAs(v);
+        assertThat(with[4]).isEqualTo(1);
+        Object[] without = CudaLlamaModel.withMaps(args, null, null);
+        assertThat((byte[]) without[2]).hasSize(128).containsOnly(0);
+        assertThat(without[4]).isEqualTo(0);
+    }
 }
