@@ -266,16 +266,22 @@ extern "C" __global__ void attention_combine(const float* __restrict__ part, flo
 // into its page. Streaming heads: positions below sink into the sink, and only the last `recent`
 // positions of the chunk into the ring (earlier ones would be overwritten within the chunk anyway,
 // and skipping them keeps each ring slot written by exactly one thread).
+// heads_of: 0 every head; 1 only retrieval heads, 2 only streaming heads. A retrieval head's pages
+// may be written before attention (1; flash_prefill_ws then copies the chunk's whole tiles from the
+// pool by tensor map): nothing in the chunk is overwritten. A streaming head's ring must be written
+// after (2): the chunk's positions replace ones its first queries still see.
 // grid = n · kv_heads, block = 32·ceil(head_dim / 32).
 template <typename KT>
 __device__ void kv_append(const float* __restrict__ k_chunk, const float* __restrict__ v_chunk, KT* __restrict__ k_pool,
                           KT* __restrict__ v_pool, const int* __restrict__ page_table, KT* __restrict__ k_ring,
                           KT* __restrict__ v_ring, const int* __restrict__ streaming, const int* __restrict__ start_ptr,
-                          int n, int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent) {
+                          int n, int kv_heads, int head_dim, int page_tokens, int max_pages, int sink, int recent,
+                          int heads_of) {
     const int t = blockIdx.x / kv_heads, g = blockIdx.x % kv_heads, d = threadIdx.x;
     if (d >= head_dim) return;
     const int start = *start_ptr;
     const bool stream = streaming[g] != 0;
+    if (heads_of == 1 && stream || heads_of == 2 && !stream) return;
     const long long row = duo_append_row(stream, start + t, start, n, g, page_table, max_pages, page_tokens, sink,
                                          recent);
     if (row < 0) return;
@@ -287,10 +293,10 @@ __device__ void kv_append(const float* __restrict__ k_chunk, const float* __rest
 #define KV_APPEND_ARGS(KT)                                                                                      \
     const float* k_chunk, const float* v_chunk, KT* k_pool, KT* v_pool, const int* page_table, KT* k_ring,      \
         KT* v_ring, const int* streaming, const int* start_ptr, int n, int kv_heads, int head_dim, int page_tokens, \
-        int max_pages, int sink, int recent
+        int max_pages, int sink, int recent, int heads_of
 #define KV_APPEND_CALL                                                                                         \
     k_chunk, v_chunk, k_pool, v_pool, page_table, k_ring, v_ring, streaming, start_ptr, n, kv_heads, head_dim, \
-        page_tokens, max_pages, sink, recent
+        page_tokens, max_pages, sink, recent, heads_of
 
 extern "C" __global__ void kv_append_f32kv(KV_APPEND_ARGS(float)) { kv_append<float>(KV_APPEND_CALL); }
 extern "C" __global__ void kv_append_bf16kv(KV_APPEND_ARGS(uint16_t)) { kv_append<uint16_t>(KV_APPEND_CALL); }

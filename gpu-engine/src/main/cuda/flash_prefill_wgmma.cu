@@ -300,7 +300,8 @@ __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT), const TensorMa
         // whole tiles of a retrieval head's cached positions by the tensor-copy engine: 64 positions from
         // a multiple of 64 lie in one page (page_tokens a multiple of 64), rows row..row + 63 of the pool
         const bool by_map = sizeof(KT) == 2 && tma && !stream && page_tokens % FP_KEYS == 0;
-        const int cached_end = min(v_end, start);  // a retrieval head's key index is its position
+        // a retrieval head's key index is its position; tma 2: the chunk's rows are in the pool too
+        const int cached_end = tma == 2 ? v_end : min(v_end, start);
         int pending = -1;  // the tile whose cp.async copies are issued but not yet handed over
         for (int it = 0; it < ntiles; it++) {
             const int s = it % WS_STAGES;
@@ -411,7 +412,9 @@ __device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT), const TensorMa
 #endif
 
 // the ws kernels' parameters after the shared list: the pool's key and value tensor maps (rows of
-// head_dim bf16, boxes of 64 rows × 64 dims, 128-byte swizzle), and whether to use them (tma)
+// head_dim bf16, boxes of 64 rows × 64 dims, 128-byte swizzle), and whether to use them (tma: 0 no;
+// 1 for cached positions; 2 also for the chunk's, which kv_append wrote to the retrieval heads' pages
+// before attention)
 #define WS_MAP_ARGS const __grid_constant__ TensorMap k_map, const __grid_constant__ TensorMap v_map, int tma
 
 template <typename KT>

@@ -482,7 +482,16 @@ public final class CudaLlamaModel implements AutoCloseable {
             }
             PrefillAttention pa = options.prefillAttention();
             int splitsToCombine = splits;
-            if (n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev)) {
+            boolean flash = n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev);
+            // flash_prefill_ws with tensor maps copies the chunk's own whole tiles from the pool too: the
+            // retrieval heads' pages are written before attention, the streaming heads' rings after
+            boolean chunkInPool = flash && pa == PrefillAttention.WARP_SPECIALIZED && poolKeyMap != null;
+            if (chunkInPool) {
+                dev.launchAsync(append, n * c.numKvHeads(), dimBlock, 0, k, v, poolKeys, poolValues,
+                        seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, n, c.numKvHeads(), hd,
+                        options.pageTokens(), maxPages, layout.sink(), layout.recent(), APPEND_RETRIEVAL);
+            }
+            if (flash) {
                 int fhpb = headsPerBlock(group);
                 int ftpb = flashRows(pa) / fhpb;
                 Object[] args = {q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
@@ -490,7 +499,8 @@ public final class CudaLlamaModel implements AutoCloseable {
                     layout.sink(), layout.recent(), fhpb, splits, scale};
                 dev.launchGrid(options.kvType().kernel(pa.kernel()), (n + ftpb - 1) / ftpb,
                         c.numKvHeads() * (group / fhpb), splits, flashThreads(pa), flashSmem(pa, c.headDim()),
-                        pa == PrefillAttention.WARP_SPECIALIZED ? withMaps(args, poolKeyMap, poolValueMap) : args);
+                        pa == PrefillAttention.WARP_SPECIALIZED
+                                ? withMaps(args, poolKeyMap, poolValueMap, chunkInPool) : args);
             } else if (n == 1 && decode != null) {
                 int retrieval = layout.retrievalHeads(l);
                 int streaming = c.numKvHeads() - retrieval;
@@ -527,7 +537,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             }
             dev.launchAsync(append, n * c.numKvHeads(), dimBlock, 0, k, v, poolKeys, poolValues, seq.pageTable(l),
                     seq.ringKeys(l), seq.ringValues(l), flags, start, n, c.numKvHeads(), hd, options.pageTokens(),
-                    maxPages, layout.sink(), layout.recent());
+                    maxPages, layout.sink(), layout.recent(), chunkInPool ? APPEND_STREAMING : APPEND_ALL);
             matmul(layer.wo, att, proj, h, c.qDim(), n);
             if (layer.bo != null) {
                 dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, proj, layer.bo, n, h);
@@ -655,16 +665,23 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     /**
      * flash_prefill_ws's arguments: the shared list, then the pool's key and value tensor maps (by
-     * value) and whether to use them; without maps, zeros and 0 (every tile by cp.async).
+     * value) and whether to use them (1: for cached positions; 2: for the chunk's as well, whose rows
+     * kv_append wrote to the retrieval heads' pages before attention); without maps, zeros and 0
+     * (every tile by cp.async).
      */
-    static Object[] withMaps(Object[] args, byte[] keyMap, byte[] valueMap) {
+    static Object[] withMaps(Object[] args, byte[] keyMap, byte[] valueMap, boolean chunkInPool) {
         Object[] all = java.util.Arrays.copyOf(args, args.length + 3);
         boolean maps = keyMap != null && valueMap != null;
         all[args.length] = maps ? keyMap : new byte[TensorMaps.BYTES];
         all[args.length + 1] = maps ? valueMap : new byte[TensorMaps.BYTES];
-        all[args.length + 2] = maps ? 1 : 0;
+        all[args.length + 2] = maps ? chunkInPool ? 2 : 1 : 0;
         return all;
     }
+
+    /** kv_append's heads_of: every head, only retrieval heads (before attention), only streaming heads. */
+    static final int APPEND_ALL = 0;
+    static final int APPEND_RETRIEVAL = 1;
+    static final int APPEND_STREAMING = 2;
 
     /** Whether a tensor-core prefill kernel serves this geometry on this device. */
     static boolean flashFits(PrefillAttention kernel, ModelConfig c, CudaDevice dev) {

@@ -244,19 +244,24 @@ class CudaDuoKernelsTests {
             String flash = kernelName(bf16, tc);
             Arrays.fill(out, Float.NaN);
             int ftpb = CudaLlamaModel.flashRows(tc) / hpb;
-            // flash_prefill_ws: every tile by cp.async, and (bf16, 64-token pages) whole cached tiles by tensor map
+            // flash_prefill_ws: every tile by cp.async; (bf16, 64-token pages) whole cached tiles by tensor map;
+            // and with the chunk's retrieval-head rows in the pool as well (kv_append before attention)
             boolean maps = tc == PrefillAttention.WARP_SPECIALIZED && bf16 && pageTokens % 64 == 0;
-            for (int pass = 0; pass < (maps ? 2 : 1); pass++) {
+            for (int pass = 0; pass < (maps ? 3 : 1); pass++) {
                 CUdeviceptr dOut3 = up(out);
                 CUdeviceptr dPart3 = up(part);
-                Object[] args = {up(q), up(kChunk), up(vChunk), kPool, vPool, up(pageTable), kRing, vRing, up(flags),
+                Object kp = pass == 2 ? up(toBf16(withChunk(poolK, keys, streaming, pageTable, maxPages, pageTokens,
+                        start, n, hd))) : kPool;
+                Object vp = pass == 2 ? up(toBf16(withChunk(poolV, values, streaming, pageTable, maxPages, pageTokens,
+                        start, n, hd))) : vPool;
+                Object[] args = {up(q), up(kChunk), up(vChunk), kp, vp, up(pageTable), kRing, vRing, up(flags),
                     up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
                     hpb, splits, scale};
                 if (tc == PrefillAttention.WARP_SPECIALIZED) {
                     long rows = (long) pages * pageTokens;
-                    args = pass == 0 ? CudaLlamaModel.withMaps(args, null, null)
-                            : CudaLlamaModel.withMaps(args, TensorMaps.bf16Rows((CUdeviceptr) kPool, rows, hd, 64),
-                                    TensorMaps.bf16Rows((CUdeviceptr) vPool, rows, hd, 64));
+                    args = pass == 0 ? CudaLlamaModel.withMaps(args, null, null, false)
+                            : CudaLlamaModel.withMaps(args, TensorMaps.bf16Rows((CUdeviceptr) kp, rows, hd, 64),
+                                    TensorMaps.bf16Rows((CUdeviceptr) vp, rows, hd, 64), pass == 2);
                 }
                 dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits,
                         CudaLlamaModel.flashThreads(tc), smem, args);
@@ -266,7 +271,8 @@ class CudaDuoKernelsTests {
                 dev.synchronize(flash);
                 float[] got = new float[out.length];
                 dev.download(dOut3, got, got.length);
-                assertMatches(got, expected, flash + (pass == 1 ? " (tensor maps)" : ""), TENSOR_CORE_TOLERANCE);
+                String form = pass == 1 ? " (tensor maps)" : pass == 2 ? " (chunk in pool)" : "";
+                assertMatches(got, expected, flash + form, TENSOR_CORE_TOLERANCE);
             }
         }
         if (n == 1 && hd % 32 == 0 && hd <= 128 && group <= 8) {
@@ -338,6 +344,19 @@ class CudaDuoKernelsTests {
         assertThat(Math.sqrt(num / den)).as(what).isLessThanOrEqualTo(tolerance);
     }
 
+    /** A copy of a pool with the chunk's positions (start..start + n − 1) of the retrieval heads in their pages. */
+    private static float[] withChunk(float[] pool, float[][] rows, boolean[] streaming, int[] pageTable, int maxPages,
+            int pageTokens, int start, int n, int hd) {
+        float[] copy = pool.clone();
+        for (int g = 0; g < streaming.length; g++) {
+            for (int p = start; p < start + n && !streaming[g]; p++) {
+                int at = (pageTable[g * maxPages + p / pageTokens] * pageTokens + p % pageTokens) * hd;
+                System.arraycopy(rows[g], p * hd, copy, at, hd);
+            }
+        }
+        return copy;
+    }
+
     static short[] toBf16(float[] a) {
         short[] s = new short[a.length];
         for (int i = 0; i < a.length; i++) {
@@ -361,7 +380,11 @@ class CudaDuoKernelsTests {
         int[] pageTable = {5, 1, 3, -1, -1, -1, 0, 4, 2};
         float[] k = random(n * kvHeads * hd);
         float[] v = random(n * kvHeads * hd);
-        for (boolean bf16 : new boolean[] {false, true}) {
+        // every head in one launch, and (as flash_prefill_ws's prefill does) retrieval heads, then streaming heads
+        for (int form = 0; form < 4; form++) {
+            boolean bf16 = form % 2 == 1;
+            int[] headsOf = form < 2 ? new int[] {CudaLlamaModel.APPEND_ALL}
+                    : new int[] {CudaLlamaModel.APPEND_RETRIEVAL, CudaLlamaModel.APPEND_STREAMING};
             float[] pool = new float[6 * pageTokens * hd];
             float[] ring = new float[kvHeads * slots * hd];
             Arrays.fill(pool, Float.NaN);
@@ -370,9 +393,11 @@ class CudaDuoKernelsTests {
             Object vPool = bf16 ? up(toBf16(pool)) : up(pool);
             Object kRing = bf16 ? up(toBf16(ring)) : up(ring);
             Object vRing = bf16 ? up(toBf16(ring)) : up(ring);
-            dev.launchAsync(bf16 ? "kv_append_bf16kv" : "kv_append_f32kv", n * kvHeads, 32, 0, up(k), up(v), kPool,
-                    vPool, up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), n, kvHeads, hd, pageTokens,
-                    maxPages, sink, recent);
+            for (int which : headsOf) {
+                dev.launchAsync(bf16 ? "kv_append_bf16kv" : "kv_append_f32kv", n * kvHeads, 32, 0, up(k), up(v),
+                        kPool, vPool, up(pageTable), kRing, vRing, up(flags), up(new int[] {start}), n, kvHeads, hd,
+                        pageTokens, maxPages, sink, recent, which);
+            }
             dev.synchronize("kv_append");
             float[][] got = new float[4][];
             Object[] bufs = {kPool, vPool, kRing, vRing};
@@ -582,7 +607,7 @@ class CudaDuoKernelsTests {
                                 up(cos), up(sin), heads, kvHeads, hd, hasBias);
                         dev.launchAsync("kv_append" + suffix, kvHeads, 64, 0, b[1], b[2], b[3], b[4], up(pageTable),
                                 b[5], b[6], up(flags), up(new int[] {start}), 1, kvHeads, hd, pageTokens, maxPages,
-                                sink, recent);
+                                sink, recent, CudaLlamaModel.APPEND_ALL);
                     } else {
                         dev.launchAsync("qkv_rope_append" + suffix, heads + 2 * kvHeads, 32, 0, b[0], b[1], b[2], bq,
                                 bk, bv, up(cos), up(sin), b[3], b[4], up(pageTable), b[5], b[6], up(flags),

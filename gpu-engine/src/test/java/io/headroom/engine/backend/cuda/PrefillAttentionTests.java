@@ -73,12 +73,13 @@ class PrefillAttentionTests {
         Object[] args = {1, 2.0f};
         byte[] k = new byte[TensorMaps.BYTES];
         byte[] v = new byte[TensorMaps.BYTES];
-        Object[] with = CudaLlamaModel.withMaps(args, k, v);
+        Object[] with = CudaLlamaModel.withMaps(args, k, v, false);
         assertThat(with).hasSize(5).startsWith(1, 2.0f);
         assertThat(with[2]).isSameAs(k);
         assertThat(with[3]).isSameAs(v);
         assertThat(with[4]).isEqualTo(1);
-        Object[] without = CudaLlamaModel.withMaps(args, null, null);
+        assertThat(CudaLlamaModel.withMaps(args, k, v, true)[4]).isEqualTo(2); // the chunk's rows in the pool too
+        Object[] without = CudaLlamaModel.withMaps(args, null, null, true);
         assertThat((byte[]) without[2]).hasSize(128).containsOnly(0);
         assertThat(without[4]).isEqualTo(0);
     }
