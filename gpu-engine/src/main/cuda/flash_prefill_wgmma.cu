@@ -185,23 +185,27 @@ struct WgmmaProducts {
 
 // ---------------------------------------------------------------------------------------------
 // flash_prefill_ws_{f32kv,bf16kv}: the same attention with the block's work split by warp role
-// (warp specialisation, FlashAttention-3's arrangement without the tensor-copy engine). A block of
-// WS_THREADS = 384 serves WS_ROWS = 128 query rows. Warpgroup 0 only stages K/V tiles (the key and
-// vector phases of flash_prefill_mma, by its 128 threads) into a ring of WS_STAGES buffers;
-// warpgroups 1 and 2 (64 rows each, one m64 operand) only multiply and run the softmax (fpm_tile).
-// So staging takes none of the consumers' issue slots or address registers, and each staged tile
-// serves 128 rows instead of 64. Hand-over through mbarriers: full[s] completes when the producer's
-// 128 threads have their copies of slot s landed and fenced for the async proxy (wgmma reads), and
-// empty[s] when the consumers' 256 threads are done reading it.
-// Measured (H100, 8B geometry, bf16 KV, one 2048-token chunk after 129,024 positions; each pair in one
-// call): 0.467 s against flash_prefill_wgmma's 0.519 (4df7ece); with the two consumers taking turns on
-// the tensor core (TensorTurns), 0.466 s against 0.490 without and 0.528 for wgmma (4b9dcb0); 8B full
-// 32K prefill 2.01 s against 2.10. Still about 360 TFLOPS: each product is waited for before the
-// softmax (src/docs/bench/cuda-resident.md, "Prefill attention: warp-specialised, with ping-pong").
+// (warp specialisation, FlashAttention-3's arrangement). A block of WS_THREADS = 384 serves WS_ROWS =
+// 128 query rows. Warpgroup 0 (the producer, WS_PRODUCER_REGS after setmaxnreg) only stages K/V tiles
+// into a ring of WS_STAGES buffers: a retrieval head's whole 64-key tiles from the pool by the
+// tensor-copy engine (tma: one thread, four box copies, bytes counted on the slot's mbarrier), every
+// other tile (streaming heads' ring, partial tiles, f32 KV, no maps) by flash_prefill_mma's key and
+// vector phases over its 128 threads. Warpgroups 1 and 2 (64 rows each, one m64 operand;
+// WS_CONSUMER_REGS) only multiply and run the softmax, taking turns on the tensor core (TensorTurns),
+// and overlap each tile's softmax with the previous tile's P·V (the consumer loop below). Hand-over
+// through mbarriers: full[s] completes when the producer's 128 threads have arrived (their copies of
+// slot s landed and fenced for the async proxy, or its positions written) and its tensor copies'
+// bytes are in; empty[s] when the consumers' 256 threads are done reading it.
+// Measured (H100, 8B geometry, bf16 KV, one 2048-token chunk after 129,024 positions; each row one
+// call): 0.466 s for this kernel without overlap or tensor copies (4b9dcb0; 0.528 for wgmma); with the
+// overlap alone 0.48 s, as the producer was the bound (5119fe4); with tensor-copy tiles 0.331–0.335 s
+// against 0.483 (182652a); the chunk's own tiles from the pool too, 0.323 against 0.328 (b5dc5f7).
+// 8B full 128K prefill 13.04 s, 1.54× its FLOP floor (src/docs/bench/cuda-resident.md, "Prefill
+// attention: the tensor-copy engine").
 // Launch: grid = (ceil(n / (WS_ROWS / hpb)), kv_heads · group / hpb, splits), block = WS_THREADS,
 // one block per SM; dynamic shared memory CudaLlamaModel.flashSmem(WS): WS_STAGES (K, V) tile pairs
 // from a 1024-byte boundary, Q (WS_ROWS × (HD + 8) bf16), WS_STAGES × FP_KEYS row offsets and
-// positions, 2 · WS_STAGES mbarriers.
+// positions, 2 · WS_STAGES mbarriers; then the WS_MAP_ARGS (below).
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
