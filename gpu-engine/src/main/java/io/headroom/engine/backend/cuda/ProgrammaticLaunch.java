@@ -7,9 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import jcuda.NativePointerObject;
 import jcuda.driver.CUdeviceptr;
@@ -33,21 +31,10 @@ final class ProgrammaticLaunch {
     /** sizeof(CUlaunchConfig): 7 unsigned ints, the stream at 32, the attributes at 40, their count at 48. */
     private static final long CONFIG_BYTES = 56;
 
-    private static final MethodHandle LAUNCH_KERNEL_EX = bind();
+    private static final MethodHandle LAUNCH_KERNEL_EX = LibCuda.function("cuLaunchKernelEx",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
 
     private ProgrammaticLaunch() {
-    }
-
-    private static MethodHandle bind() {
-        try {
-            Linker linker = Linker.nativeLinker();
-            return SymbolLookup.libraryLookup("libcuda.so.1", Arena.global()).find("cuLaunchKernelEx")
-                    .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
-                            ADDRESS)))
-                    .orElse(null);
-        } catch (IllegalArgumentException | IllegalCallerException | UnsupportedOperationException e) {
-            return null; // no libcuda.so.1 to bind, or native access refused: plain launches
-        }
     }
 
     /** Whether cuLaunchKernelEx could be bound. */

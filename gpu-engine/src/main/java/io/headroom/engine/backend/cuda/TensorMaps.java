@@ -6,9 +6,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import jcuda.driver.CUdeviceptr;
@@ -33,21 +31,11 @@ final class TensorMaps {
     private static final int L2_PROMOTION_256B = 3;
     private static final int OOB_FILL_NONE = 0;
 
-    private static final MethodHandle ENCODE_TILED = bind();
+    private static final MethodHandle ENCODE_TILED = LibCuda.function("cuTensorMapEncodeTiled",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
 
     private TensorMaps() {
-    }
-
-    private static MethodHandle bind() {
-        try {
-            Linker linker = Linker.nativeLinker();
-            return SymbolLookup.libraryLookup("libcuda.so.1", Arena.global()).find("cuTensorMapEncodeTiled")
-                    .map(s -> linker.downcallHandle(s, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT,
-                            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)))
-                    .orElse(null);
-        } catch (IllegalArgumentException | IllegalCallerException | UnsupportedOperationException e) {
-            return null; // no libcuda.so.1 to bind, or native access refused: no tensor maps
-        }
     }
 
     /** Whether cuTensorMapEncodeTiled could be bound. */
