@@ -50,6 +50,7 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // B fragments by ldmatrix.x4 (two k-steps per load), V's by ldmatrix.x4.trans (two 8-dim tiles).
 template <int HD>
 struct MmaSyncProducts {
+    static constexpr int KEYS = FP_KEYS;
     static constexpr int LD = HD + 8;
     static constexpr int TILE = FP_KEYS * LD;
     static constexpr int ALIGN = 16;
@@ -102,14 +103,15 @@ struct MmaSyncProducts {
     }
 };
 
-// Key phase of staging a tile: threads 0..FP_KEYS−1 write key vt + tid's position (INT_MAX past the
+// Key phase of staging a tile: threads 0..KEYS−1 write key vt + tid's position (INT_MAX past the
 // range) to ps and, for a cached key, the element offset of its row in the pool or ring to rs.
+template <int KEYS = FP_KEYS>
 __device__ __forceinline__ void fpm_stage_keys(int* ps, long long* rs, const DuoRanges& kr, int vt, int v_end,
                                                int start, int g, bool stream, int hd,
                                                const int* __restrict__ page_table, int max_pages, int page_tokens,
                                                int sink, int recent) {
     const int j = threadIdx.x;
-    if (j >= FP_KEYS || vt >= v_end) return;
+    if (j >= KEYS || vt >= v_end) return;
     const int vi = vt + j;
     const int p = vi < v_end ? duo_position(kr, vi) : 0x7fffffff;
     ps[j] = p;
@@ -125,9 +127,9 @@ __device__ __forceinline__ void fpm_stage_vectors(__nv_bfloat16* ks, __nv_bfloat
                                                   const long long* rs, int start, int g, int kv_heads,
                                                   const float* __restrict__ k_chunk, const float* __restrict__ v_chunk,
                                                   const KT* __restrict__ k_cache, const KT* __restrict__ v_cache) {
-    static_assert(FP_KEYS * (HD / 8) % FP_THREADS == 0, "whole passes");
+    static_assert(P::KEYS * (HD / 8) % FP_THREADS == 0, "whole passes");
 #pragma unroll
-    for (int pass = 0; pass < FP_KEYS * (HD / 8) / FP_THREADS; pass++) {  // unrolled: the thread's dims and
+    for (int pass = 0; pass < P::KEYS * (HD / 8) / FP_THREADS; pass++) {  // unrolled: the thread's dims and
         const int c = threadIdx.x + pass * FP_THREADS;                       // its keys' offsets fold
         int j, d;
         P::chunk(c, j, d);
@@ -206,18 +208,27 @@ struct NoTurns {
 
 // Whether every key of a tile (positions ps, INT_MAX past the range) is visible to every row of the
 // warp's strip rw (causal, streaming window, range): then the tile needs no mask.
+template <int KEYS = FP_KEYS>
 __device__ __forceinline__ bool fpm_all_visible(const FpmRows& rw, const int* ps, bool stream, int sink, int recent) {
+    static_assert(KEYS % 64 == 0, "two positions per lane and pass");
     const int lane = threadIdx.x & 31, i_lo = rw.i_lo, i_hi = rw.i_hi;
     const int p0 = ps[lane], p1 = ps[lane + 32];
     const bool seen0 = p0 <= i_lo && (!stream || p0 < sink || p0 > i_hi - recent);
     const bool seen1 = p1 <= i_lo && (!stream || p1 < sink || p1 > i_hi - recent);
-    return __all_sync(0xffffffffu, seen0 && seen1);
+    bool seen = seen0 && seen1;
+#pragma unroll
+    for (int k = 64; k < KEYS; k += 32) {  // 128-key tiles: two more positions per lane
+        const int p = ps[k + lane];
+        seen = seen && p <= i_lo && (!stream || p < sink || p > i_hi - recent);
+    }
+    return __all_sync(0xffffffffu, seen);
 }
 
 // The online softmax of one tile's scores s (the strip's 16 × FP_KEYS accumulators, log2 domain): the
 // mask unless all_visible, the rows' new maxima (ma, mb), s turned into P = 2^(s − m), the running sums
 // (la, lb) rescaled and added to; aa, ab: the factors O must be rescaled by before P · V is added.
-__device__ __forceinline__ void fpm_softmax(float (&s)[FP_KEYS / 8][4], float& ma, float& mb, float& la, float& lb,
+template <int KEYS = FP_KEYS>
+__device__ __forceinline__ void fpm_softmax(float (&s)[KEYS / 8][4], float& ma, float& mb, float& la, float& lb,
                                             float& aa, float& ab, const FpmRows& rw, const int* ps, bool stream,
                                             int sink, int recent, bool all_visible) {
     const int tig = threadIdx.x & 3;
@@ -225,7 +236,7 @@ __device__ __forceinline__ void fpm_softmax(float (&s)[FP_KEYS / 8][4], float& m
     const bool va = rw.va, vb = rw.vb;
     if (!all_visible) {  // mask: causal, streaming window, past the range, rows past the block's
 #pragma unroll
-        for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+        for (int nt = 0; nt < KEYS / 8; nt++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int p = ps[nt * 8 + 2 * tig + (e & 1)];
@@ -238,7 +249,7 @@ __device__ __forceinline__ void fpm_softmax(float (&s)[FP_KEYS / 8][4], float& m
     // the rows' new maxima
     float mxa = -INFINITY, mxb = -INFINITY;
 #pragma unroll
-    for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+    for (int nt = 0; nt < KEYS / 8; nt++) {
         mxa = fmaxf(mxa, fmaxf(s[nt][0], s[nt][1]));
         mxb = fmaxf(mxb, fmaxf(s[nt][2], s[nt][3]));
     }
@@ -256,7 +267,7 @@ __device__ __forceinline__ void fpm_softmax(float (&s)[FP_KEYS / 8][4], float& m
     mb = nb;
     float sa = 0.f, sb = 0.f;
 #pragma unroll
-    for (int nt = 0; nt < FP_KEYS / 8; nt++) {
+    for (int nt = 0; nt < KEYS / 8; nt++) {
         s[nt][0] = fast_exp2(s[nt][0] - za);
         s[nt][1] = fast_exp2(s[nt][1] - za);
         s[nt][2] = fast_exp2(s[nt][2] - zb);
@@ -284,9 +295,10 @@ __device__ __forceinline__ void fpm_rescale(float (&o)[HD / 8][4], float aa, flo
 }
 
 // P's A fragments for O += P · V (bf16): S's accumulators of key tiles 2·kk and 2·kk + 1.
-__device__ __forceinline__ void fpm_pack(uint32_t (&pa)[FP_KEYS / 16][4], const float (&s)[FP_KEYS / 8][4]) {
+template <int KEYS = FP_KEYS>
+__device__ __forceinline__ void fpm_pack(uint32_t (&pa)[KEYS / 16][4], const float (&s)[KEYS / 8][4]) {
 #pragma unroll
-    for (int kk = 0; kk < FP_KEYS / 16; kk++) {
+    for (int kk = 0; kk < KEYS / 16; kk++) {
         pa[kk][0] = bf16x2(s[2 * kk][0], s[2 * kk][1]);
         pa[kk][1] = bf16x2(s[2 * kk][2], s[2 * kk][3]);
         pa[kk][2] = bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);

@@ -106,7 +106,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--prefill-attention", paramLabel = "KERNEL", description = "cuda: prefill attention kernel: "
             + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments), wgmma (the same on "
             + "Hopper's warpgroup MMA; mma on other GPUs), ws (wgmma with one warpgroup staging tiles for two that "
-            + "multiply; mma on other GPUs) or cuda-cores (duo_attention). Default: ws, cuda-cores with --exact")
+            + "multiply; mma on other GPUs), ws128 (ws with 128-key tiles) or cuda-cores (duo_attention). Default: "
+            + "ws, cuda-cores with --exact")
     String prefillAttention;
 
     @Option(names = "--gemm", paramLabel = "KERNEL", description = "cuda: prefill projections: cublas (where "

@@ -167,7 +167,7 @@ public final class CudaDevice implements AutoCloseable {
                 check(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
                 if (kernel.startsWith("duo_") || kernel.startsWith("flash_prefill")) {
                     // beyond the default 48 KiB: duo_attention needs up to 96 KiB (head_dim 256),
-                    // duo_decode ~105 KiB, flash_prefill up to ~125 KiB and flash_prefill_ws ~167 KiB
+                    // duo_decode ~105 KiB, flash_prefill up to ~125 KiB and flash_prefill_ws(128) ~167 KiB
                     // (head_dim 128); as much as the device allows
                     int cap = kernel.startsWith("duo_attention") ? 96 * 1024
                             : kernel.startsWith("flash_prefill_ws") ? maxSharedOptin : 160 * 1024;
@@ -238,7 +238,8 @@ public final class CudaDevice implements AutoCloseable {
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};
             case "flash_prefill_wgmma.fatbin" -> new String[] {"flash_prefill_wgmma_f32kv",
-                "flash_prefill_wgmma_bf16kv", "flash_prefill_ws_f32kv", "flash_prefill_ws_bf16kv"};
+                "flash_prefill_wgmma_bf16kv", "flash_prefill_ws_f32kv", "flash_prefill_ws_bf16kv",
+                "flash_prefill_ws128_f32kv", "flash_prefill_ws128_bf16kv"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t", "matmul_bf16_1t_norm",
                 "matmul_bf16_1t_norm_swiglu", "matmul_bf16_1t_residual"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};

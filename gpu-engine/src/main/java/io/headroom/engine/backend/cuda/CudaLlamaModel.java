@@ -207,7 +207,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.c = config;
         // wgmma is Hopper code (sm_90a) for head_dim 64 and 128; elsewhere the same kernel on mma.sync
         PrefillAttention prefill = (options.prefillAttention() == PrefillAttention.WGMMA
-                || options.prefillAttention() == PrefillAttention.WARP_SPECIALIZED) && !wgmmaFits(config, dev)
+                || options.prefillAttention().warpSpecialized()) && !wgmmaFits(config, dev)
                 ? PrefillAttention.TENSOR_CORES_MMA : options.prefillAttention();
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
@@ -253,7 +253,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             pool = new PagePool(plan.pages());
             cublas = options.cublas() && options.tensorCores() ? Cublas.open(dev).orElse(null) : null;
             bf16In = cublas != null ? alloc(bf16InBytes(c, n)) : null;
-            boolean maps = this.options.prefillAttention() == PrefillAttention.WARP_SPECIALIZED && tensorMapsFit(dev);
+            boolean maps = this.options.prefillAttention().warpSpecialized() && tensorMapsFit(dev);
             long poolRows = (long) plan.pages() * this.options.pageTokens();
             poolKeyMap = maps ? TensorMaps.bf16Rows(poolKeys, poolRows, c.headDim(), 64) : null;
             poolValueMap = maps ? TensorMaps.bf16Rows(poolValues, poolRows, c.headDim(), 64) : null;
@@ -485,7 +485,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             boolean flash = n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev);
             // flash_prefill_ws with tensor maps copies the chunk's own whole tiles from the pool too: the
             // retrieval heads' pages are written before attention, the streaming heads' rings after
-            boolean chunkInPool = flash && pa == PrefillAttention.WARP_SPECIALIZED && poolKeyMap != null;
+            boolean chunkInPool = flash && pa.warpSpecialized() && poolKeyMap != null;
             if (chunkInPool) {
                 dev.launchAsync(append, n * c.numKvHeads(), dimBlock, 0, k, v, poolKeys, poolValues,
                         seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l), flags, start, n, c.numKvHeads(), hd,
@@ -499,8 +499,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                     layout.sink(), layout.recent(), fhpb, splits, scale};
                 dev.launchGrid(options.kvType().kernel(pa.kernel()), (n + ftpb - 1) / ftpb,
                         c.numKvHeads() * (group / fhpb), splits, flashThreads(pa), flashSmem(pa, c.headDim()),
-                        pa == PrefillAttention.WARP_SPECIALIZED
-                                ? withMaps(args, poolKeyMap, poolValueMap, chunkInPool) : args);
+                        pa.warpSpecialized() ? withMaps(args, poolKeyMap, poolValueMap, chunkInPool) : args);
             } else if (n == 1 && decode != null) {
                 int retrieval = layout.retrievalHeads(l);
                 int streaming = c.numKvHeads() - retrieval;
@@ -614,15 +613,17 @@ public final class CudaLlamaModel implements AutoCloseable {
     private static final int FLASH_ROWS = 64;
     /** flash_prefill_ws's ring of K/V tile pairs (WS_STAGES in flash_prefill_wgmma.cu). */
     private static final int WS_STAGES = 4;
+    /** flash_prefill_ws128's K and V rings (WS128_STAGES) of 128-key tiles. */
+    private static final int WS128_STAGES = 2;
 
     /** Query rows (tokens × packed heads) one block of a tensor-core prefill kernel serves. */
     static int flashRows(PrefillAttention kernel) {
-        return kernel == PrefillAttention.WARP_SPECIALIZED ? 2 * FLASH_ROWS : FLASH_ROWS;
+        return kernel.warpSpecialized() ? 2 * FLASH_ROWS : FLASH_ROWS;
     }
 
     /** Threads of one block of a tensor-core prefill kernel: 4 warps; flash_prefill_ws's three warpgroups. */
     static int flashThreads(PrefillAttention kernel) {
-        return kernel == PrefillAttention.WARP_SPECIALIZED ? 384 : 128;
+        return kernel.warpSpecialized() ? 384 : 128;
     }
 
     /** Whether the wgmma prefill kernel serves this geometry on this device (sm_90a code, head_dim 64 or 128). */
@@ -642,6 +643,11 @@ public final class CudaLlamaModel implements AutoCloseable {
             // WS_STAGES swizzled K/V tile pairs from a 1024-byte boundary, Q (128 rows), WS_STAGES × (rows,
             // positions), 2 · WS_STAGES mbarriers
             return WS_STAGES * (2 * 64 * hd * 2 + 64 * (8 + 4) + 2 * 8) + 1008 + 2 * FLASH_ROWS * ld * 2;
+        }
+        if (kernel == PrefillAttention.WARP_SPECIALIZED_128) {
+            // 2 · WS128_STAGES swizzled 128-key tiles from a 1024-byte boundary, Q (128 rows, swizzled, unpadded),
+            // WS128_STAGES × 128 (rows, positions), 4 · WS128_STAGES mbarriers
+            return WS128_STAGES * (2 * 128 * hd * 2 + 128 * (8 + 4) + 4 * 8) + 1008 + 2 * FLASH_ROWS * hd * 2;
         }
         if (kernel == PrefillAttention.WGMMA) {
             // unpadded swizzled K/V tiles from a 1024-byte boundary (up to 1008 bytes of slack), Q among them

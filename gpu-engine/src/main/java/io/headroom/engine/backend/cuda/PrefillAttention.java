@@ -26,7 +26,12 @@ public enum PrefillAttention {
      * stages the K/V tiles, two multiply (128 query rows per block); the same geometries and rounding
      * as {@link #WGMMA}, and {@link #TENSOR_CORES_MMA} elsewhere.
      */
-    WARP_SPECIALIZED("flash_prefill_ws");
+    WARP_SPECIALIZED("flash_prefill_ws"),
+    /**
+     * {@code flash_prefill_ws128}: {@link #WARP_SPECIALIZED} with 128-key tiles, Q read from shared
+     * memory by the products, and separate K and V rings; the same geometries, rounding and fallback.
+     */
+    WARP_SPECIALIZED_128("flash_prefill_ws128");
 
     private final String kernel;
 
@@ -34,12 +39,17 @@ public enum PrefillAttention {
         this.kernel = kernel;
     }
 
+    /** Whether this is one of the warp-specialised kernels (three warpgroups, 128 rows, tensor maps). */
+    public boolean warpSpecialized() {
+        return this == WARP_SPECIALIZED || this == WARP_SPECIALIZED_128;
+    }
+
     /** The kernel's base name (without the KV type suffix). */
     public String kernel() {
         return kernel;
     }
 
-    /** Parses cuda-cores, tensor-cores, mma, wgmma or ws (warp-specialized); the error names the choices. */
+    /** Parses cuda-cores, tensor-cores, mma, wgmma, ws (warp-specialized) or ws128; the error names the choices. */
     public static PrefillAttention parse(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "cuda-cores" -> CUDA_CORES;
@@ -47,8 +57,9 @@ public enum PrefillAttention {
             case "mma" -> TENSOR_CORES_MMA;
             case "wgmma" -> WGMMA;
             case "ws", "warp-specialized" -> WARP_SPECIALIZED;
+            case "ws128" -> WARP_SPECIALIZED_128;
             default -> throw new IllegalArgumentException("unknown prefill attention '" + name
-                    + "' (cuda-cores, tensor-cores, mma, wgmma, ws)");
+                    + "' (cuda-cores, tensor-cores, mma, wgmma, ws, ws128)");
         };
     }
 }

@@ -97,7 +97,7 @@ class CudaDuoKernelsTests {
         "16, 4, 2, 3, 65, 1, false", "64, 16, 4, 2000, 1, 4, true", "128, 8, 8, 1500, 1, 1, true",
         "48, 8, 2, 30, 40, 1, true", "80, 8, 2, 300, 1, 2, true", "128, 32, 8, 700, 150, 3, true",
         "64, 8, 2, 129, 64, 1, true", "128, 32, 8, 3000, 1, 40, true", "64, 8, 8, 2500, 1, 33, true",
-        "128, 8, 8, 1500, 1, 24, false"})
+        "128, 8, 8, 1500, 1, 24, false", "128, 8, 2, 1200, 40, 1, true"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
         // from 128 cached positions, pages of 64: whole 64-key tiles that flash_prefill_ws copies by tensor map
@@ -231,12 +231,12 @@ class CudaDuoKernelsTests {
         dev.download(dOut, out, out.length);
         assertMatches(out, expected, kernel);
         for (PrefillAttention tc : List.of(PrefillAttention.TENSOR_CORES, PrefillAttention.TENSOR_CORES_MMA,
-                PrefillAttention.WGMMA, PrefillAttention.WARP_SPECIALIZED)) {
+                PrefillAttention.WGMMA, PrefillAttention.WARP_SPECIALIZED, PrefillAttention.WARP_SPECIALIZED_128)) {
             int smem = CudaLlamaModel.flashSmem(tc, hd);
             if (n == 1 || hd % 16 != 0 || hd > 128 || smem > dev.maxSharedMemoryOptin()) {
                 continue;
             }
-            boolean hopper = tc == PrefillAttention.WGMMA || tc == PrefillAttention.WARP_SPECIALIZED;
+            boolean hopper = tc == PrefillAttention.WGMMA || tc.warpSpecialized();
             if (hopper && (dev.computeCapability() != 90 || hd != 64 && hd != 128)) {
                 continue; // Hopper code (sm_90a) for head_dim 64 and 128
             }
@@ -244,9 +244,9 @@ class CudaDuoKernelsTests {
             String flash = kernelName(bf16, tc);
             Arrays.fill(out, Float.NaN);
             int ftpb = CudaLlamaModel.flashRows(tc) / hpb;
-            // flash_prefill_ws: every tile by cp.async; (bf16, 64-token pages) whole cached tiles by tensor map;
-            // and with the chunk's retrieval-head rows in the pool as well (kv_append before attention)
-            boolean maps = tc == PrefillAttention.WARP_SPECIALIZED && bf16 && pageTokens % 64 == 0;
+            // flash_prefill_ws(128): every tile by cp.async; (bf16, 64-token pages) whole cached tiles by tensor
+            // map; and with the chunk's retrieval-head rows in the pool as well (kv_append before attention)
+            boolean maps = tc.warpSpecialized() && bf16 && pageTokens % 64 == 0;
             for (int pass = 0; pass < (maps ? 3 : 1); pass++) {
                 CUdeviceptr dOut3 = up(out);
                 CUdeviceptr dPart3 = up(part);
@@ -257,7 +257,7 @@ class CudaDuoKernelsTests {
                 Object[] args = {up(q), up(kChunk), up(vChunk), kp, vp, up(pageTable), kRing, vRing, up(flags),
                     up(new int[] {start}), dOut3, dPart3, n, heads, kvHeads, hd, pageTokens, maxPages, sink, recent,
                     hpb, splits, scale};
-                if (tc == PrefillAttention.WARP_SPECIALIZED) {
+                if (tc.warpSpecialized()) {
                     long rows = (long) pages * pageTokens;
                     args = pass == 0 ? CudaLlamaModel.withMaps(args, null, null, false)
                             : CudaLlamaModel.withMaps(args, TensorMaps.bf16Rows((CUdeviceptr) kp, rows, hd, 64),

@@ -15,9 +15,13 @@ class PrefillAttentionTests {
         assertThat(PrefillAttention.parse("mma")).isEqualTo(PrefillAttention.TENSOR_CORES_MMA);
         assertThat(PrefillAttention.parse("WGMMA")).isEqualTo(PrefillAttention.WGMMA);
         assertThat(PrefillAttention.parse("ws")).isEqualTo(PrefillAttention.WARP_SPECIALIZED);
+        assertThat(PrefillAttention.parse("ws128")).isEqualTo(PrefillAttention.WARP_SPECIALIZED_128);
+        assertThat(PrefillAttention.WARP_SPECIALIZED_128.warpSpecialized()).isTrue();
+        assertThat(PrefillAttention.WGMMA.warpSpecialized()).isFalse();
         assertThatThrownBy(() -> PrefillAttention.parse("flash"))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("'flash'").hasMessageContaining("cuda-cores, tensor-cores, mma, wgmma, ws");
+                .hasMessageContaining("'flash'")
+                .hasMessageContaining("cuda-cores, tensor-cores, mma, wgmma, ws, ws128");
     }
 
     @Test
@@ -35,6 +39,12 @@ class PrefillAttentionTests {
         int ws = CudaLlamaModel.flashSmem(PrefillAttention.WARP_SPECIALIZED, 128);
         assertThat(ws).isEqualTo(8 * 64 * 128 * 2 + 1008 + 128 * 136 * 2 + 4 * 64 * 12 + 64);
         assertThat(ws + 1024).isLessThanOrEqualTo(228 * 1024);
+        // 128-key tiles: two K and two V tiles, Q's 128 rows unpadded (an operand by descriptor), eight mbarriers
+        int ws128 = CudaLlamaModel.flashSmem(PrefillAttention.WARP_SPECIALIZED_128, 128);
+        assertThat(ws128).isEqualTo(4 * 128 * 128 * 2 + 1008 + 128 * 128 * 2 + 2 * 128 * 12 + 64);
+        assertThat(ws128 + 1024).isLessThanOrEqualTo(228 * 1024);
+        assertThat(CudaLlamaModel.flashRows(PrefillAttention.WARP_SPECIALIZED_128)).isEqualTo(128);
+        assertThat(CudaLlamaModel.flashThreads(PrefillAttention.WARP_SPECIALIZED_128)).isEqualTo(384);
         // the WMMA kernel keeps per-warp score, P and output strips besides: two blocks per SM at 128
         int wmma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES, 128);
         assertThat(2 * (wmma + 1024)).isLessThanOrEqualTo(228 * 1024);
