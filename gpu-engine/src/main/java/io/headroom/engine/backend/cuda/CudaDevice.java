@@ -168,11 +168,10 @@ public final class CudaDevice implements AutoCloseable {
                 if (kernel.startsWith("duo_") || kernel.startsWith("flash_prefill")) {
                     // beyond the default 48 KiB: duo_attention needs up to 96 KiB (head_dim 256),
                     // duo_decode ~105 KiB, flash_prefill up to ~125 KiB and flash_prefill_ws(128) ~167 KiB
-                    // (head_dim 128); as much as the device allows
-                    int cap = kernel.startsWith("duo_attention") ? 96 * 1024
-                            : kernel.startsWith("flash_prefill_ws") ? maxSharedOptin : 160 * 1024;
+                    // (head_dim 128). The attribute only permits: each launch asks for its own size
+                    // (flashFits checks the prefill kernels' sizes against the same limit)
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                            Math.min(maxSharedOptin, cap)), "cuFuncSetAttribute(" + kernel + ")");
+                            maxSharedOptin), "cuFuncSetAttribute(" + kernel + ")");
                 }
                 if (kernel.startsWith("flash_prefill_wgmma") || kernel.startsWith("flash_prefill_ws")) {
                     // the unified L1/shared array as shared memory: three blocks per SM (its tiles bypass

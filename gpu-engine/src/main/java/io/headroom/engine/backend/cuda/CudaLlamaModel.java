@@ -678,11 +678,14 @@ public final class CudaLlamaModel implements AutoCloseable {
     static Object[] withMaps(Object[] args, byte[] keyMap, byte[] valueMap, boolean chunkInPool) {
         Object[] all = java.util.Arrays.copyOf(args, args.length + 3);
         boolean maps = keyMap != null && valueMap != null;
-        all[args.length] = maps ? keyMap : new byte[TensorMaps.BYTES];
-        all[args.length + 1] = maps ? valueMap : new byte[TensorMaps.BYTES];
+        all[args.length] = maps ? keyMap : NO_MAP;
+        all[args.length + 1] = maps ? valueMap : NO_MAP;
         all[args.length + 2] = maps ? chunkInPool ? 2 : 1 : 0;
         return all;
     }
+
+    /** The maps' place when there are none: zeros, which the kernel never reads (tma 0); only read by the driver. */
+    private static final byte[] NO_MAP = new byte[TensorMaps.BYTES];
 
     /** kv_append's heads_of: every head, only retrieval heads (before attention), only streaming heads. */
     static final int APPEND_ALL = 0;
