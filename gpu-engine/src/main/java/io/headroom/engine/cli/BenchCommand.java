@@ -99,6 +99,11 @@ final class BenchCommand implements Callable<Integer> {
                     + "device (the late chunks of a long prompt, without prefilling the first N). 0: from position 0")
     int prefillAfter;
 
+    @Option(names = "--profile-prefill", description = "cuda: after the timed runs, prefill the prompt once more "
+            + "with every launch bracketed by events, and report each kernel's device seconds "
+            + "(prefill_kernel_device_seconds; cuBLAS GEMMs by shape)")
+    boolean profilePrefill;
+
     @Option(names = "--check-tokens", defaultValue = "256", paramLabel = "N",
             description = "cuda: prompt tokens of the CPU cross-check (0: skip it). Default: ${DEFAULT-VALUE}")
     int checkTokens;
@@ -107,7 +112,7 @@ final class BenchCommand implements Callable<Integer> {
             + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments), wgmma (the same on "
             + "Hopper's warpgroup MMA; mma on other GPUs), ws (wgmma with one warpgroup staging tiles for two that "
             + "multiply; mma on other GPUs), ws128 (ws with 128-key tiles) or cuda-cores (duo_attention). Default: "
-            + "ws, cuda-cores with --exact")
+            + "ws128, cuda-cores with --exact")
     String prefillAttention;
 
     @Option(names = "--gemm", paramLabel = "KERNEL", description = "cuda: prefill projections: cublas (where "
@@ -249,7 +254,7 @@ final class BenchCommand implements Callable<Integer> {
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
             }
             PrefillAttention attention = prefillAttention != null ? PrefillAttention.parse(prefillAttention)
-                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.WARP_SPECIALIZED;
+                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.WARP_SPECIALIZED_128;
             if (!gemm.equals("cublas") && !gemm.equals("ours")) {
                 throw new IllegalArgumentException("--gemm must be cublas or ours, not " + gemm);
             }
@@ -371,6 +376,11 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     json.put("decode_kernel_device_us_per_token", kernels);
                     json.put("decode_kernel_device_us_per_token_total", sum);
+                    if (profilePrefill) {
+                        seq.close();
+                        seq = gpu.newSequence();
+                        profilePrefill(device, gpu, seq, prompt, chunk, json);
+                    }
                 } finally {
                     seq.close();
                 }
@@ -378,6 +388,34 @@ final class BenchCommand implements Callable<Integer> {
         }
         print(json);
         return 0;
+    }
+
+    /**
+     * Prefills {@code prompt} into {@code seq} (after the same synthetic positions as the timed run)
+     * with the device profile on: prefill_kernel_device_seconds per kernel {seconds, launches}, their
+     * sum, and the wall time of this run (the events around each launch cost a little).
+     */
+    private void profilePrefill(CudaDevice device, CudaLlamaModel gpu, CudaSequence seq, int[] prompt, int chunk,
+            Map<String, Object> json) {
+        if (prefillAfter > 0) {
+            seq.fillSynthetic(prefillAfter);
+        }
+        device.startProfile();
+        long t0 = System.nanoTime();
+        for (int from = 0; from < prompt.length; from += chunk) {
+            gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)));
+        }
+        long t1 = System.nanoTime();
+        Map<String, Object> kernels = new LinkedHashMap<>();
+        double sum = 0;
+        for (var e : device.profile().entrySet()) {
+            double seconds = e.getValue()[0] / 1000;
+            sum += seconds;
+            kernels.put(e.getKey(), Map.of("seconds", seconds, "launches", (long) e.getValue()[1]));
+        }
+        json.put("prefill_kernel_device_seconds", kernels);
+        json.put("prefill_kernel_device_seconds_total", sum);
+        json.put("prefill_profiled_seconds", (t1 - t0) / 1e9);
     }
 
     /** KV bytes a decode step reads at {@code context} positions: retrieval heads all, streaming sink + recent. */

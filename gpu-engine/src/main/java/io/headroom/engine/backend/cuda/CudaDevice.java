@@ -287,6 +287,14 @@ public final class CudaDevice implements AutoCloseable {
         profiled = new java.util.ArrayList<>();
     }
 
+    /**
+     * Runs {@code work} (launches queued by a library, such as a cuBLAS GEMM) as one profiled entry
+     * named {@code name} while a profile is recording; otherwise just runs it.
+     */
+    public void timed(String name, Runnable work) {
+        launchProfiled(name, work);
+    }
+
     /** Stops recording; returns per kernel name {total milliseconds, launches}, slowest first. */
     public java.util.Map<String, double[]> profile() {
         synchronize("profiled kernels");

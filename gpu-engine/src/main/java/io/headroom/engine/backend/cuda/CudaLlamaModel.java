@@ -847,7 +847,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             if (cublas != null && cols % 8 == 0) {
                 long pairs = (long) tokens * cols / 2;
                 dev.launchAsync("f32_to_bf16", (int) Math.min(4096, (pairs + 255) / 256), 256, 0, in, bf16In, pairs);
-                cublas.gemm(w, bf16In, out, rows, cols, tokens);
+                dev.timed("cublasGemmEx " + rows + "x" + cols, () -> cublas.gemm(w, bf16In, out, rows, cols, tokens));
             } else {
                 gemm(dev, w, in, out, rows, cols, tokens);
             }
