@@ -36,13 +36,15 @@ case ${MATRIX:-} in
   prefill)
     # prefill at 32K and 128K, full vs DuoAttention 50% (8B), beside PyTorch's prefill and cuBLAS's
     # bf16 matmul rate (the floor's rate), and the last 2048-token chunk of a 128K prompt with the
-    # default attention kernel (flash_prefill_ws on Hopper), wgmma, mma.sync and ws128 (run STEPS="bench torch")
+    # default attention kernel (flash_prefill_ws128 on Hopper), wgmma and mma.sync (run STEPS="bench torch"); the
+    # 128K runs add --profile-prefill (each kernel's device seconds, from a second prefill after the timed one)
     G="--model /tmp/l8b --chunk 2048 --decode-tokens 4 --check-tokens 0"
     T="--prompt-tokens 2048 --prefill-after 129024"
     BENCH_ARGS="8b-tail128k|--random llama3-8b $G $T;8b-tail128k-wgmma|$G $T --prefill-attention wgmma"
-    BENCH_ARGS="$BENCH_ARGS;8b-tail128k-mma|$G $T --prefill-attention mma;8b-tail128k-ws128|$G $T --prefill-attention ws128"
+    BENCH_ARGS="$BENCH_ARGS;8b-tail128k-mma|$G $T --prefill-attention mma"
     BENCH_ARGS="$BENCH_ARGS;8b-full-32k|$G --prompt-tokens 32768;8b-duo-32k|$G --prompt-tokens 32768 --retrieval-share 0.5"
-    BENCH_ARGS="$BENCH_ARGS;8b-duo-128k|$G --prompt-tokens 131072 --retrieval-share 0.5;8b-full-128k|$G --prompt-tokens 131072"
+    P="--prompt-tokens 131072 --profile-prefill"
+    BENCH_ARGS="$BENCH_ARGS;8b-duo-128k|$G $P --retrieval-share 0.5;8b-full-128k|$G $P"
     TORCH_ARGS="8b|--geometry llama3-8b --contexts 32768,131072 --decode-tokens 4" ;;
 esac
 mkdir -p /tmp/rt && tar xzf .device/runtime.tgz -C /tmp/rt

@@ -14,18 +14,36 @@ struct DuoBlock {
     int g, h0, tpb, t0, rows, i_first, i_last;
 };
 
-__device__ __forceinline__ DuoBlock duo_block(int heads, int kv_heads, int hpb, int block_rows, int n, int start) {
+// The block of KV head g, head sub-group sub_i, token group x.
+__device__ __forceinline__ DuoBlock duo_block_at(int heads, int kv_heads, int hpb, int block_rows, int n, int start,
+                                                 int g, int sub_i, int x) {
     DuoBlock b;
     const int group = heads / kv_heads;
-    const int sub = group / hpb;
-    b.g = blockIdx.y / sub;
-    b.h0 = b.g * group + (blockIdx.y % sub) * hpb;
+    b.g = g;
+    b.h0 = g * group + sub_i * hpb;
     b.tpb = block_rows / hpb;
-    b.t0 = blockIdx.x * b.tpb;
+    b.t0 = x * b.tpb;
     b.rows = min(b.tpb, n - b.t0) * hpb;
     b.i_first = start + b.t0;
     b.i_last = start + b.t0 + b.rows / hpb - 1;
     return b;
+}
+
+__device__ __forceinline__ DuoBlock duo_block(int heads, int kv_heads, int hpb, int block_rows, int n, int start) {
+    const int sub = heads / kv_heads / hpb;
+    return duo_block_at(heads, kv_heads, hpb, block_rows, n, start, blockIdx.y / sub, blockIdx.y % sub, blockIdx.x);
+}
+
+// duo_block with the blocks that read the most keys first (the GPU starts blocks in the order of their
+// linear index, x fastest): grid.y walks the KV heads in `order` (a layer's retrieval heads, then its
+// streaming heads), grid.x the token groups from the last (the most causal keys) to the first. So a
+// DuoAttention layer's long retrieval blocks start before its short streaming ones, instead of a
+// retrieval block starting last and running alone at the grid's end.
+__device__ __forceinline__ DuoBlock duo_block_longest_first(int heads, int kv_heads, int hpb, int block_rows, int n,
+                                                            int start, const int* __restrict__ order) {
+    const int sub = heads / kv_heads / hpb;
+    return duo_block_at(heads, kv_heads, hpb, block_rows, n, start, order[blockIdx.y / sub], blockIdx.y % sub,
+                        gridDim.x - 1 - blockIdx.x);
 }
 
 // A block's keys as a virtual index [0, total): retrieval head: positions [0, i_last]; streaming

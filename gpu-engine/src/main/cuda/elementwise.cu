@@ -1,7 +1,7 @@
 // Elementwise ops of the Llama forward pass, float32 activations.
 //
 // embedding_bf16: out[t, :] = table[tokens[t], :]; grid = tokens, block = 256; table (vocab, dim) bf16.
-// silu_gate_f32:  gate[i] = silu(gate[i]) * up[i]; 1-D grid over n.
+// silu_gate_f32:  gate[i] = silu(gate[i]) * up[i]; 1-D grid over n (silu_gate_bf16: into a bf16 out).
 // add_f32:        acc[i] += x[i]; 1-D grid over n.
 // add_bias_f32:   x[t, i] += bias[i]; 1-D grid over tokens·dim.
 // rope_f32:       transformers' rotate-half rotary embedding in place; grid = tokens·heads,
@@ -26,6 +26,17 @@ extern "C" __global__ void silu_gate_f32(float* __restrict__ gate, const float* 
     if (i < n) {
         float g = gate[i];
         gate[i] = g / (1.f + expf(-g)) * up[i];
+    }
+}
+
+// silu_gate_f32 with its product in bf16 (round to nearest even) at out: the down projection's cuBLAS
+// input, without f32_to_bf16's pass over a float32 copy.
+extern "C" __global__ void silu_gate_bf16(const float* __restrict__ gate, const float* __restrict__ up,
+                                          __nv_bfloat16* __restrict__ out, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float g = gate[i];
+        out[i] = __float2bfloat16_rn(g / (1.f + expf(-g)) * up[i]);
     }
 }
 

@@ -21,11 +21,8 @@
 // 9.0 with head_dim 64 or 128 (CudaLlamaModel.prefillKernel), else flash_prefill_mma.
 #include "flash_prefill_mma.cuh"
 
-#define WS_ROWS 128     // flash_prefill_ws (below): query rows per block,
-#define WS_THREADS 384  // its producer warpgroup and two consumer warpgroups,
-#define WS_STAGES 4     // and its ring of K/V tile pairs
-#define WS_PRODUCER_REGS 56   // registers per thread after setmaxnreg: producer warpgroup (no spills),
-#define WS_CONSUMER_REGS 224  // each consumer (56 + 2 · 224 = 3 · 168: the launch bound's 65,536 / 384)
+#define WS_ROWS 128     // flash_prefill_ws128 (below): query rows per block,
+#define WS_THREADS 384  // its producer warpgroup and two consumer warpgroups
 
 // The tensor-copy engine (TMA): a CUtensorMap (cuda.h; 128 bytes, 64-byte aligned) made on the host
 // (TensorMaps.java, cuTensorMapEncodeTiled) and passed by value as a __grid_constant__ parameter.
@@ -216,29 +213,6 @@ struct WgmmaProducts {
     }
 };
 
-// ---------------------------------------------------------------------------------------------
-// flash_prefill_ws_{f32kv,bf16kv}: the same attention with the block's work split by warp role
-// (warp specialisation, FlashAttention-3's arrangement). A block of WS_THREADS = 384 serves WS_ROWS =
-// 128 query rows. Warpgroup 0 (the producer, WS_PRODUCER_REGS after setmaxnreg) only stages K/V tiles
-// into a ring of WS_STAGES buffers: a retrieval head's whole 64-key tiles from the pool by the
-// tensor-copy engine (tma: one thread, four box copies, bytes counted on the slot's mbarrier), every
-// other tile (streaming heads' ring, partial tiles, f32 KV, no maps) by flash_prefill_mma's key and
-// vector phases over its 128 threads. Warpgroups 1 and 2 (64 rows each, one m64 operand;
-// WS_CONSUMER_REGS) only multiply and run the softmax, taking turns on the tensor core (TensorTurns),
-// and overlap each tile's softmax with the previous tile's P·V (the consumer loop below). Hand-over
-// through mbarriers: full[s] completes when the producer's 128 threads have arrived (their copies of
-// slot s landed and fenced for the async proxy, or its positions written) and its tensor copies'
-// bytes are in; empty[s] when the consumers' 256 threads are done reading it.
-// Measured (H100, 8B geometry, bf16 KV, one 2048-token chunk after 129,024 positions; each row one
-// call): 0.466 s for this kernel without overlap or tensor copies (4b9dcb0; 0.528 for wgmma); with the
-// overlap alone 0.48 s, as the producer was the bound (5119fe4); with tensor-copy tiles 0.331–0.335 s
-// against 0.483 (182652a); the chunk's own tiles from the pool too, 0.323 against 0.328 (b5dc5f7).
-// 8B full 128K prefill 13.04 s, 1.54× its FLOP floor (src/docs/bench/cuda-resident.md, "Prefill
-// attention: the tensor-copy engine").
-// Launch: grid = (ceil(n / (WS_ROWS / hpb)), kv_heads · group / hpb, splits), block = WS_THREADS,
-// one block per SM; dynamic shared memory CudaLlamaModel.flashSmem(WS): WS_STAGES (K, V) tile pairs
-// from a 1024-byte boundary, Q (WS_ROWS × (HD + 8) bf16), WS_STAGES × FP_KEYS row offsets and
-// positions, 2 · WS_STAGES mbarriers; then the WS_MAP_ARGS (below).
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -299,173 +273,40 @@ struct TensorTurns {
     }
 };
 
-template <typename KT, int HD>
-__device__ void flash_prefill_ws(DUO_ATTENTION_ARGS_RESTRICT(KT), const TensorMap* k_map, const TensorMap* v_map,
-                                 int tma) {  // head_dim == HD (the dispatch)
-    using P = WgmmaProducts<HD>;
-    extern __shared__ __align__(128) unsigned char ws_smem[];
-    constexpr int ld = HD + 8;  // Q's bf16 row stride: conflict-free 32-bit fragment reads
-    __nv_bfloat16* kv_buf = reinterpret_cast<__nv_bfloat16*>(ws_smem);  // WS_STAGES × (K, V: P::TILE each)
-    kv_buf += ((P::ALIGN - (smem_u32(kv_buf) & (P::ALIGN - 1))) & (P::ALIGN - 1)) / 2;
-    __nv_bfloat16* qs = kv_buf + WS_STAGES * 2 * P::TILE;                      // WS_ROWS × ld
-    long long* rs_buf = reinterpret_cast<long long*>(qs + WS_ROWS * ld);       // WS_STAGES × FP_KEYS
-    int* ps_buf = reinterpret_cast<int*>(rs_buf + WS_STAGES * FP_KEYS);        // WS_STAGES × FP_KEYS
-    uint64_t* full = reinterpret_cast<uint64_t*>(ps_buf + WS_STAGES * FP_KEYS);
-    uint64_t* empty = full + WS_STAGES;
-
-    const int start = *start_ptr;
-    const DuoBlock blk = duo_block(heads, kv_heads, hpb, WS_ROWS, n, start);
-    const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
-    const bool stream = streaming[g] != 0;
-    const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, FP_KEYS);
-    const int v_begin = kr.v_begin, v_end = kr.v_end;
-    const int ntiles = v_end > v_begin ? (v_end - v_begin + FP_KEYS - 1) / FP_KEYS : 0;
-
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < WS_STAGES; s++) {
-            mbar_init(full + s, FP_THREADS);
-            mbar_init(empty + s, 2 * FP_THREADS);
-        }
-    }
-    fp_stage_q(qs, ld, q, scale * 1.4426950408889634f, rows, t0, h0, hpb, heads, HD, WS_ROWS);  // log2 domain
-    __syncthreads();  // barriers initialised, Q staged
-
-    if (threadIdx.x < FP_THREADS) {  // the producer warpgroup: tile it into slot it % WS_STAGES
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(WS_PRODUCER_REGS));
-        const KT* k_cache = stream ? k_ring : k_pool;
-        const KT* v_cache = stream ? v_ring : v_pool;
-        // whole tiles of a retrieval head's cached positions by the tensor-copy engine: 64 positions from
-        // a multiple of 64 lie in one page (page_tokens a multiple of 64), rows row..row + 63 of the pool
-        const bool by_map = sizeof(KT) == 2 && tma && !stream && page_tokens % FP_KEYS == 0;
-        // a retrieval head's key index is its position; tma 2: the chunk's rows are in the pool too
-        const int cached_end = tma == 2 ? v_end : min(v_end, start);
-        int pending = -1;  // the tile whose cp.async copies are issued but not yet handed over
-        for (int it = 0; it < ntiles; it++) {
-            const int s = it % WS_STAGES;
-            if (it >= WS_STAGES) mbar_wait(empty + s, (it / WS_STAGES - 1) & 1);  // its last tile consumed
-            int* ps = ps_buf + s * FP_KEYS;
-            long long* rs = rs_buf + s * FP_KEYS;
-            __nv_bfloat16* ks = kv_buf + s * 2 * P::TILE;
-            const int vt = v_begin + it * FP_KEYS;
-            if (by_map && vt + FP_KEYS <= cached_end) {
-                if (pending >= 0) {  // hand the cp.async tile over before this one
-                    cp_async_wait<0>();
-                    P::before_barrier();
-                    mbar_arrive(full + pending % WS_STAGES);
-                    pending = -1;
-                }
-                if (threadIdx.x < FP_KEYS) ps[threadIdx.x] = vt + threadIdx.x;
-                if (threadIdx.x == 0) {
-                    const int row = page_table[g * max_pages + vt / page_tokens] * page_tokens + vt % page_tokens;
-                    mbar_arrive_expect_tx(full + s, 2 * P::TILE * sizeof(__nv_bfloat16));
-#pragma unroll
-                    for (int c = 0; c < HD / 64; c++) {  // column block c: dims 64c..64c + 63
-                        tma_load_2d(ks + c * FP_KEYS * 64, k_map, c * 64, row, full + s);
-                        tma_load_2d(ks + P::TILE + c * FP_KEYS * 64, v_map, c * 64, row, full + s);
-                    }
-                } else {
-                    mbar_arrive(full + s);  // its positions written
-                }
-                continue;
-            }
-            fpm_stage_keys(ps, rs, kr, vt, v_end, start, g, stream, HD, page_table, max_pages, page_tokens, sink,
-                           recent);
-            named_barrier(1, FP_THREADS);  // every key's position and row, for every producer thread
-            fpm_stage_vectors<KT, HD, P>(ks, ks + P::TILE, ps, rs, start, g, kv_heads, k_chunk, v_chunk, k_cache,
-                                         v_cache);  // one commit group
-            if (pending >= 0) {  // its copies landed (this tile's may still be in flight): hand it over
-                cp_async_wait<1>();
-                P::before_barrier();
-                mbar_arrive(full + pending % WS_STAGES);
-            }
-            pending = it;
-        }
-        if (pending >= 0) {
-            cp_async_wait<0>();
-            P::before_barrier();
-            mbar_arrive(full + pending % WS_STAGES);
-        }
-        return;
-    }
-    // the consumer warpgroups: warp w (0..7) owns rows 16w..16w + 15. Tile it's S = Q·Kᵀ and tile
-    // it − 1's O += P·V are issued back to back in one turn on the tensor core, and tile it's softmax
-    // runs while P·V does (FlashAttention-3's intra-warpgroup overlap); O is rescaled for tile it − 1
-    // between the two issues, while S runs. So a warpgroup holds S, P and O at once: setmaxnreg gives
-    // the consumers the producer's unused registers.
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(WS_CONSUMER_REGS));
-    const FpmRows rw = fpm_rows((threadIdx.x - FP_THREADS) >> 5, rows, start, t0, hpb);
-    uint32_t qa[HD / 16][4];
-    float o[HD / 8][4];
-    float ma, mb, la, lb;  // running maxima (log2 domain) and sums
-    fpm_strip_start<HD>(qa, o, ma, mb, la, lb, qs, ld, rw.ra, rw.rb);
-    const int wg = threadIdx.x / FP_THREADS - 1;  // consumer warpgroup 0 or 1: named barriers 2 + wg
-    // turns: one per tile (its S, the previous tile's P·V) and one for the last tile's P·V
-    TensorTurns turns{2 + wg, 3 - wg, ntiles + 1 - wg};
-    if (wg == 1 && ntiles > 0) named_barrier_arrive(2, 2 * FP_THREADS);  // warpgroup 0 goes first
-    auto k_tile = [&](int it) { return kv_buf + (it % WS_STAGES) * 2 * P::TILE; };
-    auto positions = [&](int it) { return ps_buf + (it % WS_STAGES) * FP_KEYS; };
-    uint32_t pa[FP_KEYS / 16][4];  // the previous tile's P (A operand of its P·V)
-    float aa = 1.f, ab = 1.f;      // and the factors O is rescaled by before its P·V is added
-    if (ntiles > 0) {  // tile 0: S alone
-        mbar_wait(full, 0);
-        const bool all_visible = fpm_all_visible(rw, positions(0), stream, sink, recent);
-        float s[FP_KEYS / 8][4];
-        turns.before();
-        P::scores_issue(s, qa, k_tile(0));
-        turns.after();
-        wgmma_wait<0>();
-        wgmma_fence_operands(s);
-        fpm_softmax(s, ma, mb, la, lb, aa, ab, rw, positions(0), stream, sink, recent, all_visible);
-        fpm_pack(pa, s);
-    }
-    for (int it = 1; it < ntiles; it++) {
-        mbar_wait(full + it % WS_STAGES, (it / WS_STAGES) & 1);
-        const bool all_visible = fpm_all_visible(rw, positions(it), stream, sink, recent);
-        float s[FP_KEYS / 8][4];
-        turns.before();
-        P::scores_issue(s, qa, k_tile(it));
-        fpm_rescale<HD>(o, aa, ab);
-        P::accumulate_issue(o, pa, k_tile(it - 1) + P::TILE);
-        turns.after();
-        wgmma_wait<1>();  // S done; P·V may still run
-        wgmma_fence_operands(s);
-        fpm_softmax(s, ma, mb, la, lb, aa, ab, rw, positions(it), stream, sink, recent, all_visible);
-        wgmma_wait<0>();  // P·V done: pa and tile it − 1's slot are free
-        wgmma_fence_operands(o);
-        mbar_arrive(empty + (it - 1) % WS_STAGES);
-        fpm_pack(pa, s);
-    }
-    if (ntiles > 0) {  // the last tile's P·V
-        turns.before();
-        fpm_rescale<HD>(o, aa, ab);
-        P::accumulate_issue(o, pa, k_tile(ntiles - 1) + P::TILE);
-        turns.after();
-        wgmma_wait<0>();
-        wgmma_fence_operands(o);
-    }
-    fpm_store<HD>(o, ma, mb, la, lb, rw, rows, t0, h0, hpb, n, heads, splits, blockIdx.z, out, part);
-}
 
 
 // ---------------------------------------------------------------------------------------------
-// flash_prefill_ws128_{f32kv,bf16kv}: flash_prefill_ws with 128-key tiles (FlashAttention-3's tile
-// for head_dim 128), so each tile's barriers, votes and shuffles serve twice the products and S is
-// m64n128. The registers that takes (S 64, P 32, O 64 per consumer thread) leave no room for Q's
-// fragments: Q is staged once in shared memory in the swizzled K-major layout (a 64-row tile per
-// consumer warpgroup) and S reads both operands by descriptor. Four 128-key K/V pairs do not fit, so
-// K and V have rings of their own (WS128_STAGES each, FlashAttention-3's arrangement): tile j's K is
-// released once its softmax has used its positions, its V once its P·V completed, so the producer
-// stages K_{j+1} and V_j while the consumers hold K_j and V_{j−1}. Whole 128-key tiles of a retrieval
-// head come by the tensor-copy engine (two 64-row boxes per column block: the halves may lie in two
-// pages); every other tile by cp.async, K and V together, handed over when landed. Not yet run on a
-// device: selected only with --prefill-attention ws128.
-// Launch as flash_prefill_ws (grid, block, WS_MAP_ARGS); dynamic shared memory
-// CudaLlamaModel.flashSmem(WS128): 2 · WS128_STAGES tiles of 128 keys from a 1024-byte boundary, Q
-// (WS_ROWS × HD, swizzled), WS128_STAGES × 128 row offsets and positions, 4 · WS128_STAGES mbarriers.
+// flash_prefill_ws128_{f32kv,bf16kv}: the same attention with the block's work split by warp role
+// (warp specialisation, FlashAttention-3's arrangement) on 128-key tiles. A block of WS_THREADS = 384
+// serves WS_ROWS = 128 query rows. Warpgroup 0 (the producer, WS128_PRODUCER_REGS after setmaxnreg)
+// only stages K/V tiles: a retrieval head's whole 128-key tiles from the pool by the tensor-copy
+// engine (tma: one thread, two 64-row boxes per column block, since the halves may lie in two pages;
+// the bytes counted on the slot's mbarrier), every other tile (streaming heads' ring, partial tiles,
+// f32 KV, no maps) by flash_prefill_mma's key and vector phases over its 128 threads, K and V together.
+// Warpgroups 1 and 2 (64 rows each, one m64 operand; WS128_CONSUMER_REGS) only multiply and run the
+// softmax, taking turns on the tensor core (TensorTurns), and overlap each tile's softmax with the
+// previous tile's P·V (the consumer loop below). The registers of S (64), P (32) and O (64 per
+// consumer thread) leave no room for Q's fragments: Q is staged once in shared memory in the swizzled
+// K-major layout (a 64-row tile per consumer warpgroup) and S (m64n128) reads both operands by
+// descriptor. K and V have rings of their own (WS128_STAGES each): tile j's K is released once its
+// softmax has used its positions, its V once its P·V completed, so the producer stages K_{j+1} and
+// V_j while the consumers hold K_j and V_{j−1}. Hand-over through mbarriers: full_k/full_v[s] complete
+// when the producer's 128 threads have arrived (their copies of slot s landed and fenced for the async
+// proxy, or its positions written) and the tensor copies' bytes are in; empty_k/empty_v[s] when the
+// consumers' 256 threads are done with it. Blocks start longest first (duo_block_longest_first).
+// Measured (H100, 8B geometry, bf16 KV, one 2048-token chunk after 129,024 positions; each row one
+// call): the 64-key predecessor flash_prefill_ws (one ring of K/V pairs, removed at its successor's
+// first measurement) went from 0.466 s (4b9dcb0; 0.528 for wgmma) to 0.323 s with tensor-copy tiles
+// (182652a, b5dc5f7); this kernel 0.288 s against its 0.320–0.325, and 8B full 128K prefill 12.08 s
+// against 12.97 s (8cc790b, 1aa63dd; src/docs/bench/cuda-resident.md).
+// Launch: grid = (ceil(n / (WS_ROWS / hpb)), kv_heads · group / hpb, splits), block = WS_THREADS,
+// one block per SM; dynamic shared memory CudaLlamaModel.flashSmem(WS): 2 · WS128_STAGES tiles of 128
+// keys from a 1024-byte boundary, Q (WS_ROWS × HD, swizzled), WS128_STAGES × 128 row offsets and
+// positions, 4 · WS128_STAGES mbarriers; then the WS_MAP_ARGS (below).
 #define WS128_KEYS 128
 #define WS128_STAGES 2
-#define WS128_PRODUCER_REGS 88   // its cp.async path's 16 unrolled passes need more than ws's 56 (no spills);
-#define WS128_CONSUMER_REGS 208  // the consumers fit 208 (88 + 2 · 208 = 3 · 168)
+#define WS128_PRODUCER_REGS 88   // registers per thread after setmaxnreg: its cp.async path's 16 unrolled
+#define WS128_CONSUMER_REGS 208  // passes take 88 (no spills); each consumer 208 (88 + 2 · 208 = 3 · 168)
 
 // Stages the block's WS_ROWS query rows (scaled, bf16) as WS_ROWS / 64 tiles of 64 rows in WgmmaProducts'
 // swizzled layout (an A operand by descriptor); rows past `rows` are zeros.
@@ -485,7 +326,7 @@ __device__ __forceinline__ void ws_stage_q_tiles(__nv_bfloat16* qs, const float*
 
 template <typename KT, int HD>
 __device__ void flash_prefill_ws128(DUO_ATTENTION_ARGS_RESTRICT(KT), const TensorMap* k_map, const TensorMap* v_map,
-                                    int tma) {  // head_dim == HD (the dispatch)
+                                    int tma, const int* __restrict__ order) {  // head_dim == HD (the dispatch)
     using P = WgmmaProducts<HD, WS128_KEYS>;
     constexpr int KEYS = WS128_KEYS, STAGES = WS128_STAGES;
     extern __shared__ __align__(128) unsigned char ws_smem[];
@@ -501,7 +342,7 @@ __device__ void flash_prefill_ws128(DUO_ATTENTION_ARGS_RESTRICT(KT), const Tenso
     uint64_t* empty_v = empty_k + STAGES;
 
     const int start = *start_ptr;
-    const DuoBlock blk = duo_block(heads, kv_heads, hpb, WS_ROWS, n, start);
+    const DuoBlock blk = duo_block_longest_first(heads, kv_heads, hpb, WS_ROWS, n, start, order);
     const int g = blk.g, h0 = blk.h0, t0 = blk.t0, rows = blk.rows;
     const bool stream = streaming[g] != 0;
     const DuoRanges kr = duo_ranges(stream, blk.i_first, blk.i_last, sink, recent, splits, blockIdx.z, KEYS);
@@ -525,7 +366,7 @@ __device__ void flash_prefill_ws128(DUO_ATTENTION_ARGS_RESTRICT(KT), const Tenso
         const KT* k_cache = stream ? k_ring : k_pool;
         const KT* v_cache = stream ? v_ring : v_pool;
         const bool by_map = sizeof(KT) == 2 && tma && !stream && page_tokens % 64 == 0;
-        const int cached_end = tma == 2 ? v_end : min(v_end, start);  // as flash_prefill_ws
+        const int cached_end = tma == 2 ? v_end : min(v_end, start);
         for (int it = 0; it < ntiles; it++) {
             const int s = it % STAGES, phase = (it / STAGES - 1) & 1;
             int* ps = ps_buf + s * KEYS;
@@ -580,8 +421,7 @@ __device__ void flash_prefill_ws128(DUO_ATTENTION_ARGS_RESTRICT(KT), const Tenso
         }
         return;
     }
-    // the consumer warpgroups, as flash_prefill_ws's (turns, overlap), with 128-key tiles and Q from
-    // shared memory
+    // the consumer warpgroups: turns on the tensor core, tile j's softmax overlapping tile j − 1's P·V
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(WS128_CONSUMER_REGS));
     const FpmRows rw = fpm_rows((threadIdx.x - FP_THREADS) >> 5, rows, start, t0, hpb);
     const int wg = threadIdx.x / FP_THREADS - 1;
@@ -643,46 +483,23 @@ __device__ void flash_prefill_ws128(DUO_ATTENTION_ARGS_RESTRICT(KT), const Tenso
 
 #endif
 
-// the ws kernels' parameters after the shared list: the pool's key and value tensor maps (rows of
-// head_dim bf16, boxes of 64 rows × 64 dims, 128-byte swizzle), and whether to use them (tma: 0 no;
-// 1 for cached positions; 2 also for the chunk's, which kv_append wrote to the retrieval heads' pages
-// before attention)
-#define WS_MAP_ARGS const __grid_constant__ TensorMap k_map, const __grid_constant__ TensorMap v_map, int tma
-
-template <typename KT>
-__device__ __forceinline__ void flash_prefill_ws_dispatch(DUO_ATTENTION_ARGS(KT), const TensorMap* k_map,
-                                                          const TensorMap* v_map, int tma) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    if (head_dim == 128) {
-        flash_prefill_ws<KT, 128>(DUO_ATTENTION_CALL, k_map, v_map, tma);
-    } else if (head_dim == 64) {
-        flash_prefill_ws<KT, 64>(DUO_ATTENTION_CALL, k_map, v_map, tma);
-    } else {
-        __trap();  // the host launches it only for head_dim 64 or 128
-    }
-#else
-    __trap();  // not built for this device: the host launches it only on sm_90 (sm_90a code)
-#endif
-}
-
-extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_f32kv(DUO_ATTENTION_ARGS(float),
-                                                                                   WS_MAP_ARGS) {
-    flash_prefill_ws_dispatch<float>(DUO_ATTENTION_CALL, &k_map, &v_map, tma);
-}
-
-extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws_bf16kv(DUO_ATTENTION_ARGS(uint16_t),
-                                                                                    WS_MAP_ARGS) {
-    flash_prefill_ws_dispatch<uint16_t>(DUO_ATTENTION_CALL, &k_map, &v_map, tma);
-}
+// flash_prefill_ws128's parameters after the shared list: the pool's key and value tensor maps (rows
+// of head_dim bf16, boxes of 64 rows × 64 dims, 128-byte swizzle), whether to use them (tma: 0 no; 1
+// for cached positions; 2 also for the chunk's, which kv_append wrote to the retrieval heads' pages
+// before attention), and the layer's KV heads in block order (retrieval heads first: CudaSequence's
+// head order)
+#define WS_MAP_ARGS                                                                                  \
+    const __grid_constant__ TensorMap k_map, const __grid_constant__ TensorMap v_map, int tma, \
+        const int* __restrict__ order
 
 template <typename KT>
 __device__ __forceinline__ void flash_prefill_ws128_dispatch(DUO_ATTENTION_ARGS(KT), const TensorMap* k_map,
-                                                             const TensorMap* v_map, int tma) {
+                                                             const TensorMap* v_map, int tma, const int* order) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     if (head_dim == 128) {
-        flash_prefill_ws128<KT, 128>(DUO_ATTENTION_CALL, k_map, v_map, tma);
+        flash_prefill_ws128<KT, 128>(DUO_ATTENTION_CALL, k_map, v_map, tma, order);
     } else if (head_dim == 64) {
-        flash_prefill_ws128<KT, 64>(DUO_ATTENTION_CALL, k_map, v_map, tma);
+        flash_prefill_ws128<KT, 64>(DUO_ATTENTION_CALL, k_map, v_map, tma, order);
     } else {
         __trap();  // the host launches it only for head_dim 64 or 128
     }
@@ -693,12 +510,12 @@ __device__ __forceinline__ void flash_prefill_ws128_dispatch(DUO_ATTENTION_ARGS(
 
 extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws128_f32kv(DUO_ATTENTION_ARGS(float),
                                                                                       WS_MAP_ARGS) {
-    flash_prefill_ws128_dispatch<float>(DUO_ATTENTION_CALL, &k_map, &v_map, tma);
+    flash_prefill_ws128_dispatch<float>(DUO_ATTENTION_CALL, &k_map, &v_map, tma, order);
 }
 
 extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) flash_prefill_ws128_bf16kv(
     DUO_ATTENTION_ARGS(uint16_t), WS_MAP_ARGS) {
-    flash_prefill_ws128_dispatch<uint16_t>(DUO_ATTENTION_CALL, &k_map, &v_map, tma);
+    flash_prefill_ws128_dispatch<uint16_t>(DUO_ATTENTION_CALL, &k_map, &v_map, tma, order);
 }
 
 template <typename KT>

@@ -151,7 +151,7 @@ public final class LoadedModel implements AutoCloseable {
             // Hopper, flash_prefill_mma elsewhere; projections: cuBLAS where libcublas loads; the fastest
             // measured, src/docs/bench/cuda-resident.md)
             boolean fast = kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16;
-            var attention = fast ? io.headroom.engine.backend.cuda.PrefillAttention.WARP_SPECIALIZED_128
+            var attention = fast ? io.headroom.engine.backend.cuda.PrefillAttention.WARP_SPECIALIZED
                     : io.headroom.engine.backend.cuda.PrefillAttention.CUDA_CORES;
             var options = new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
                     DuoLayout.full(config.numLayers(), config.numKvHeads()), kvType, o.kvPageTokens(),

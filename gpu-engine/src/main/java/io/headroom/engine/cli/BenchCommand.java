@@ -110,9 +110,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--prefill-attention", paramLabel = "KERNEL", description = "cuda: prefill attention kernel: "
             + "tensor-cores (flash_prefill, WMMA), mma (flash_prefill_mma, register fragments), wgmma (the same on "
-            + "Hopper's warpgroup MMA; mma on other GPUs), ws (wgmma with one warpgroup staging tiles for two that "
-            + "multiply; mma on other GPUs), ws128 (ws with 128-key tiles) or cuda-cores (duo_attention). Default: "
-            + "ws128, cuda-cores with --exact")
+            + "Hopper's warpgroup MMA; mma on other GPUs), ws or ws128 (flash_prefill_ws128: wgmma with one warpgroup "
+            + "staging 128-key tiles for two that multiply; mma on other GPUs) or cuda-cores (duo_attention). "
+            + "Default: ws, cuda-cores with --exact")
     String prefillAttention;
 
     @Option(names = "--gemm", paramLabel = "KERNEL", description = "cuda: prefill projections: cublas (where "
@@ -254,7 +254,7 @@ final class BenchCommand implements Callable<Integer> {
                         + "context, decode steps and 32 profiled steps); the model has " + config.maxPositions());
             }
             PrefillAttention attention = prefillAttention != null ? PrefillAttention.parse(prefillAttention)
-                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.WARP_SPECIALIZED_128;
+                    : exact ? PrefillAttention.CUDA_CORES : PrefillAttention.WARP_SPECIALIZED;
             if (!gemm.equals("cublas") && !gemm.equals("ours")) {
                 throw new IllegalArgumentException("--gemm must be cublas or ours, not " + gemm);
             }

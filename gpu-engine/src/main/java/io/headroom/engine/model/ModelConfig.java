@@ -80,6 +80,9 @@ public record ModelConfig(
         return out;
     }
 
+    /** Chunks from this many tokens compute their rotary tables on the common fork-join pool. */
+    private static final int PARALLEL_ROPE_TOKENS = 256;
+
     /**
      * Cosines and sines of the rotary angles {@code position · invFreq[i]} for positions
      * {@code start .. start + tokens − 1}, each {@code (tokens, headDim/2)}; the angle is a float32
@@ -89,14 +92,17 @@ public record ModelConfig(
         int half = headDim / 2;
         float[] cos = new float[tokens * half];
         float[] sin = new float[tokens * half];
-        for (int t = 0; t < tokens; t++) {
+        // a 2048-token prefill chunk is 2 × 131,072 double-precision cos/sin calls (8B geometry): a few
+        // ms of host time per chunk while the GPU waits for it, so long chunks spread over the cores
+        java.util.stream.IntStream rows = java.util.stream.IntStream.range(0, tokens);
+        (tokens >= PARALLEL_ROPE_TOKENS ? rows.parallel() : rows).forEach(t -> {
             float pos = start + t;
             for (int i = 0; i < half; i++) {
                 float angle = pos * invFreq[i];
                 cos[t * half + i] = (float) Math.cos(angle);
                 sin[t * half + i] = (float) Math.sin(angle);
             }
-        }
+        });
         return new float[][] {cos, sin};
     }
 

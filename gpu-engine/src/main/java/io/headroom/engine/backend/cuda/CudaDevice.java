@@ -167,7 +167,7 @@ public final class CudaDevice implements AutoCloseable {
                 check(cuModuleGetFunction(f, module, kernel), "cuModuleGetFunction(" + kernel + ")");
                 if (kernel.startsWith("duo_") || kernel.startsWith("flash_prefill")) {
                     // beyond the default 48 KiB: duo_attention needs up to 96 KiB (head_dim 256),
-                    // duo_decode ~105 KiB, flash_prefill up to ~125 KiB and flash_prefill_ws(128) ~167 KiB
+                    // duo_decode ~105 KiB, flash_prefill up to ~125 KiB and flash_prefill_ws128 ~167 KiB
                     // (head_dim 128). The attribute only permits: each launch asks for its own size
                     // (flashFits checks the prefill kernels' sizes against the same limit)
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
@@ -175,7 +175,7 @@ public final class CudaDevice implements AutoCloseable {
                 }
                 if (kernel.startsWith("flash_prefill_wgmma") || kernel.startsWith("flash_prefill_ws")) {
                     // the unified L1/shared array as shared memory: three blocks per SM (its tiles bypass
-                    // L1); flash_prefill_ws's one block with its ring of four tiles
+                    // L1); flash_prefill_ws128's one block with its K and V rings
                     check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
                             100), "cuFuncSetAttribute(" + kernel + ", carveout)");
                 }
@@ -227,9 +227,10 @@ public final class CudaDevice implements AutoCloseable {
     /** The extern "C" kernels each file defines (kept in step with gpu-engine/src/main/cuda). */
     private static String[] kernelNames(String file) {
         return switch (file) {
-            case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "add_f32", "add_bias_f32",
-                "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32", "f32_to_bf16"};
-            case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32"};
+            case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "silu_gate_bf16", "add_f32",
+                "add_bias_f32", "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32", "f32_to_bf16"};
+            case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32", "rmsnorm_bf16",
+                "rmsnorm_residual_bf16"};
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
                 "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv",
                 "qkv_rope_append_f32kv", "qkv_rope_append_bf16kv"};
@@ -237,8 +238,7 @@ public final class CudaDevice implements AutoCloseable {
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};
             case "flash_prefill_wgmma.fatbin" -> new String[] {"flash_prefill_wgmma_f32kv",
-                "flash_prefill_wgmma_bf16kv", "flash_prefill_ws_f32kv", "flash_prefill_ws_bf16kv",
-                "flash_prefill_ws128_f32kv", "flash_prefill_ws128_bf16kv"};
+                "flash_prefill_wgmma_bf16kv", "flash_prefill_ws128_f32kv", "flash_prefill_ws128_bf16kv"};
             case "matmul.fatbin" -> new String[] {"matmul_bf16", "matmul_bf16_1t", "matmul_bf16_1t_norm",
                 "matmul_bf16_1t_norm_swiglu", "matmul_bf16_1t_residual"};
             case "gemm.fatbin" -> new String[] {"gemm_bf16_tc"};

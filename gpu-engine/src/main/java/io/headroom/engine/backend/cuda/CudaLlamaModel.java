@@ -181,7 +181,7 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final PagePool pool;
     private final CUdeviceptr poolKeys;
     private final CUdeviceptr poolValues;
-    private final byte[] poolKeyMap;      // the pools' tensor maps for flash_prefill_ws; null: cp.async only
+    private final byte[] poolKeyMap;      // the pools' tensor maps for flash_prefill_ws128; null: cp.async only
     private final byte[] poolValueMap;
     private final int maxPages;
     private final Cublas cublas;          // null: prefill GEMMs through gemm.cu
@@ -403,10 +403,8 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         int cosAt = 8 + 4 * options.maxChunk();
         int sinAt = cosAt + 4 * options.maxChunk() * half;
-        for (int i = 0; i < n * half; i++) {
-            b.putFloat(cosAt + 4 * i, rotary[0][i]);
-            b.putFloat(sinAt + 4 * i, rotary[1][i]);
-        }
+        b.slice(cosAt, 4 * n * half).order(b.order()).asFloatBuffer().put(rotary[0], 0, n * half);
+        b.slice(sinAt, 4 * n * half).order(b.order()).asFloatBuffer().put(rotary[1], 0, n * half);
         dev.copyAsync(step, stepHost, 0, sinAt + 4L * options.maxChunk() * half);
         if (n == 1 && graphs) {
             // one graph per split count: a sequence re-captures when its length doubles
@@ -452,10 +450,11 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         boolean fused = n == 1 && fusedDecode();
         boolean pdl = fused && programmaticLaunch(); // every kernel after the embedding overlaps the one before
+        boolean direct = bf16Direct(n);
         float eps = c.rmsNormEps();
         dev.launchAsync("embedding_bf16", n, 256, 0, embedding, tokens, x, h);
         if (!fused) {
-            dev.launchAsync("rmsnorm_f32", n, 256, 0, x, layers[0].attnNorm, xb, h, eps);
+            norm(direct, null, layers[0].attnNorm, n);
         }
         for (int l = 0; l < layers.length; l++) {
             DeviceLayer layer = layers[l];
@@ -471,9 +470,9 @@ public final class CudaLlamaModel implements AutoCloseable {
             } else if (n <= MATMUL_TOKENS) {
                 matvec(layer.wqkv, xb, q, c.qDim(), k, c.kvDim(), v, c.kvDim(), h, n);
             } else {
-                matmul(layer.wq, xb, q, c.qDim(), h, n);
-                matmul(layer.wk, xb, k, c.kvDim(), h, n);
-                matmul(layer.wv, xb, v, c.kvDim(), h, n);
+                project(direct, layer.wq, q, c.qDim(), h, n);
+                project(direct, layer.wk, k, c.kvDim(), h, n);
+                project(direct, layer.wv, v, c.kvDim(), h, n);
             }
             if (!fused) {
                 dev.launchAsync("qkv_bias_rope_f32", n * (c.numHeads() + 2 * c.numKvHeads()),
@@ -483,7 +482,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             PrefillAttention pa = options.prefillAttention();
             int splitsToCombine = splits;
             boolean flash = n > 1 && pa != PrefillAttention.CUDA_CORES && flashFits(pa, c, dev);
-            // flash_prefill_ws with tensor maps copies the chunk's own whole tiles from the pool too: the
+            // flash_prefill_ws128 with tensor maps copies the chunk's own whole tiles from the pool too: the
             // retrieval heads' pages are written before attention, the streaming heads' rings after
             boolean chunkInPool = flash && pa.warpSpecialized() && poolKeyMap != null;
             if (chunkInPool) {
@@ -499,7 +498,8 @@ public final class CudaLlamaModel implements AutoCloseable {
                     layout.sink(), layout.recent(), fhpb, splits, scale};
                 dev.launchGrid(options.kvType().kernel(pa.kernel()), (n + ftpb - 1) / ftpb,
                         c.numKvHeads() * (group / fhpb), splits, flashThreads(pa), flashSmem(pa, c.headDim()),
-                        pa.warpSpecialized() ? withMaps(args, poolKeyMap, poolValueMap, chunkInPool) : args);
+                        pa.warpSpecialized() ? withMaps(args, poolKeyMap, poolValueMap, chunkInPool, seq.headOrder(l))
+                                : args);
             } else if (n == 1 && decode != null) {
                 int retrieval = layout.retrievalHeads(l);
                 int streaming = c.numKvHeads() - retrieval;
@@ -541,18 +541,23 @@ public final class CudaLlamaModel implements AutoCloseable {
             if (layer.bo != null) {
                 dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, proj, layer.bo, n, h);
             }
-            dev.launchAsync("rmsnorm_residual_f32", n, 256, 0, x, proj, layer.mlpNorm, xb, h, c.rmsNormEps());
+            norm(direct, proj, layer.mlpNorm, n);
             if (n <= MATMUL_TOKENS) {
                 matvec(layer.wgu, xb, gate, c.intermediateSize(), up, c.intermediateSize(), null, 0, h, n);
             } else {
-                matmul(layer.wg, xb, gate, c.intermediateSize(), h, n);
-                matmul(layer.wu, xb, up, c.intermediateSize(), h, n);
+                project(direct, layer.wg, gate, c.intermediateSize(), h, n);
+                project(direct, layer.wu, up, c.intermediateSize(), h, n);
             }
             int ni = n * c.intermediateSize();
-            dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
-            matmul(layer.wd, gate, proj, h, c.intermediateSize(), n);
-            CUdeviceptr nextNorm = l + 1 < layers.length ? layers[l + 1].attnNorm : finalNorm;
-            dev.launchAsync("rmsnorm_residual_f32", n, 256, 0, x, proj, nextNorm, xb, h, c.rmsNormEps());
+            if (direct) {
+                dev.launchAsync("silu_gate_bf16", (ni + 255) / 256, 256, 0, gate, up, bf16In, ni);
+                project(true, layer.wd, proj, h, c.intermediateSize(), n);
+            } else {
+                dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
+                matmul(layer.wd, gate, proj, h, c.intermediateSize(), n);
+            }
+            boolean last = l + 1 == layers.length; // the LM head reads the last row as float32 (xb)
+            norm(direct && !last, proj, last ? finalNorm : layers[l + 1].attnNorm, n);
         }
         if (fused) {
             launchStep(pdl, "matmul_bf16_1t_norm", (c.vocabSize() + 15) / 16, 1, 256, 4 * h, lmHead, x, finalNorm,
@@ -611,8 +616,6 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     private static final int FLASH_ROWS = 64;
-    /** flash_prefill_ws's ring of K/V tile pairs (WS_STAGES in flash_prefill_wgmma.cu). */
-    private static final int WS_STAGES = 4;
     /** flash_prefill_ws128's K and V rings (WS128_STAGES) of 128-key tiles. */
     private static final int WS128_STAGES = 2;
 
@@ -621,7 +624,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         return kernel.warpSpecialized() ? 2 * FLASH_ROWS : FLASH_ROWS;
     }
 
-    /** Threads of one block of a tensor-core prefill kernel: 4 warps; flash_prefill_ws's three warpgroups. */
+    /** Threads of one block of a tensor-core prefill kernel: 4 warps; flash_prefill_ws128's three warpgroups. */
     static int flashThreads(PrefillAttention kernel) {
         return kernel.warpSpecialized() ? 384 : 128;
     }
@@ -640,11 +643,6 @@ public final class CudaLlamaModel implements AutoCloseable {
     static int flashSmem(PrefillAttention kernel, int hd) {
         int ld = hd + 8;
         if (kernel == PrefillAttention.WARP_SPECIALIZED) {
-            // WS_STAGES swizzled K/V tile pairs from a 1024-byte boundary, Q (128 rows), WS_STAGES × (rows,
-            // positions), 2 · WS_STAGES mbarriers
-            return WS_STAGES * (2 * 64 * hd * 2 + 64 * (8 + 4) + 2 * 8) + 1008 + 2 * FLASH_ROWS * ld * 2;
-        }
-        if (kernel == PrefillAttention.WARP_SPECIALIZED_128) {
             // 2 · WS128_STAGES swizzled 128-key tiles from a 1024-byte boundary, Q (128 rows, swizzled, unpadded),
             // WS128_STAGES × 128 (rows, positions), 4 · WS128_STAGES mbarriers
             return WS128_STAGES * (2 * 128 * hd * 2 + 128 * (8 + 4) + 4 * 8) + 1008 + 2 * FLASH_ROWS * hd * 2;
@@ -661,8 +659,8 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     /**
-     * Whether flash_prefill_ws copies whole cached tiles with the tensor-copy engine here: bf16 KV,
-     * pages of whole 64-key tiles, the wgmma kernel's geometry, and cuTensorMapEncodeTiled bound.
+     * Whether flash_prefill_ws128 copies whole cached tiles with the tensor-copy engine here: bf16 KV,
+     * pages of whole 64-key boxes, the wgmma kernel's geometry, and cuTensorMapEncodeTiled bound.
      */
     private boolean tensorMapsFit(CudaDevice d) {
         return options.kvType() == DeviceKvType.BF16 && options.pageTokens() % 64 == 0 && wgmmaFits(c, d)
@@ -670,17 +668,20 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     /**
-     * flash_prefill_ws's arguments: the shared list, then the pool's key and value tensor maps (by
+     * flash_prefill_ws128's arguments: the shared list, then the pool's key and value tensor maps (by
      * value) and whether to use them (1: for cached positions; 2: for the chunk's as well, whose rows
-     * kv_append wrote to the retrieval heads' pages before attention); without maps, zeros and 0
-     * (every tile by cp.async).
+     * kv_append wrote to the retrieval heads' pages before attention; without maps, zeros and 0: every
+     * tile by cp.async), and the layer's KV heads in block order (retrieval heads first, so that their
+     * long blocks start before the streaming heads' short ones).
      */
-    static Object[] withMaps(Object[] args, byte[] keyMap, byte[] valueMap, boolean chunkInPool) {
-        Object[] all = java.util.Arrays.copyOf(args, args.length + 3);
+    static Object[] withMaps(Object[] args, byte[] keyMap, byte[] valueMap, boolean chunkInPool,
+            CUdeviceptr headOrder) {
+        Object[] all = java.util.Arrays.copyOf(args, args.length + 4);
         boolean maps = keyMap != null && valueMap != null;
         all[args.length] = maps ? keyMap : NO_MAP;
         all[args.length + 1] = maps ? valueMap : NO_MAP;
         all[args.length + 2] = maps ? chunkInPool ? 2 : 1 : 0;
+        all[args.length + 3] = headOrder;
         return all;
     }
 
@@ -842,12 +843,48 @@ public final class CudaLlamaModel implements AutoCloseable {
                 tokens);
     }
 
+    /**
+     * Whether a chunk of n tokens runs its projections on cuBLAS with the inputs written in bf16 by
+     * the kernels before them (the norms, the SwiGLU) into bf16In, rather than in float32 to xb and
+     * then converted: only the attention output still goes through f32_to_bf16. The same values.
+     */
+    private boolean bf16Direct(int n) {
+        return n > MATMUL_TOKENS && options.tensorCores() && cublas != null && c.hiddenSize() % 8 == 0
+                && c.intermediateSize() % 8 == 0;
+    }
+
+    /** x += delta (when not null), then the chunk's normed rows: in bf16 into bf16In, or float32 into xb. */
+    private void norm(boolean bf16, CUdeviceptr delta, CUdeviceptr weight, int n) {
+        CUdeviceptr out = bf16 ? bf16In : xb;
+        if (delta == null) {
+            dev.launchAsync(bf16 ? "rmsnorm_bf16" : "rmsnorm_f32", n, 256, 0, x, weight, out, c.hiddenSize(),
+                    c.rmsNormEps());
+        } else {
+            dev.launchAsync(bf16 ? "rmsnorm_residual_bf16" : "rmsnorm_residual_f32", n, 256, 0, x, delta, weight, out,
+                    c.hiddenSize(), c.rmsNormEps());
+        }
+    }
+
+    /** out = the chunk's normed rows · wᵀ: from bf16In on cuBLAS (bf16Direct) or from xb. */
+    private void project(boolean bf16, CUdeviceptr w, CUdeviceptr out, int rows, int cols, int tokens) {
+        if (bf16) {
+            cublasGemm(w, out, rows, cols, tokens);
+        } else {
+            matmul(w, xb, out, rows, cols, tokens);
+        }
+    }
+
+    /** cuBLAS: out (tokens, rows) f32 = bf16In (tokens, cols) · wᵀ; a profiled entry named by its shape. */
+    private void cublasGemm(CUdeviceptr w, CUdeviceptr out, int rows, int cols, int tokens) {
+        dev.timed("cublasGemmEx " + rows + "x" + cols, () -> cublas.gemm(w, bf16In, out, rows, cols, tokens));
+    }
+
     private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens) {
         if (tokens > MATMUL_TOKENS && options.tensorCores()) {
             if (cublas != null && cols % 8 == 0) {
                 long pairs = (long) tokens * cols / 2;
                 dev.launchAsync("f32_to_bf16", (int) Math.min(4096, (pairs + 255) / 256), 256, 0, in, bf16In, pairs);
-                dev.timed("cublasGemmEx " + rows + "x" + cols, () -> cublas.gemm(w, bf16In, out, rows, cols, tokens));
+                cublasGemm(w, out, rows, cols, tokens);
             } else {
                 gemm(dev, w, in, out, rows, cols, tokens);
             }

@@ -22,16 +22,12 @@ public enum PrefillAttention {
      */
     WGMMA("flash_prefill_wgmma"),
     /**
-     * {@code flash_prefill_ws}: the wgmma products with the block's warps specialised: one warpgroup
-     * stages the K/V tiles, two multiply (128 query rows per block); the same geometries and rounding
-     * as {@link #WGMMA}, and {@link #TENSOR_CORES_MMA} elsewhere.
+     * {@code flash_prefill_ws128}: the wgmma products with the block's warps specialised: one
+     * warpgroup stages 128-key K/V tiles (by the tensor-copy engine where it can), two multiply (128
+     * query rows per block); the same geometries and rounding as {@link #WGMMA}, and
+     * {@link #TENSOR_CORES_MMA} elsewhere.
      */
-    WARP_SPECIALIZED("flash_prefill_ws"),
-    /**
-     * {@code flash_prefill_ws128}: {@link #WARP_SPECIALIZED} with 128-key tiles, Q read from shared
-     * memory by the products, and separate K and V rings; the same geometries, rounding and fallback.
-     */
-    WARP_SPECIALIZED_128("flash_prefill_ws128");
+    WARP_SPECIALIZED("flash_prefill_ws128");
 
     private final String kernel;
 
@@ -39,9 +35,9 @@ public enum PrefillAttention {
         this.kernel = kernel;
     }
 
-    /** Whether this is one of the warp-specialised kernels (three warpgroups, 128 rows, tensor maps). */
+    /** Whether this is the warp-specialised kernel (three warpgroups, 128 rows, tensor maps). */
     public boolean warpSpecialized() {
-        return this == WARP_SPECIALIZED || this == WARP_SPECIALIZED_128;
+        return this == WARP_SPECIALIZED;
     }
 
     /** The kernel's base name (without the KV type suffix). */
@@ -49,17 +45,16 @@ public enum PrefillAttention {
         return kernel;
     }
 
-    /** Parses cuda-cores, tensor-cores, mma, wgmma, ws (warp-specialized) or ws128; the error names the choices. */
+    /** Parses cuda-cores, tensor-cores, mma, wgmma or ws (also ws128); the error names the choices. */
     public static PrefillAttention parse(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "cuda-cores" -> CUDA_CORES;
             case "tensor-cores", "wmma" -> TENSOR_CORES;
             case "mma" -> TENSOR_CORES_MMA;
             case "wgmma" -> WGMMA;
-            case "ws", "warp-specialized" -> WARP_SPECIALIZED;
-            case "ws128" -> WARP_SPECIALIZED_128;
+            case "ws", "ws128", "warp-specialized" -> WARP_SPECIALIZED;
             default -> throw new IllegalArgumentException("unknown prefill attention '" + name
-                    + "' (cuda-cores, tensor-cores, mma, wgmma, ws, ws128)");
+                    + "' (cuda-cores, tensor-cores, mma, wgmma, ws)");
         };
     }
 }

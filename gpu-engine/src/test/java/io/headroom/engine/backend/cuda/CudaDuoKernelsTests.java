@@ -231,7 +231,7 @@ class CudaDuoKernelsTests {
         dev.download(dOut, out, out.length);
         assertMatches(out, expected, kernel);
         for (PrefillAttention tc : List.of(PrefillAttention.TENSOR_CORES, PrefillAttention.TENSOR_CORES_MMA,
-                PrefillAttention.WGMMA, PrefillAttention.WARP_SPECIALIZED, PrefillAttention.WARP_SPECIALIZED_128)) {
+                PrefillAttention.WGMMA, PrefillAttention.WARP_SPECIALIZED)) {
             int smem = CudaLlamaModel.flashSmem(tc, hd);
             if (n == 1 || hd % 16 != 0 || hd > 128 || smem > dev.maxSharedMemoryOptin()) {
                 continue;
@@ -244,8 +244,9 @@ class CudaDuoKernelsTests {
             String flash = kernelName(bf16, tc);
             Arrays.fill(out, Float.NaN);
             int ftpb = CudaLlamaModel.flashRows(tc) / hpb;
-            // flash_prefill_ws(128): every tile by cp.async; (bf16, 64-token pages) whole cached tiles by tensor
-            // map; and with the chunk's retrieval-head rows in the pool as well (kv_append before attention)
+            // flash_prefill_ws128: every tile by cp.async; (bf16, 64-token pages) whole cached tiles by tensor
+            // map; and with the chunk's retrieval-head rows in the pool as well (kv_append before attention);
+            // its blocks walk the heads retrieval first, as the model's launches do
             boolean maps = tc.warpSpecialized() && bf16 && pageTokens % 64 == 0;
             for (int pass = 0; pass < (maps ? 3 : 1); pass++) {
                 CUdeviceptr dOut3 = up(out);
@@ -259,9 +260,10 @@ class CudaDuoKernelsTests {
                     hpb, splits, scale};
                 if (tc.warpSpecialized()) {
                     long rows = (long) pages * pageTokens;
-                    args = pass == 0 ? CudaLlamaModel.withMaps(args, null, null, false)
+                    CUdeviceptr order = up(headOrder(streaming, sink, recent));
+                    args = pass == 0 ? CudaLlamaModel.withMaps(args, null, null, false, order)
                             : CudaLlamaModel.withMaps(args, TensorMaps.bf16Rows((CUdeviceptr) kp, rows, hd, 64),
-                                    TensorMaps.bf16Rows((CUdeviceptr) vp, rows, hd, 64), pass == 2);
+                                    TensorMaps.bf16Rows((CUdeviceptr) vp, rows, hd, 64), pass == 2, order);
                 }
                 dev.launchGrid(flash, (n + ftpb - 1) / ftpb, kvHeads * (group / hpb), splits,
                         CudaLlamaModel.flashThreads(tc), smem, args);
@@ -298,18 +300,27 @@ class CudaDuoKernelsTests {
      * heads' {@code splits} shares, then the streaming heads' (about half as many), and
      * attention_combine over both. Leaves the result in {@code out}.
      */
+    /** One layer whose KV head g streams where streaming[g]. */
+    private static DuoLayout layer(boolean[] streaming, int sink, int recent) {
+        boolean[] isRetrieval = new boolean[streaming.length];
+        for (int g = 0; g < streaming.length; g++) {
+            isRetrieval[g] = !streaming[g];
+        }
+        return new DuoLayout(new boolean[][] {isRetrieval}, sink, recent);
+    }
+
+    /** The layer's KV heads in the kernels' block order: retrieval heads, then streaming heads. */
+    private static int[] headOrder(boolean[] streaming, int sink, int recent) {
+        return CudaLlamaModel.headOrder(layer(streaming, sink, recent), 0);
+    }
+
     private void launchDecode(String kernel, int smem, boolean[] streaming, int splits, float[] out,
             CUdeviceptr q, CUdeviceptr kChunk, CUdeviceptr vChunk, Object kPool, Object vPool, CUdeviceptr pageTable,
             Object kRing, Object vRing, CUdeviceptr flags, CUdeviceptr start, int heads, int hd, int pageTokens,
             int maxPages, int sink, int recent, float scale) {
         int kvHeads = streaming.length;
-        boolean[] isRetrieval = new boolean[kvHeads];
-        for (int g = 0; g < kvHeads; g++) {
-            isRetrieval[g] = !streaming[g];
-        }
-        DuoLayout layer = new DuoLayout(new boolean[][] {isRetrieval}, sink, recent);
-        int[] order = CudaLlamaModel.headOrder(layer, 0);
-        int retrieval = layer.retrievalHeads(0);
+        int[] order = headOrder(streaming, sink, recent);
+        int retrieval = layer(streaming, sink, recent).retrievalHeads(0);
         int streamSplits = (splits + 1) / 2;
         float[] poisoned = new float[splits * heads * (hd + 2)];
         Arrays.fill(poisoned, Float.NaN); // a share's partial read but never written shows as NaN

@@ -49,6 +49,71 @@ class CudaGemmTests {
         }
     }
 
+    /**
+     * The kernels that write a chunk's GEMM input in bf16 directly (rmsnorm_bf16,
+     * rmsnorm_residual_bf16, silu_gate_bf16) should give bit for bit what f32_to_bf16 makes of their
+     * float32 forms' outputs, and the same residual sum: rows on the vectorised path (4096) and on the
+     * scalar one (203, not a multiple of 4); values spread over many binades, with ties to round.
+     */
+    @ParameterizedTest
+    @CsvSource({"3, 4096", "5, 203"})
+    void theBf16OutputKernelsShouldRoundAsF32ToBf16Does(int rows, int dim) {
+        SplittableRandom rnd = new SplittableRandom(rows * 131L + dim);
+        int n = rows * dim;
+        float[] x = new float[n];
+        float[] delta = new float[n];
+        float[] weight = new float[dim];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (rnd.nextGaussian() * Math.exp(rnd.nextDouble(-6, 6)));
+            delta[i] = (float) rnd.nextGaussian();
+        }
+        for (int i = 0; i < dim; i++) {
+            weight[i] = i % 7 == 0 ? 1f : (float) rnd.nextDouble(-2, 2);
+        }
+        try (CudaDevice dev = CudaDevice.open(0)) {
+            CUdeviceptr dw = dev.upload(weight, dim);
+            CUdeviceptr dd = dev.upload(delta, n);
+            CUdeviceptr x32 = dev.upload(x, n);
+            CUdeviceptr x16 = dev.upload(x, n);
+            CUdeviceptr f32 = dev.alloc(4L * n);
+            CUdeviceptr viaF32 = dev.alloc(2L * n + 4);
+            CUdeviceptr direct = dev.alloc(2L * n + 4);
+            CUdeviceptr gate = dev.upload(x, n);
+            try {
+                dev.launch("rmsnorm_f32", rows, 256, 0, x32, dw, f32, dim, 1e-5f);
+                dev.launch("rmsnorm_bf16", rows, 256, 0, x16, dw, direct, dim, 1e-5f);
+                assertSameBf16(dev, f32, viaF32, direct, n, "rmsnorm_bf16");
+                dev.launch("rmsnorm_residual_f32", rows, 256, 0, x32, dd, dw, f32, dim, 1e-5f);
+                dev.launch("rmsnorm_residual_bf16", rows, 256, 0, x16, dd, dw, direct, dim, 1e-5f);
+                assertSameBf16(dev, f32, viaF32, direct, n, "rmsnorm_residual_bf16");
+                float[] sum32 = new float[n];
+                float[] sum16 = new float[n];
+                dev.download(x32, sum32, n);
+                dev.download(x16, sum16, n);
+                assertThat(sum16).as("residual sum").containsExactly(sum32);
+                // the SwiGLU product: gate = x, up = delta
+                dev.launch("silu_gate_bf16", (n + 255) / 256, 256, 0, gate, dd, direct, n);
+                dev.launch("silu_gate_f32", (n + 255) / 256, 256, 0, gate, dd, n);
+                assertSameBf16(dev, gate, viaF32, direct, n, "silu_gate_bf16");
+            } finally {
+                for (CUdeviceptr p : new CUdeviceptr[] {dw, dd, x32, x16, f32, viaF32, direct, gate}) {
+                    dev.free(p);
+                }
+            }
+        }
+    }
+
+    /** f32_to_bf16(f32) into viaF32 (n even or odd: pairs rounded up) equals direct in its n values. */
+    private static void assertSameBf16(CudaDevice dev, CUdeviceptr f32, CUdeviceptr viaF32, CUdeviceptr direct, int n,
+            String kernel) {
+        dev.launch("f32_to_bf16", 64, 256, 0, f32, viaF32, (long) n / 2);
+        short[] expected = new short[n / 2 * 2];
+        short[] actual = new short[expected.length];
+        dev.download(viaF32, expected);
+        dev.download(direct, actual);
+        assertThat(actual).as(kernel).containsExactly(expected);
+    }
+
     /** Random bf16 weights and float32 activations, and the double-precision reference of their product. */
     private static final class Case {
         final int rows;

@@ -3,6 +3,7 @@ package io.headroom.engine.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import jcuda.driver.CUdeviceptr;
 import org.junit.jupiter.api.Test;
 
 /** The prefill attention choice and its kernels' shared-memory needs (no GPU needed). */
@@ -15,13 +16,14 @@ class PrefillAttentionTests {
         assertThat(PrefillAttention.parse("mma")).isEqualTo(PrefillAttention.TENSOR_CORES_MMA);
         assertThat(PrefillAttention.parse("WGMMA")).isEqualTo(PrefillAttention.WGMMA);
         assertThat(PrefillAttention.parse("ws")).isEqualTo(PrefillAttention.WARP_SPECIALIZED);
-        assertThat(PrefillAttention.parse("ws128")).isEqualTo(PrefillAttention.WARP_SPECIALIZED_128);
-        assertThat(PrefillAttention.WARP_SPECIALIZED_128.warpSpecialized()).isTrue();
+        assertThat(PrefillAttention.parse("ws128")).isEqualTo(PrefillAttention.WARP_SPECIALIZED);
+        assertThat(PrefillAttention.WARP_SPECIALIZED.kernel()).isEqualTo("flash_prefill_ws128");
+        assertThat(PrefillAttention.WARP_SPECIALIZED.warpSpecialized()).isTrue();
         assertThat(PrefillAttention.WGMMA.warpSpecialized()).isFalse();
         assertThatThrownBy(() -> PrefillAttention.parse("flash"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("'flash'")
-                .hasMessageContaining("cuda-cores, tensor-cores, mma, wgmma, ws, ws128");
+                .hasMessageContaining("cuda-cores, tensor-cores, mma, wgmma, ws)");
     }
 
     @Test
@@ -35,16 +37,13 @@ class PrefillAttentionTests {
         int wgmma = CudaLlamaModel.flashSmem(PrefillAttention.WGMMA, 128);
         assertThat(wgmma).isEqualTo(4 * 64 * 128 * 2 + 1008 + 3 * 64 * 12);
         assertThat(3 * (wgmma + 1024)).isLessThanOrEqualTo(228 * 1024);
-        // warp-specialised: four tile pairs, Q's 128 rows, eight mbarriers; one block of three warpgroups per SM
+        // warp-specialised, 128-key tiles: two K and two V tiles, Q's 128 rows unpadded (an operand by
+        // descriptor), eight mbarriers; one block of three warpgroups per SM
         int ws = CudaLlamaModel.flashSmem(PrefillAttention.WARP_SPECIALIZED, 128);
-        assertThat(ws).isEqualTo(8 * 64 * 128 * 2 + 1008 + 128 * 136 * 2 + 4 * 64 * 12 + 64);
+        assertThat(ws).isEqualTo(4 * 128 * 128 * 2 + 1008 + 128 * 128 * 2 + 2 * 128 * 12 + 64);
         assertThat(ws + 1024).isLessThanOrEqualTo(228 * 1024);
-        // 128-key tiles: two K and two V tiles, Q's 128 rows unpadded (an operand by descriptor), eight mbarriers
-        int ws128 = CudaLlamaModel.flashSmem(PrefillAttention.WARP_SPECIALIZED_128, 128);
-        assertThat(ws128).isEqualTo(4 * 128 * 128 * 2 + 1008 + 128 * 128 * 2 + 2 * 128 * 12 + 64);
-        assertThat(ws128 + 1024).isLessThanOrEqualTo(228 * 1024);
-        assertThat(CudaLlamaModel.flashRows(PrefillAttention.WARP_SPECIALIZED_128)).isEqualTo(128);
-        assertThat(CudaLlamaModel.flashThreads(PrefillAttention.WARP_SPECIALIZED_128)).isEqualTo(384);
+        assertThat(CudaLlamaModel.flashRows(PrefillAttention.WARP_SPECIALIZED)).isEqualTo(128);
+        assertThat(CudaLlamaModel.flashThreads(PrefillAttention.WARP_SPECIALIZED)).isEqualTo(384);
         // the WMMA kernel keeps per-warp score, P and output strips besides: two blocks per SM at 128
         int wmma = CudaLlamaModel.flashSmem(PrefillAttention.TENSOR_CORES, 128);
         assertThat(2 * (wmma + 1024)).isLessThanOrEqualTo(228 * 1024);
@@ -79,17 +78,19 @@ class PrefillAttentionTests {
     }
 
     @Test
-    void theWarpSpecialisedKernelShouldTakeTheMapsByValueOrZerosWithout() {
+    void theWarpSpecialisedKernelShouldTakeTheMapsByValueOrZerosWithoutThenTheHeadOrder() {
         Object[] args = {1, 2.0f};
         byte[] k = new byte[TensorMaps.BYTES];
         byte[] v = new byte[TensorMaps.BYTES];
-        Object[] with = CudaLlamaModel.withMaps(args, k, v, false);
-        assertThat(with).hasSize(5).startsWith(1, 2.0f);
+        CUdeviceptr order = new CUdeviceptr();
+        Object[] with = CudaLlamaModel.withMaps(args, k, v, false, order);
+        assertThat(with).hasSize(6).startsWith(1, 2.0f);
         assertThat(with[2]).isSameAs(k);
         assertThat(with[3]).isSameAs(v);
         assertThat(with[4]).isEqualTo(1);
-        assertThat(CudaLlamaModel.withMaps(args, k, v, true)[4]).isEqualTo(2); // the chunk's rows in the pool too
-        Object[] without = CudaLlamaModel.withMaps(args, null, null, true);
+        assertThat(with[5]).isSameAs(order);
+        assertThat(CudaLlamaModel.withMaps(args, k, v, true, order)[4]).isEqualTo(2); // the chunk's rows in the pool
+        Object[] without = CudaLlamaModel.withMaps(args, null, null, true, order);
         assertThat((byte[]) without[2]).hasSize(128).containsOnly(0);
         assertThat(without[4]).isEqualTo(0);
     }
