@@ -18,6 +18,16 @@ cp gpu-engine/target/headroom-engine.jar .device/headroom-engine.jar
 zip -q -d .device/headroom-engine.jar 'native/lib/linux-aarch64/*' 'native/lib/osx-*' 'native/lib/win-*' \
   'com/sun/jna/aix-*' 'com/sun/jna/darwin-*' 'com/sun/jna/win32-*' 'com/sun/jna/sunos-*' 'com/sun/jna/freebsd-*' \
   'com/sun/jna/openbsd-*' 'com/sun/jna/linux-[a-wy-z]*' 'com/sun/jna/linux-x86/*' || true
+# the GPU machine is an H100: its kernels as sm_90a code only (the jar's fatbins carry every target,
+# which took the bundle past the device call's 64 MiB)
+KDIR=io/headroom/engine/backend/cuda
+rm -rf /tmp/hr-fatbins && mkdir -p /tmp/hr-fatbins/$KDIR
+for cu in gpu-engine/src/main/cuda/*.cu; do
+  /usr/local/bin/nvcc -fatbin -O3 -std=c++17 -I gpu-engine/src/main/cuda -gencode arch=compute_90a,code=sm_90a \
+    "$cu" -o /tmp/hr-fatbins/$KDIR/$(basename "${cu%.cu}").fatbin
+done
+(cd /tmp/hr-fatbins && zip -q "$OLDPWD/.device/headroom-engine.jar" $KDIR/*.fatbin)
+zip -q -d .device/headroom-engine.jar 'com/sun/jna/dragonflybsd-*' 'nlp/*' || true
 rm -rf .device/test-classes && cp -r gpu-engine/target/test-classes .device/test-classes && rm -rf .device/test-classes/golden  # the tracked copy in gpu-engine/src/test/resources travels anyway
 M2=${HOME}/.m2/repository
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:${JUNIT_PLATFORM:-6.0.3} -DoutputDirectory=.device >/dev/null

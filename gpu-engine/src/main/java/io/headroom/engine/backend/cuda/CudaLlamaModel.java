@@ -244,7 +244,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             gate = alloc(4L * n * c.intermediateSize());
             up = alloc(4L * n * c.intermediateSize());
             logits = alloc(4L * c.vocabSize());
-            workspace = alloc(4L * workspaceRows(c) * (c.headDim() + 2));
+            workspace = alloc(4L * workspaceRows(c, n) * (c.headDim() + 2));
             step = alloc(stepBytes(c, n));
             pinned = dev.allocPinned(stepBytes(c, n));
             long pageBytes = (long) options.pageTokens() * c.headDim() * options.kvType().bytes();
@@ -285,9 +285,34 @@ public final class CudaLlamaModel implements AutoCloseable {
         return 4L * (2 + maxChunk + (long) maxChunk * c.headDim());
     }
 
-    /** Rows (query row × split) the split-K attention workspace holds. */
-    static int workspaceRows(ModelConfig c) {
-        return MAX_SPLITS * c.numHeads();
+    /**
+     * Rows (query row × split) the split-K attention workspace holds: MAX_SPLITS decode shares, or
+     * PREFILL_WAVE_SPLITS shares of a whole chunk (prefillWaveSplits).
+     */
+    static int workspaceRows(ModelConfig c, int maxChunk) {
+        return Math.max(MAX_SPLITS, PREFILL_WAVE_SPLITS * maxChunk) * c.numHeads();
+    }
+
+    /** The most split-K shares prefillWaveSplits gives a chunk. */
+    static final int PREFILL_WAVE_SPLITS = 2;
+
+    /**
+     * Split-K shares for a warp-specialised prefill launch whose long blocks (its retrieval heads';
+     * streaming heads' blocks are short) number {@code retrievalBlocks}: one block per SM, and blocks
+     * of about equal length, so the launch takes about ceil(blocks / SMs) block times, and a layer
+     * whose count fills its last wave poorly wastes the rest. DuoAttention layers have uneven
+     * retrieval head counts (8B at 50%: 1 to 7 of 8 KV heads; 5 make 320 blocks, 2.4 waves run as 3).
+     * Two shares per block halve the blocks' length: 640 blocks, 5 waves of half the length (2.5).
+     * Returns 2 where that saves at least 5% of the launch's wave time, else 1 (full attention's 512
+     * blocks: 3.9 waves either way; the shares cost a combine pass).
+     */
+    static int prefillWaveSplits(int retrievalBlocks, int multiprocessors) {
+        if (retrievalBlocks == 0) {
+            return 1;
+        }
+        double one = Math.ceil((double) retrievalBlocks / multiprocessors);
+        double two = Math.ceil(2.0 * retrievalBlocks / multiprocessors) / 2;
+        return two <= 0.95 * one ? 2 : 1;
     }
 
     private CUdeviceptr own(CUdeviceptr p) {
@@ -493,11 +518,16 @@ public final class CudaLlamaModel implements AutoCloseable {
             if (flash) {
                 int fhpb = headsPerBlock(group);
                 int ftpb = flashRows(pa) / fhpb;
+                int fgridX = (n + ftpb - 1) / ftpb;
+                if (pa.warpSpecialized() && splits == 1) {
+                    splitsToCombine = prefillWaveSplits(layout.retrievalHeads(l) * (group / fhpb) * fgridX,
+                            dev.multiprocessors());
+                }
                 Object[] args = {q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
                     flags, start, att, workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,
-                    layout.sink(), layout.recent(), fhpb, splits, scale};
-                dev.launchGrid(options.kvType().kernel(pa.kernel()), (n + ftpb - 1) / ftpb,
-                        c.numKvHeads() * (group / fhpb), splits, flashThreads(pa), flashSmem(pa, c.headDim()),
+                    layout.sink(), layout.recent(), fhpb, splitsToCombine, scale};
+                dev.launchGrid(options.kvType().kernel(pa.kernel()), fgridX,
+                        c.numKvHeads() * (group / fhpb), splitsToCombine, flashThreads(pa), flashSmem(pa, c.headDim()),
                         pa.warpSpecialized() ? withMaps(args, poolKeyMap, poolValueMap, chunkInPool, seq.headOrder(l))
                                 : args);
             } else if (n == 1 && decode != null) {
@@ -794,7 +824,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         int blocks = (n + ATT_ROWS / hpb - 1) / (ATT_ROWS / hpb) * c.numKvHeads() * (group / hpb);
         int want = Math.min((2 * dev.multiprocessors() + blocks - 1) / blocks, (keys + KEYS_PER_SPLIT - 1)
                 / KEYS_PER_SPLIT);
-        int fit = workspaceRows(c) / (n * c.numHeads());
+        int fit = workspaceRows(c, options.maxChunk()) / (n * c.numHeads());
         return Math.max(1, Math.min(Math.min(want, MAX_SPLITS), fit));
     }
 

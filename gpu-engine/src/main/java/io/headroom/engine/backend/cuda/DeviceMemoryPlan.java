@@ -31,7 +31,7 @@ public record DeviceMemoryPlan(long weights, long activations, long workspace, l
         long activations = 4 * (n * (3L * c.hiddenSize() + 2L * c.qDim() + 2L * c.kvDim()
                 + 2L * c.intermediateSize()) + c.vocabSize()) + CudaLlamaModel.stepBytes(c, o.maxChunk())
                 + (o.cublas() && o.tensorCores() ? CudaLlamaModel.bf16InBytes(c, o.maxChunk()) : 0);
-        long workspace = 4L * CudaLlamaModel.workspaceRows(c) * (c.headDim() + 2);
+        long workspace = 4L * CudaLlamaModel.workspaceRows(c, o.maxChunk()) * (c.headDim() + 2);
         DuoLayout layout = o.layout();
         int pagesPerHead = (o.capacity() + o.pageTokens() - 1) / o.pageTokens();
         long pages = (long) o.sequences() * layout.retrievalCount() * pagesPerHead;

@@ -100,7 +100,7 @@ class CudaDuoKernelsTests {
         "128, 8, 8, 1500, 1, 24, false", "128, 8, 2, 1200, 40, 1, true"})
     void duoAttentionShouldMatchItsDefinition(int hd, int heads, int kvHeads, int start, int n, int splits,
             boolean bf16) {
-        // from 128 cached positions, pages of 64: whole 64-key tiles that flash_prefill_ws copies by tensor map
+        // from 128 cached positions, pages of 64: whole tiles that flash_prefill_ws128 copies by tensor map
         int pageTokens = start >= 128 ? 64 : 16;
         int sink = 3;
         int recent = 10;
@@ -391,7 +391,7 @@ class CudaDuoKernelsTests {
         int[] pageTable = {5, 1, 3, -1, -1, -1, 0, 4, 2};
         float[] k = random(n * kvHeads * hd);
         float[] v = random(n * kvHeads * hd);
-        // every head in one launch, and (as flash_prefill_ws's prefill does) retrieval heads, then streaming heads
+        // every head in one launch, and (as flash_prefill_ws128's prefill does) retrieval heads, then streaming heads
         for (int form = 0; form < 4; form++) {
             boolean bf16 = form % 2 == 1;
             int[] headsOf = form < 2 ? new int[] {CudaLlamaModel.APPEND_ALL}
