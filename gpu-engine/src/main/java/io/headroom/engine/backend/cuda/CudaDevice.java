@@ -232,8 +232,8 @@ public final class CudaDevice implements AutoCloseable {
             case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32", "rmsnorm_bf16",
                 "rmsnorm_residual_bf16"};
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",
-                "attention_combine", "kv_append_f32kv", "kv_append_bf16kv", "duo_decode_f32kv", "duo_decode_bf16kv",
-                "qkv_rope_append_f32kv", "qkv_rope_append_bf16kv"};
+                "attention_combine", "attention_combine_rows", "kv_append_f32kv", "kv_append_bf16kv",
+                "duo_decode_f32kv", "duo_decode_bf16kv", "qkv_rope_append_f32kv", "qkv_rope_append_bf16kv"};
             case "sampling.fatbin" -> new String[] {"argmax_f32"};
             case "flash_prefill.fatbin" -> new String[] {"flash_prefill_f32kv", "flash_prefill_bf16kv",
                 "flash_prefill_mma_f32kv", "flash_prefill_mma_bf16kv", "duo_decode_mma_bf16kv"};

@@ -828,13 +828,21 @@ public final class CudaLlamaModel implements AutoCloseable {
         return Math.max(1, Math.min(Math.min(want, MAX_SPLITS), fit));
     }
 
+    /** The most shares attention_combine_rows merges (COMBINE_ROWS_MAX_SPLITS in duo_attention.cu). */
+    static final int COMBINE_ROWS_MAX_SPLITS = 8;
+
     /**
-     * Queues attention_combine: merges {@code splits} split-K shares of {@code rows} attention rows
-     * (part: (splits, rows, hd + 2)) into out (rows, hd).
+     * Queues the merge of {@code splits} split-K shares of {@code rows} attention rows (part: (splits,
+     * rows, hd + 2)) into out (rows, hd): attention_combine_rows (a warp per row) for up to
+     * COMBINE_ROWS_MAX_SPLITS shares, attention_combine (a block per row and 32 dims) for more.
      */
     public static void combine(CudaDevice dev, CUdeviceptr part, CUdeviceptr out, int rows, int hd, int splits) {
-        dev.launchGrid("attention_combine", rows, (hd + 31) / 32, 1, 256, 0, part, out, rows, hd, splits, null, 1,
-                0);
+        if (splits <= COMBINE_ROWS_MAX_SPLITS) {
+            dev.launchAsync("attention_combine_rows", (rows + 7) / 8, 256, 0, part, out, rows, hd, splits);
+        } else {
+            dev.launchGrid("attention_combine", rows, (hd + 31) / 32, 1, 256, 0, part, out, rows, hd, splits, null, 1,
+                    0);
+        }
     }
 
     /**
