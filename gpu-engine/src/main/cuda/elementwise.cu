@@ -40,6 +40,13 @@ extern "C" __global__ void silu_gate_bf16(const float* __restrict__ gate, const 
     }
 }
 
+// table[pairs[2i]] = pairs[2i + 1] for i < count: a sequence's new pages, written into its device
+// page table in one launch (CudaSequence.reserve). 1-D grid over count.
+extern "C" __global__ void scatter_i32(int* __restrict__ table, const int* __restrict__ pairs, int count) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) table[pairs[2 * i]] = pairs[2 * i + 1];
+}
+
 extern "C" __global__ void add_f32(float* __restrict__ acc, const float* __restrict__ x, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) acc[i] += x[i];
