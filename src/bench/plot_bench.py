@@ -11,7 +11,7 @@ OUT_DIR/memory-GEOMETRY.svg (KV bytes vs context; the card's memory less the wei
 The prefill form reads every cuda-h100-COMMIT-*.json prefilled from position 0 (of the geometry: the
 8B runs have 8 KV heads, the 7B ones 32) and writes OUT_DIR/prefill-GEOMETRY.svg: prefill time vs
 prompt length, full and Duo, their FLOP floors at the matmul rate the PyTorch step measured, and
-PyTorch's prefill; KERNEL keeps only the runs of that prefill attention kernel (e.g. flash_prefill_ws),
+PyTorch's prefill; KERNEL keeps only the runs of that prefill attention kernel (e.g. flash_prefill_ws128),
 and runs named base-* or alt-* (an earlier build's) are left out.
 """
 import glob

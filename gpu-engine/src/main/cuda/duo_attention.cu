@@ -303,7 +303,7 @@ extern "C" __global__ void attention_combine_rows(const float* __restrict__ part
 // positions of the chunk into the ring (earlier ones would be overwritten within the chunk anyway,
 // and skipping them keeps each ring slot written by exactly one thread).
 // heads_of: 0 every head; 1 only retrieval heads, 2 only streaming heads. A retrieval head's pages
-// may be written before attention (1; flash_prefill_ws then copies the chunk's whole tiles from the
+// may be written before attention (1; flash_prefill_ws128 then copies the chunk's whole tiles from the
 // pool by tensor map): nothing in the chunk is overwritten. A streaming head's ring must be written
 // after (2): the chunk's positions replace ones its first queries still see.
 // grid = n · kv_heads, block = 32·ceil(head_dim / 32).

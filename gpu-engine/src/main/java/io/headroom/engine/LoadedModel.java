@@ -147,7 +147,7 @@ public final class LoadedModel implements AutoCloseable {
                     config.maxPositions());
             var kvType = io.headroom.engine.backend.cuda.DeviceKvType.parse(o.deviceKvType());
             // f32 is the exact mode: float32 KV, float32 prefill projections and CUDA-core prefill attention
-            // (no tensor-core rounding); bf16 runs both on tensor cores (attention: flash_prefill_ws on
+            // (no tensor-core rounding); bf16 runs both on tensor cores (attention: flash_prefill_ws128 on
             // Hopper, flash_prefill_mma elsewhere; projections: cuBLAS where libcublas loads; the fastest
             // measured, src/docs/bench/cuda-resident.md)
             boolean fast = kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16;

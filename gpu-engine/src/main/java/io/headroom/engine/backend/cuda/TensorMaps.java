@@ -14,7 +14,7 @@ import jcuda.driver.CUdeviceptr;
 /**
  * Tensor maps for Hopper's tensor-copy engine (TMA): the 128-byte descriptor (CUtensorMap) that
  * cp.async.bulk.tensor reads to copy a box of a global tensor into shared memory in one
- * instruction. flash_prefill_ws copies whole 64-key tiles of a retrieval head's cached keys and
+ * instruction. flash_prefill_ws128 copies whole 128-key tiles of a retrieval head's cached keys and
  * values this way. JCuda 12.0 has no binding for cuTensorMapEncodeTiled, so this calls libcuda
  * through the Foreign Function API (as {@link ProgrammaticLaunch} does for cuLaunchKernelEx).
  */
