@@ -295,6 +295,8 @@ public final class CudaLlamaModel implements AutoCloseable {
 
     /** The most split-K shares prefillWaveSplits gives a chunk. */
     static final int PREFILL_WAVE_SPLITS = 2;
+    /** Keys (the chunk's last position + 1) from which prefillWaveSplits splits. */
+    static final int PREFILL_WAVE_SPLIT_KEYS = 32768;
 
     /**
      * Split-K shares for a warp-specialised prefill launch whose long blocks (its retrieval heads';
@@ -304,10 +306,13 @@ public final class CudaLlamaModel implements AutoCloseable {
      * retrieval head counts (8B at 50%: 1 to 7 of 8 KV heads; 5 make 320 blocks, 2.4 waves run as 3).
      * Two shares per block halve the blocks' length: 640 blocks, 5 waves of half the length (2.5).
      * Returns 2 where that saves at least 5% of the launch's wave time, else 1 (full attention's 512
-     * blocks: 3.9 waves either way; the shares cost a combine pass).
+     * blocks: 3.9 waves either way). The shares cost about as much whatever the context (a second Q
+     * staging per block, the partials written, a combine pass), the saving grows with it: below
+     * PREFILL_WAVE_SPLIT_KEYS keys it did not pay (8B Duo 32K: 1.215 s with splits against 1.195 s
+     * without, 7b8a171; 128K: 7.66 against 7.82 s).
      */
-    static int prefillWaveSplits(int retrievalBlocks, int multiprocessors) {
-        if (retrievalBlocks == 0) {
+    static int prefillWaveSplits(int retrievalBlocks, int multiprocessors, int keys) {
+        if (retrievalBlocks == 0 || keys < PREFILL_WAVE_SPLIT_KEYS) {
             return 1;
         }
         double one = Math.ceil((double) retrievalBlocks / multiprocessors);
@@ -521,7 +526,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                 int fgridX = (n + ftpb - 1) / ftpb;
                 if (pa.warpSpecialized() && splits == 1) {
                     splitsToCombine = prefillWaveSplits(layout.retrievalHeads(l) * (group / fhpb) * fgridX,
-                            dev.multiprocessors());
+                            dev.multiprocessors(), seq.length() + n);
                 }
                 Object[] args = {q, k, v, poolKeys, poolValues, seq.pageTable(l), seq.ringKeys(l), seq.ringValues(l),
                     flags, start, att, workspace, n, c.numHeads(), c.numKvHeads(), hd, options.pageTokens(), maxPages,

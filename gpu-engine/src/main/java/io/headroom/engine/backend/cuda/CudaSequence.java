@@ -86,8 +86,9 @@ public final class CudaSequence implements KvCache {
 
     /** (table index, page) pairs one scatter_i32 launch writes: a 2048-token chunk's new pages of 256 heads. */
     static final int PAGE_UPDATES = 256 * 40;
-    /** Device staging of reserve's page table updates (PAGE_UPDATES pairs). */
+    /** Device staging of reserve's page table updates (PAGE_UPDATES pairs), and its host side. */
     private final CUdeviceptr pageUpdates;
+    private final int[] pageUpdatesHost = new int[2 * PAGE_UPDATES];
 
     /** Positions held. */
     @Override
@@ -165,30 +166,35 @@ public final class CudaSequence implements KvCache {
             throw new IllegalStateException("context of " + positions + " tokens exceeds the device KV capacity of "
                     + model.options().capacity());
         }
-        // pages are recorded as held as soon as they are taken, so close() returns them whatever fails later
-        int[] updates = new int[2 * PAGE_UPDATES];
+        // pages are recorded as held as soon as they are taken, so close() returns them whatever fails later;
+        // and the device table gets every page taken even when the pool runs out partway (finally), since a
+        // later reserve skips the heads that hold their pages
+        int[] updates = pageUpdatesHost;
         int count = 0;
-        for (int l = 0; l < layout.layers(); l++) {
-            for (int h = 0; h < kvHeads; h++) {
-                int lh = l * kvHeads + h;
-                int held = pagesHeld[lh];
-                if (!layout.isRetrieval(l, h) || held >= needed) {
-                    continue;
-                }
-                int[] fresh = model.pool().allocate(needed - held);
-                System.arraycopy(fresh, 0, pageTable, lh * maxPages + held, fresh.length);
-                pagesHeld[lh] = needed;
-                for (int i = lh * maxPages + held; i < lh * maxPages + needed; i++) {
-                    updates[2 * count] = i;
-                    updates[2 * count + 1] = pageTable[i];
-                    if (++count == PAGE_UPDATES) {
-                        scatterPages(updates, count);
-                        count = 0;
+        try {
+            for (int l = 0; l < layout.layers(); l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    int lh = l * kvHeads + h;
+                    int held = pagesHeld[lh];
+                    if (!layout.isRetrieval(l, h) || held >= needed) {
+                        continue;
+                    }
+                    int[] fresh = model.pool().allocate(needed - held);
+                    System.arraycopy(fresh, 0, pageTable, lh * maxPages + held, fresh.length);
+                    pagesHeld[lh] = needed;
+                    for (int i = lh * maxPages + held; i < lh * maxPages + needed; i++) {
+                        updates[2 * count] = i;
+                        updates[2 * count + 1] = pageTable[i];
+                        if (++count == PAGE_UPDATES) {
+                            scatterPages(updates, count);
+                            count = 0;
+                        }
                     }
                 }
             }
+        } finally {
+            scatterPages(updates, count);
         }
-        scatterPages(updates, count);
     }
 
     /**

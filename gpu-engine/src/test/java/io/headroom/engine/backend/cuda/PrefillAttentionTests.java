@@ -79,14 +79,18 @@ class PrefillAttentionTests {
 
     @Test
     void aLaunchShouldSplitItsBlocksOnlyWhereThatEvensOutItsLastWave() {
-        // 8B geometry, a 2048-token chunk: 64 blocks per retrieval KV head, 132 SMs
-        assertThat(CudaLlamaModel.prefillWaveSplits(8 * 64, 132)).isEqualTo(1); // 3.9 waves either way
-        assertThat(CudaLlamaModel.prefillWaveSplits(4 * 64, 132)).isEqualTo(1); // 1.94 waves
-        assertThat(CudaLlamaModel.prefillWaveSplits(5 * 64, 132)).isEqualTo(2); // 3 waves, or 5 half waves
-        assertThat(CudaLlamaModel.prefillWaveSplits(3 * 64, 132)).isEqualTo(2); // 2, or 3 half waves
-        assertThat(CudaLlamaModel.prefillWaveSplits(6 * 64, 132)).isEqualTo(1); // 3 either way
-        assertThat(CudaLlamaModel.prefillWaveSplits(64, 132)).isEqualTo(2);     // half the SMs idle
-        assertThat(CudaLlamaModel.prefillWaveSplits(0, 132)).isEqualTo(1);      // streaming heads only
+        // 8B geometry, a 2048-token chunk: 64 blocks per retrieval KV head, 132 SMs, at 64K keys
+        int keys = 65536;
+        assertThat(CudaLlamaModel.prefillWaveSplits(8 * 64, 132, keys)).isEqualTo(1); // 3.9 waves either way
+        assertThat(CudaLlamaModel.prefillWaveSplits(4 * 64, 132, keys)).isEqualTo(1); // 1.94 waves
+        assertThat(CudaLlamaModel.prefillWaveSplits(5 * 64, 132, keys)).isEqualTo(2); // 3 waves, or 5 half waves
+        assertThat(CudaLlamaModel.prefillWaveSplits(3 * 64, 132, keys)).isEqualTo(2); // 2, or 3 half waves
+        assertThat(CudaLlamaModel.prefillWaveSplits(6 * 64, 132, keys)).isEqualTo(1); // 3 either way
+        assertThat(CudaLlamaModel.prefillWaveSplits(64, 132, keys)).isEqualTo(2);     // half the SMs idle
+        assertThat(CudaLlamaModel.prefillWaveSplits(0, 132, keys)).isEqualTo(1);      // streaming heads only
+        // short contexts: the shares' cost is not repaid
+        assertThat(CudaLlamaModel.prefillWaveSplits(5 * 64, 132, 32767)).isEqualTo(1);
+        assertThat(CudaLlamaModel.prefillWaveSplits(5 * 64, 132, 32768)).isEqualTo(2);
         // the workspace holds two shares of a whole chunk (or the decode shares, whichever is more)
         assertThat(CudaLlamaModel.workspaceRows(DeviceMemoryPlanTests.LLAMA3_8B, 2048)).isEqualTo(2 * 2048 * 32);
         assertThat(CudaLlamaModel.workspaceRows(DeviceMemoryPlanTests.LLAMA3_8B, 64)).isEqualTo(1024 * 32);
