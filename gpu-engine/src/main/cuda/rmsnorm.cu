@@ -86,26 +86,21 @@ __device__ __forceinline__ void rmsnorm_row(float* __restrict__ x, const float* 
     for (int i = threadIdx.x; i < dim; i += blockDim.x) store1(o, i, weight[i] * (row[i] * inv));
 }
 
-extern "C" __global__ void rmsnorm_f32(const float* __restrict__ x, const float* __restrict__ weight,
-                                       float* __restrict__ out, int dim, float eps) {
-    rmsnorm_row(const_cast<float*>(x), nullptr, weight, out, dim, eps);
-}
+// The entry points for an output type OT (SUFFIX f32: float; bf16: uint16_t holding bf16):
+// rmsnorm_SUFFIX: out[t, :] = rmsnorm(x[t, :]) · weight.
+// rmsnorm_residual_SUFFIX, the residual add fused with the next RMSNorm: x[t, :] += delta[t, :]; then
+// out[t, :] = rmsnorm(x[t, :]) · weight: one pass over x instead of three (add, then norm's two reads).
+// Launch: grid = rows, block = 256.
+#define RMSNORM_KERNELS(SUFFIX, OT)                                                                        \
+    extern "C" __global__ void rmsnorm_##SUFFIX(const float* __restrict__ x, const float* __restrict__ weight, \
+                                                OT* __restrict__ out, int dim, float eps) {                  \
+        rmsnorm_row(const_cast<float*>(x), nullptr, weight, out, dim, eps);                                \
+    }                                                                                                      \
+    extern "C" __global__ void rmsnorm_residual_##SUFFIX(float* __restrict__ x, const float* __restrict__ delta,  \
+                                                         const float* __restrict__ weight,                 \
+                                                         OT* __restrict__ out, int dim, float eps) {       \
+        rmsnorm_row(x, delta, weight, out, dim, eps);                                                      \
+    }
 
-// The residual add fused with the next RMSNorm: x[t, :] += delta[t, :]; out[t, :] = rmsnorm(x[t, :]) · weight.
-// One pass over x instead of three (add, then norm's two reads). Launch: grid = rows, block = 256.
-extern "C" __global__ void rmsnorm_residual_f32(float* __restrict__ x, const float* __restrict__ delta,
-                                                const float* __restrict__ weight, float* __restrict__ out,
-                                                int dim, float eps) {
-    rmsnorm_row(x, delta, weight, out, dim, eps);
-}
-
-extern "C" __global__ void rmsnorm_bf16(const float* __restrict__ x, const float* __restrict__ weight,
-                                        uint16_t* __restrict__ out, int dim, float eps) {
-    rmsnorm_row(const_cast<float*>(x), nullptr, weight, out, dim, eps);
-}
-
-extern "C" __global__ void rmsnorm_residual_bf16(float* __restrict__ x, const float* __restrict__ delta,
-                                                 const float* __restrict__ weight, uint16_t* __restrict__ out,
-                                                 int dim, float eps) {
-    rmsnorm_row(x, delta, weight, out, dim, eps);
-}
+RMSNORM_KERNELS(f32, float)
+RMSNORM_KERNELS(bf16, uint16_t)
