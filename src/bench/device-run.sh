@@ -13,7 +13,8 @@ STEPS=${STEPS:-tests sanitizer bench}
 # DuoAttention, 4K..1M) as presets: MATRIX=8b or MATRIX=7b sets BENCH_ARGS and TORCH_ARGS (one
 # device call each; contexts past what prefill reaches in the call use --synthetic-context).
 # MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo, and one late chunk (--prefill-after) with the
-# wgmma and mma.sync kernels, with the torch step (run STEPS="bench torch").
+# wgmma and mma.sync kernels, with the torch step (run STEPS="bench torch"); MATRIX=prefill7b: 7B
+# prefill at 32K/64K/128K, full vs Duo, with the torch step.
 case ${MATRIX:-} in
   8b)
     G="--model /tmp/l8b --chunk 512 --decode-tokens 32 --check-tokens 0"
@@ -46,6 +47,15 @@ case ${MATRIX:-} in
     P="--prompt-tokens 131072 --profile-prefill"
     BENCH_ARGS="$BENCH_ARGS;8b-duo-128k|$G $P --retrieval-share 0.5;8b-full-128k|$G $P"
     TORCH_ARGS="8b|--geometry llama3-8b --contexts 32768,131072 --decode-tokens 4" ;;
+  prefill7b)
+    # the same for Llama-2-7B (MHA, 25% retrieval heads) at 32K, 64K and 128K, the 128K runs profiled;
+    # PyTorch runs out of memory at 128K (run STEPS="bench torch")
+    G="--model /tmp/l7b --chunk 2048 --decode-tokens 4 --check-tokens 0"
+    BENCH_ARGS="7b-full-32k|--random llama2-7b $G --prompt-tokens 32768;7b-duo-32k|$G --prompt-tokens 32768 --retrieval-share 0.25"
+    BENCH_ARGS="$BENCH_ARGS;7b-full-64k|$G --prompt-tokens 65536;7b-duo-64k|$G --prompt-tokens 65536 --retrieval-share 0.25"
+    P="--prompt-tokens 131072 --profile-prefill"
+    BENCH_ARGS="$BENCH_ARGS;7b-full-128k|$G $P;7b-duo-128k|$G $P --retrieval-share 0.25"
+    TORCH_ARGS="7b|--geometry llama2-7b --contexts 32768,65536,131072 --decode-tokens 4" ;;
 esac
 mkdir -p /tmp/rt && tar xzf .device/runtime.tgz -C /tmp/rt
 J=/tmp/rt/hr-runtime/bin/java
