@@ -61,14 +61,39 @@ class SessionApiIntegrationTests {
     }
 
     JsonNode post(String path, String body, int status) {
-        byte[] bytes = client.post().uri(path).contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
-                .expectStatus().isEqualTo(status).expectBody().returnResult().getResponseBody();
+        byte[] bytes = dumpingThreadsOnTimeout("POST " + path, () -> client.post().uri(path)
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
+                .expectStatus().isEqualTo(status).expectBody().returnResult().getResponseBody());
         return json.readTree(bytes);
     }
 
     JsonNode get(String path, int status) {
-        return json.readTree(client.get().uri(path).exchange().expectStatus().isEqualTo(status).expectBody()
-                .returnResult().getResponseBody());
+        return json.readTree(dumpingThreadsOnTimeout("GET " + path, () -> client.get().uri(path).exchange()
+                .expectStatus().isEqualTo(status).expectBody().returnResult().getResponseBody()));
+    }
+
+    /**
+     * Runs a request; when it times out (the client's 60 s), prints every thread's stack to stderr
+     * (kept in the failsafe report) before failing, so a rare hang shows where the server waited. One
+     * was seen once in CI (the context-length request of badInputShouldGetTheErrorEnvelopeBeforeAnyWork,
+     * 2026-11-28) and not in six runs since.
+     */
+    static <T> T dumpingThreadsOnTimeout(String request, java.util.function.Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (IllegalStateException e) {
+            if (e.getCause() instanceof java.util.concurrent.TimeoutException) {
+                StringBuilder dump = new StringBuilder(request + " timed out; threads:\n");
+                Thread.getAllStackTraces().forEach((t, stack) -> {
+                    dump.append('"').append(t.getName()).append("\" ").append(t.getState()).append('\n');
+                    for (StackTraceElement frame : stack) {
+                        dump.append("    at ").append(frame).append('\n');
+                    }
+                });
+                System.err.println(dump);
+            }
+            throw e;
+        }
     }
 
     @Test

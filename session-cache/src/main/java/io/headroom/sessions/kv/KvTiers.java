@@ -38,7 +38,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * Sessions move down when a tier's byte budget is exceeded (least recently used first) or when
  * idle: to host after one idle timeout, to disk after two; they move back up on their next turn. Nothing here is
  * durable: a missing, stale or corrupt spill file means the caller recomputes the KV from the
- * session's stored tokens. Thread-safe; the engine worker is its main user.
+ * session's stored tokens. Thread-safe; the engine worker is its main user. A checkout takes the
+ * session out of the tiers under the lock and then imports, reads or recomputes without it, so a
+ * long recomputation does not hold up other sessions; the metrics ({@link #totals}, {@link #counts})
+ * read a snapshot published after every change and never wait for the lock.
  */
 public final class KvTiers implements AutoCloseable {
 
@@ -86,6 +89,11 @@ public final class KvTiers implements AutoCloseable {
     private final LinkedHashMap<UUID, Resident> device = new LinkedHashMap<>(16, 0.75f, true);
     private final LinkedHashMap<UUID, Parked> host = new LinkedHashMap<>(16, 0.75f, true);
     private final Map<Source, AtomicLong> checkouts = new EnumMap<>(Source.class);
+    /** The memory tiers' bytes and sessions as of the last change (published under the lock). */
+    private volatile Snapshot snapshot = new Snapshot(0, 0, 0, 0);
+
+    private record Snapshot(long deviceBytes, long hostBytes, int deviceSessions, int hostSessions) {
+    }
 
     public KvTiers(long deviceBudget, long hostBudget, Duration idleTimeout, Path spillDirectory, KvShape shape) {
         this.deviceBudget = deviceBudget;
@@ -107,21 +115,26 @@ public final class KvTiers implements AutoCloseable {
      * Takes the session's cache out of the tiers for a turn: from the fastest tier that holds it for
      * exactly {@code tokens} tokens, else rebuilt. Until {@link #checkin} the tiers do not hold it.
      */
-    public synchronized Checkout checkout(UUID id, int tokens, DuoLayout layout, Rebuild rebuild) {
-        Checkout c = find(id, tokens, layout, rebuild);
+    public Checkout checkout(UUID id, int tokens, DuoLayout layout, Rebuild rebuild) {
+        Resident r;
+        Parked p;
+        synchronized (this) { // the session leaves the tiers; what follows is the caller's alone
+            r = device.remove(id);
+            p = r != null && r.kv.length() == tokens && r.kv.layout().equals(layout) ? null : host.remove(id);
+            publish();
+        }
+        Checkout c = find(id, tokens, layout, rebuild, r, p);
         checkouts.get(c.source()).incrementAndGet();
         return c;
     }
 
-    private Checkout find(UUID id, int tokens, DuoLayout layout, Rebuild rebuild) {
-        Resident r = device.remove(id);
+    private Checkout find(UUID id, int tokens, DuoLayout layout, Rebuild rebuild, Resident r, Parked p) {
         if (r != null) {
             if (r.kv.length() == tokens && r.kv.layout().equals(layout)) {
                 return new Checkout(r.kv, Source.DEVICE);
             }
             r.kv.close();
         }
-        Parked p = host.remove(id);
         if (p != null) {
             try {
                 if (p.tokens == tokens && p.layout.equals(layout)) {
@@ -160,7 +173,11 @@ public final class KvTiers implements AutoCloseable {
         if (old != null && old.kv != kv) {
             old.kv.close();
         }
-        enforceBudgets();
+        try {
+            enforceBudgets();
+        } finally {
+            publish();
+        }
     }
 
     /** Moves sessions idle longer than the idle timeout from device to host (and host to disk). */
@@ -178,7 +195,11 @@ public final class KvTiers implements AutoCloseable {
                 spill(id, host.remove(id));
             }
         }
-        enforceBudgets();
+        try {
+            enforceBudgets();
+        } finally {
+            publish();
+        }
     }
 
     /** Forgets a session in every tier (its spill file too). */
@@ -191,6 +212,7 @@ public final class KvTiers implements AutoCloseable {
         if (p != null) {
             p.arena.close();
         }
+        publish();
         deleteQuietly(spillFile(id));
     }
 
@@ -223,11 +245,12 @@ public final class KvTiers implements AutoCloseable {
         return Files.isRegularFile(spillFile(id)) ? Tier.DISK : null;
     }
 
-    /** Total bytes per tier, for metrics. */
-    public synchronized Map<Tier, Long> totals() {
+    /** Total bytes per tier, for metrics: the memory tiers as of the last change, the spill files now. */
+    public Map<Tier, Long> totals() {
+        Snapshot now = snapshot;
         Map<Tier, Long> out = new EnumMap<>(Tier.class);
-        out.put(Tier.DEVICE, device.values().stream().mapToLong(Resident::bytes).sum());
-        out.put(Tier.HOST, host.values().stream().mapToLong(Parked::bytes).sum());
+        out.put(Tier.DEVICE, now.deviceBytes());
+        out.put(Tier.HOST, now.hostBytes());
         long disk = 0;
         try (var files = Files.list(spillDirectory)) {
             disk = files.filter(f -> f.toString().endsWith(".kv")).mapToLong(f -> f.toFile().length()).sum();
@@ -256,6 +279,11 @@ public final class KvTiers implements AutoCloseable {
             h.remove();
             spill(e.getKey(), e.getValue());
         }
+    }
+
+    /** Publishes the memory tiers' totals for the lock-free readers (called under the lock). */
+    private void publish() {
+        snapshot = new Snapshot(deviceBytes(), hostBytes(), device.size(), host.size());
     }
 
     private long deviceBytes() {
@@ -311,9 +339,10 @@ public final class KvTiers implements AutoCloseable {
         }
     }
 
-    /** Sessions currently held in memory tiers (device and host), for metrics. */
-    public synchronized List<Integer> counts() {
-        return List.of(device.size(), host.size());
+    /** Sessions held in the memory tiers (device and host) as of the last change, for metrics. */
+    public List<Integer> counts() {
+        Snapshot now = snapshot;
+        return List.of(now.deviceSessions(), now.hostSessions());
     }
 
     @Override
@@ -322,5 +351,6 @@ public final class KvTiers implements AutoCloseable {
         host.clear();
         device.values().forEach(r -> r.kv.close());
         device.clear();
+        publish();
     }
 }

@@ -14,6 +14,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,7 +57,7 @@ class KvTiersTests {
     }
 
     /** Counts recomputations and serves the streaming state the way the database would. */
-    final class Db implements KvTiers.Rebuild {
+    class Db implements KvTiers.Rebuild {
         final AtomicInteger recomputed = new AtomicInteger();
         final byte[] streaming;
 
@@ -154,6 +160,56 @@ class KvTiersTests {
             assertThat(tiers.checkout(stale, tokens.length + 5, layout, db).source())
                     .isEqualTo(KvTiers.Source.RECOMPUTED);
             assertThat(db.recomputed).hasValue(2);
+        }
+    }
+
+    /**
+     * A checkout that recomputes (here: held on a latch) does not hold the tiers' lock: the metrics,
+     * another session's checkin and checkout, and questions about any session go on meanwhile. Each is
+     * given 30 s, so a regression fails instead of hanging.
+     */
+    @Test
+    void aLongRecomputationShouldNotHoldUpMetricsOrOtherSessions() throws Exception {
+        try (KvTiers tiers = tiers(1L << 30, 1L << 30)) {
+            UUID slow = UUID.randomUUID();
+            UUID other = UUID.randomUUID();
+            SequenceKv committed = filled();
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Db db = new Db(committed) {
+                @Override
+                public SequenceKv recompute() {
+                    inside.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return super.recompute();
+                }
+            };
+            ExecutorService worker = Executors.newSingleThreadExecutor();
+            try {
+                Future<KvTiers.Checkout> pending = worker.submit(() -> tiers.checkout(slow, tokens.length, layout,
+                        db));
+                assertThat(inside.await(30, TimeUnit.SECONDS)).isTrue();
+                CompletableFuture<Void> meanwhile = CompletableFuture.runAsync(() -> {
+                    tiers.checkin(other, committed);
+                    assertThat(tiers.counts()).containsExactly(1, 0);
+                    assertThat(tiers.totals().get(KvTiers.Tier.DEVICE)).isEqualTo(committed.bytes());
+                    assertThat(tiers.tierOf(slow)).isNull();
+                    assertThat(tiers.checkout(other, tokens.length, layout, new Db(committed)).source())
+                            .isEqualTo(KvTiers.Source.DEVICE);
+                    assertThat(tiers.counts()).containsExactly(0, 0);
+                });
+                meanwhile.get(30, TimeUnit.SECONDS);
+                release.countDown();
+                assertThat(pending.get(30, TimeUnit.SECONDS).source()).isEqualTo(KvTiers.Source.RECOMPUTED);
+                assertThat(tiers.checkouts(KvTiers.Source.RECOMPUTED)).isEqualTo(1);
+            } finally {
+                release.countDown();
+                worker.shutdownNow();
+            }
         }
     }
 
