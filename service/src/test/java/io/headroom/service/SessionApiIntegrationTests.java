@@ -17,10 +17,13 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.MediaType;
+import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.test.web.reactive.server.WebTestClient;
+import reactor.netty.http.client.HttpClient;
+import reactor.netty.resources.ConnectionProvider;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -245,7 +248,12 @@ class SessionApiIntegrationTests {
     void clientDisconnectShouldCancelGeneration() throws Exception {
         String id = createSession("{}");
         post("/v1/sessions/" + id + "/context", "{\"text\": \"" + DOCUMENT + "\"}", 200);
-        List<ServerSentEvent<String>> firstEvents = client.post().uri("/v1/sessions/" + id + "/turns")
+        // the stream is abandoned after three events: on a connection of its own (not pooled), so that no
+        // later request of these tests can be sent on a connection whose response was left unread
+        WebTestClient unpooled = WebTestClient.bindToServer(new ReactorClientHttpConnector(
+                HttpClient.create(ConnectionProvider.newConnection()))).baseUrl("http://localhost:" + port)
+                .responseTimeout(Duration.ofSeconds(60)).build();
+        List<ServerSentEvent<String>> firstEvents = unpooled.post().uri("/v1/sessions/" + id + "/turns")
                 .accept(MediaType.TEXT_EVENT_STREAM).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("{\"message\": \"linko\", \"max_tokens\": 1500, \"temperature\": 1.0, \"seed\": 3}")
                 .exchange().expectStatus().isOk()
