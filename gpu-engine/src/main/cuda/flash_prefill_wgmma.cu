@@ -308,6 +308,19 @@ struct TensorTurns {
 #define WS128_PRODUCER_REGS 88   // registers per thread after setmaxnreg: its cp.async path's 16 unrolled
 #define WS128_CONSUMER_REGS 208  // passes take 88 (no spills); each consumer 208 (88 + 2 · 208 = 3 · 168)
 
+// One 128-key K or V tile by the tensor-copy engine, in flash_prefill_ws128's producer (its P, KEYS, HD and
+// row[2]: the two 64-key halves' first pool rows, which may lie in two pages): HD / 64 column blocks of
+// two 64-row boxes each, the tile's bytes expected on BAR. A macro, so the kernel compiles as it did when
+// the K and V copies were written out (the cubin is byte-identical; a function renumbered the PTX).
+#define WS128_TMA_TILE(DST, MAP, BAR)                                                    \
+    do {                                                                                 \
+        mbar_arrive_expect_tx(BAR, P::TILE * sizeof(__nv_bfloat16));                     \
+        _Pragma("unroll") for (int c = 0; c < HD / 64; c++) {                            \
+            tma_load_2d(DST + c * KEYS * 64, MAP, c * 64, row[0], BAR);                  \
+            tma_load_2d(DST + c * KEYS * 64 + 64 * 64, MAP, c * 64, row[1], BAR);        \
+        }                                                                                \
+    } while (0)
+
 // Stages the block's WS_ROWS query rows (scaled, bf16) as WS_ROWS / 64 tiles of 64 rows in WgmmaProducts'
 // swizzled layout (an A operand by descriptor); rows past `rows` are zeros.
 template <int HD>
@@ -384,23 +397,13 @@ __device__ void flash_prefill_ws128(DUO_ATTENTION_ARGS_RESTRICT(KT), const Tenso
                         const int p = vt + 64 * half;
                         row[half] = page_table[g * max_pages + p / page_tokens] * page_tokens + p % page_tokens;
                     }
-                    mbar_arrive_expect_tx(full_k + s, P::TILE * sizeof(__nv_bfloat16));
-#pragma unroll
-                    for (int c = 0; c < HD / 64; c++) {
-                        tma_load_2d(ks + c * KEYS * 64, k_map, c * 64, row[0], full_k + s);
-                        tma_load_2d(ks + c * KEYS * 64 + 64 * 64, k_map, c * 64, row[1], full_k + s);
-                    }
+                    WS128_TMA_TILE(ks, k_map, full_k + s);
                 } else {
                     mbar_arrive(full_k + s);  // its position written
                 }
                 if (it >= STAGES) mbar_wait(empty_v + s, phase);  // tile it − STAGES's P·V done
                 if (threadIdx.x == 0) {
-                    mbar_arrive_expect_tx(full_v + s, P::TILE * sizeof(__nv_bfloat16));
-#pragma unroll
-                    for (int c = 0; c < HD / 64; c++) {
-                        tma_load_2d(vs + c * KEYS * 64, v_map, c * 64, row[0], full_v + s);
-                        tma_load_2d(vs + c * KEYS * 64 + 64 * 64, v_map, c * 64, row[1], full_v + s);
-                    }
+                    WS128_TMA_TILE(vs, v_map, full_v + s);
                 } else {
                     mbar_arrive(full_v + s);
                 }
