@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.Set;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -32,6 +33,7 @@ import tools.jackson.databind.json.JsonMapper;
  * engine produces from the session's whole token sequence in one go.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ExtendWith(ThreadDumpOnTimeout.class)
 class KvTiersIntegrationTests {
 
     @DynamicPropertySource

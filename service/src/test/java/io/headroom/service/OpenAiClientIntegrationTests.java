@@ -12,6 +12,7 @@ import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -22,6 +23,7 @@ import org.springframework.test.context.DynamicPropertySource;
  * non-streaming and streaming completions work unchanged.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ExtendWith(ThreadDumpOnTimeout.class)
 class OpenAiClientIntegrationTests {
 
     @DynamicPropertySource

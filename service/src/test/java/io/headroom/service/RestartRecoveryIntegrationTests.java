@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -27,6 +28,7 @@ import tools.jackson.databind.json.JsonMapper;
  * interrupted — whether its retrieval KV comes back from its spill file or, when that file is
  * corrupt, is recomputed from the tokens stored in PostgreSQL.
  */
+@ExtendWith(ThreadDumpOnTimeout.class)
 class RestartRecoveryIntegrationTests {
 
     static final Path JAR = Path.of("target", "headroom-service.jar").toAbsolutePath();
