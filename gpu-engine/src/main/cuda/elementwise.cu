@@ -1,7 +1,8 @@
 // Elementwise ops of the Llama forward pass, float32 activations.
 //
 // embedding_bf16: out[t, :] = table[tokens[t], :]; grid = tokens, block = 256; table (vocab, dim) bf16.
-// silu_gate_f32:  gate[i] = silu(gate[i]) * up[i]; 1-D grid over n (silu_gate_bf16: into a bf16 out).
+// silu_gate_f32:  gate[i] = silu(gate[i]) * up[i]; 1-D grid over n (silu_gate_bf16: into a bf16 out;
+//                 silu_gate_pairs_bf16: from one bf16 GEMM output holding gate and up side by side).
 // add_f32:        acc[i] += x[i]; 1-D grid over n.
 // add_bias_f32:   x[t, i] += bias[i]; 1-D grid over tokens·dim.
 // rope_f32:       transformers' rotate-half rotary embedding in place; grid = tokens·heads,
@@ -38,6 +39,29 @@ extern "C" __global__ void silu_gate_bf16(const float* __restrict__ gate, const 
         float g = gate[i];
         out[i] = __float2bfloat16_rn(g / (1.f + expf(-g)) * up[i]);
     }
+}
+
+// silu_gate_bf16 from bf16 inputs: gu (tokens, 2·inter) bf16 holds one GEMM's gate (columns
+// 0..inter) and up (inter..2·inter) outputs side by side, already rounded to bf16 as PyTorch's bf16
+// Linear layers give them; out[t, i] = bf16(silu(gate[t, i]) · up[t, i]), (tokens, inter). Eight values
+// per thread in 16-byte loads and stores (inter8 = inter / 8); 1-D grid over tokens·inter8.
+extern "C" __global__ void silu_gate_pairs_bf16(const uint4* __restrict__ gu, uint4* __restrict__ out, int tokens,
+                                                int inter8) {
+    const long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long) tokens * inter8) return;
+    const long long t = i / inter8;
+    const long long j = i - t * inter8;
+    uint4 g = gu[2 * t * inter8 + j];
+    const uint4 u = gu[(2 * t + 1) * inter8 + j];
+    __nv_bfloat162* g2 = reinterpret_cast<__nv_bfloat162*>(&g);
+    const __nv_bfloat162* u2 = reinterpret_cast<const __nv_bfloat162*>(&u);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        const float2 a = __bfloat1622float2(g2[k]);
+        const float2 b = __bfloat1622float2(u2[k]);
+        g2[k] = __floats2bfloat162_rn(a.x / (1.f + expf(-a.x)) * b.x, a.y / (1.f + expf(-a.y)) * b.y);
+    }
+    out[i] = g;
 }
 
 // table[pairs[2i]] = pairs[2i + 1] for i < count: a sequence's new pages, written into its device

@@ -119,6 +119,10 @@ final class BenchCommand implements Callable<Integer> {
             + "libcublas loads, else ours) or ours (gemm.cu). Default: ${DEFAULT-VALUE}")
     String gemm = "cublas";
 
+    @Option(names = "--gate-up-bf16", description = "cuda: chunks compute gate and up as one cuBLAS GEMM with bf16 "
+            + "outputs that the SwiGLU reads, instead of two GEMMs with float32 outputs")
+    boolean gateUpBf16;
+
     @Option(names = "--unfused-decode", description = "cuda: run decode steps on the per-op kernels (norm, "
             + "projection, rotary, append, gate, residual as separate launches) instead of the fused ones")
     boolean unfusedDecode;
@@ -261,12 +265,13 @@ final class BenchCommand implements Callable<Integer> {
             boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode,
-                    decodeSplits, !plainLaunches);
+                    decodeSplits, !plainLaunches, gateUpBf16);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
             json.put("prefill_attention", attention.kernel());
+            json.put("gate_up", gateUpBf16 ? "one GEMM, bf16 outputs" : "two GEMMs, float32 outputs");
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());

@@ -227,9 +227,9 @@ public final class CudaDevice implements AutoCloseable {
     /** The extern "C" kernels each file defines (kept in step with gpu-engine/src/main/cuda). */
     private static String[] kernelNames(String file) {
         return switch (file) {
-            case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "silu_gate_bf16", "add_f32",
-                "add_bias_f32", "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16", "fill_random_f32", "f32_to_bf16",
-                "scatter_i32"};
+            case "elementwise.fatbin" -> new String[] {"embedding_bf16", "silu_gate_f32", "silu_gate_bf16",
+                "silu_gate_pairs_bf16", "add_f32", "add_bias_f32", "rope_f32", "qkv_bias_rope_f32", "fill_random_bf16",
+                "fill_random_f32", "f32_to_bf16", "scatter_i32"};
             case "rmsnorm.fatbin" -> new String[] {"rmsnorm_f32", "rmsnorm_residual_f32", "rmsnorm_bf16",
                 "rmsnorm_residual_bf16"};
             case "duo_attention.fatbin" -> new String[] {"duo_attention_f32kv", "duo_attention_bf16kv",

@@ -80,12 +80,12 @@ public final class CudaLlamaModel implements AutoCloseable {
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
             int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas,
-            boolean fusedDecode, int decodeSplits, boolean programmaticLaunch) {
+            boolean fusedDecode, int decodeSplits, boolean programmaticLaunch, boolean gateUpBf16) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
             this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    PrefillAttention.CUDA_CORES, false, true, 0, true);
+                    PrefillAttention.CUDA_CORES, false, true, 0, true, false);
         }
 
         public Options {
@@ -107,51 +107,61 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         public Options withLayout(DuoLayout l) {
             return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
         }
 
         public Options withKvType(DeviceKvType t) {
             return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
         }
 
         public Options withGraphs(boolean g) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
         }
 
         public Options withTensorCores(boolean t) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
         }
 
         public Options withPrefillAttention(PrefillAttention a) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a,
-                    cublas, fusedDecode, decodeSplits, programmaticLaunch);
+                    cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
         }
 
         /** Prefill GEMMs (with tensor cores on) through cuBLAS where libcublas loads, else gemm.cu's. */
         public Options withCublas(boolean b) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, b, fusedDecode, decodeSplits, programmaticLaunch);
+                    prefillAttention, b, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
         }
 
         /** Decode steps on the fused kernels (the default) or on the per-op kernels that chunks run. */
         public Options withFusedDecode(boolean f) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, f, decodeSplits, programmaticLaunch);
+                    prefillAttention, cublas, f, decodeSplits, programmaticLaunch, gateUpBf16);
         }
 
         /** A fixed split-K share count for decode attention (1..1024), or 0 for the policy. */
         public Options withDecodeSplits(int splits) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, splits, programmaticLaunch);
+                    prefillAttention, cublas, fusedDecode, splits, programmaticLaunch, gateUpBf16);
         }
 
         /** Fused decode kernels launched to overlap the one before them (programmatic dependent launch), or not. */
         public Options withProgrammaticLaunch(boolean p) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, p);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, p, gateUpBf16);
+        }
+
+        /**
+         * Chunks (on cuBLAS) compute gate and up as one GEMM with bf16 outputs, which the SwiGLU then
+         * reads (half the bytes of two float32 outputs; the rounding PyTorch's bf16 layers make), or as
+         * two GEMMs with float32 outputs (the default until measured on a device).
+         */
+        public Options withGateUpBf16(boolean b) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, b);
         }
     }
 
@@ -212,7 +222,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
                 options.tensorCores(), prefill, options.cublas(), options.fusedDecode(),
-                options.decodeSplits(), options.programmaticLaunch());
+                options.decodeSplits(), options.programmaticLaunch(), options.gateUpBf16());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -577,20 +587,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                 dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, proj, layer.bo, n, h);
             }
             norm(direct, proj, layer.mlpNorm, n);
-            if (n <= MATMUL_TOKENS) {
-                matvec(layer.wgu, xb, gate, c.intermediateSize(), up, c.intermediateSize(), null, 0, h, n);
-            } else {
-                project(direct, layer.wg, gate, c.intermediateSize(), h, n);
-                project(direct, layer.wu, up, c.intermediateSize(), h, n);
-            }
-            int ni = n * c.intermediateSize();
-            if (direct) {
-                dev.launchAsync("silu_gate_bf16", (ni + 255) / 256, 256, 0, gate, up, bf16In, ni);
-                project(true, layer.wd, proj, h, c.intermediateSize(), n);
-            } else {
-                dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
-                matmul(layer.wd, gate, proj, h, c.intermediateSize(), n);
-            }
+            mlp(layer, direct, n);
             boolean last = l + 1 == layers.length; // the LM head reads the last row as float32 (xb)
             norm(direct && !last, proj, last ? finalNorm : layers[l + 1].attnNorm, n);
         }
@@ -601,6 +598,35 @@ public final class CudaLlamaModel implements AutoCloseable {
             matmul(lmHead, xb.withByteOffset(4L * (n - 1) * h), logits, c.vocabSize(), h, 1);
         }
         launchStep(pdl, "argmax_f32", 1, 1, 1024, 0, logits, c.vocabSize(), argmax);
+    }
+
+    /** proj = the chunk's MLP output (down · SwiGLU(gate, up)) of its normed rows (bf16In when direct, else xb). */
+    private void mlp(DeviceLayer layer, boolean direct, int n) {
+        int h = c.hiddenSize();
+        int inter = c.intermediateSize();
+        int ni = n * inter;
+        if (direct && options.gateUpBf16()) {
+            // gate and up side by side in one GEMM with bf16 outputs (into gate's buffer, the same bytes as
+            // one float32 output); the SwiGLU reads them there and writes the down projection's input
+            dev.timed("cublasGemmEx bf16 " + 2 * inter + "x" + h,
+                    () -> cublas.gemmBf16Out(layer.wgu, bf16In, gate, 2 * inter, h, n));
+            dev.launchAsync("silu_gate_pairs_bf16", (ni / 8 + 255) / 256, 256, 0, gate, bf16In, n, inter / 8);
+            project(true, layer.wd, proj, h, inter, n);
+            return;
+        }
+        if (n <= MATMUL_TOKENS) {
+            matvec(layer.wgu, xb, gate, inter, up, inter, null, 0, h, n);
+        } else {
+            project(direct, layer.wg, gate, inter, h, n);
+            project(direct, layer.wu, up, inter, h, n);
+        }
+        if (direct) {
+            dev.launchAsync("silu_gate_bf16", (ni + 255) / 256, 256, 0, gate, up, bf16In, ni);
+            project(true, layer.wd, proj, h, inter, n);
+        } else {
+            dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
+            matmul(layer.wd, gate, proj, h, inter, n);
+        }
     }
 
     /**

@@ -50,6 +50,94 @@ class CudaGemmTests {
     }
 
     /**
+     * cublasGemmEx with bf16 outputs (the chunk's gate and up in one GEMM): each element within one
+     * bf16 rounding (2⁻⁸ relative, with float32 accumulation's slack) of the double reference.
+     */
+    @ParameterizedTest
+    @CsvSource({"64, 64, 64", "2048, 2048, 256", "136, 96, 200", "520, 264, 130"})
+    void cublasBf16OutputShouldBeTheReferenceRounded(int rows, int cols, int tokens) {
+        Case c = new Case(rows, cols, tokens);
+        try (CudaDevice dev = CudaDevice.open(0); Cublas cublas = Cublas.open(dev).orElseThrow(
+                () -> new AssertionError("libcublas should load where a GPU runs these tests"))) {
+            CUdeviceptr dw = dev.upload(c.w);
+            CUdeviceptr dx = dev.upload(c.x, c.x.length);
+            CUdeviceptr dxb = dev.alloc(2L * c.x.length);
+            CUdeviceptr dout = dev.upload(bf16NaNs(tokens * rows)); // every element must be written
+            try {
+                dev.launchAsync("f32_to_bf16", 64, 256, 0, dx, dxb, (long) c.x.length / 2);
+                cublas.gemmBf16Out(dw, dxb, dout, rows, cols, tokens);
+                dev.synchronize("cublasGemmEx, bf16 out");
+                short[] out = new short[tokens * rows];
+                dev.download(dout, out);
+                double scale = 0;
+                for (double e : c.expected) {
+                    scale = Math.max(scale, Math.abs(e));
+                }
+                for (int i = 0; i < out.length; i++) {
+                    float got = bf16(out[i]);
+                    assertThat(Float.isFinite(got)).as("%s element %d written", c, i).isTrue();
+                    assertThat((double) got).as("%s element %d", c, i).isCloseTo(c.expected[i],
+                            org.assertj.core.data.Offset.offset(Math.abs(c.expected[i]) / 256 + scale * 1e-6));
+                }
+            } finally {
+                for (CUdeviceptr p : new CUdeviceptr[] {dw, dx, dxb, dout}) {
+                    dev.free(p);
+                }
+            }
+        }
+    }
+
+    /**
+     * silu_gate_pairs_bf16 against float32 arithmetic on the same bf16 gate and up (one row's gate
+     * and up side by side): at most one bf16 step apart (expf against Math.exp may tip a rounding),
+     * and nearly always identical; inter 200 (not a multiple of the block) and 14336.
+     */
+    @ParameterizedTest
+    @CsvSource({"3, 200", "17, 14336"})
+    void siluGatePairsShouldRoundTheFloatProduct(int tokens, int inter) {
+        SplittableRandom rnd = new SplittableRandom(tokens * 7L + inter);
+        short[] gu = new short[tokens * 2 * inter];
+        for (int i = 0; i < gu.length; i++) {
+            gu[i] = Bf16Tensor.fromFloat((float) (rnd.nextGaussian() * Math.exp(rnd.nextDouble(-4, 3))));
+        }
+        try (CudaDevice dev = CudaDevice.open(0)) {
+            CUdeviceptr dgu = dev.upload(gu);
+            CUdeviceptr dout = dev.upload(bf16NaNs(tokens * inter));
+            try {
+                int threads = tokens * inter / 8;
+                dev.launch("silu_gate_pairs_bf16", (threads + 255) / 256, 256, 0, dgu, dout, tokens, inter / 8);
+                short[] out = new short[tokens * inter];
+                dev.download(dout, out);
+                int differ = 0;
+                for (int t = 0; t < tokens; t++) {
+                    for (int i = 0; i < inter; i++) {
+                        float g = bf16(gu[t * 2 * inter + i]);
+                        float u = bf16(gu[t * 2 * inter + inter + i]);
+                        short expected = Bf16Tensor.fromFloat(g / (1f + (float) Math.exp(-g)) * u);
+                        short got = out[t * inter + i];
+                        assertThat(Math.abs(got - expected)).as("token %d, element %d", t, i).isLessThanOrEqualTo(1);
+                        differ += got != expected ? 1 : 0;
+                    }
+                }
+                assertThat(differ).as("elements one bf16 step apart").isLessThanOrEqualTo(tokens * inter / 1000);
+            } finally {
+                dev.free(dgu);
+                dev.free(dout);
+            }
+        }
+    }
+
+    private static short[] bf16NaNs(int n) {
+        short[] nans = new short[n];
+        Arrays.fill(nans, (short) 0x7fc0);
+        return nans;
+    }
+
+    private static float bf16(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    /**
      * The kernels that write a chunk's GEMM input in bf16 directly (rmsnorm_bf16,
      * rmsnorm_residual_bf16, silu_gate_bf16) should give bit for bit what f32_to_bf16 makes of their
      * float32 forms' outputs, and the same residual sum: rows on the vectorised path (4096) and on the

@@ -77,32 +77,40 @@ class CudaPasskeyTests {
                 cpuAnswers.put(e.getKey(), answers);
                 cpuCorrect.put(e.getKey(), correct);
             }
-            for (DeviceKvType type : DeviceKvType.values()) {
-                // f32 KV: the exact path; bf16 KV: the production path (tensor-core prefill GEMMs too)
-                var options = new CudaLlamaModel.Options(4096, 64, layouts.get("full"), type, 64, 1, true,
-                        type == DeviceKvType.BF16);
-                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
+            // f32 KV: the exact path; bf16 KV: tensor-core prefill GEMMs (ours), then the production path
+            // (cuBLAS, flash_prefill_ws128 where it runs), then that with gate and up as one bf16-output GEMM
+            var exact = new CudaLlamaModel.Options(4096, 64, layouts.get("full"), DeviceKvType.F32, 64, 1, true, false);
+            var ours = exact.withKvType(DeviceKvType.BF16).withTensorCores(true);
+            var production = ours.withCublas(true).withPrefillAttention(PrefillAttention.WARP_SPECIALIZED);
+            Map<String, CudaLlamaModel.Options> variants = new LinkedHashMap<>();
+            variants.put("f32 KV", exact);
+            variants.put("bf16 KV, gemm.cu", ours);
+            variants.put("bf16 KV, cuBLAS", production);
+            variants.put("bf16 KV, cuBLAS, gate/up bf16", production.withGateUpBf16(true));
+            for (var v : variants.entrySet()) {
+                boolean isExact = v.getValue().kvType() == DeviceKvType.F32;
+                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, v.getValue())) {
                     for (var e : layouts.entrySet()) {
                         int correct = 0;
                         int same = 0;
                         for (int i = 0; i < SAMPLES; i++) {
                             int[] prompt = cpu.tokenizer().encode(samples.get(i).prompt(), true);
-                            int[] ours = greedy(gpu, e.getValue(), prompt, stops);
+                            int[] answer = greedy(gpu, e.getValue(), prompt, stops);
                             int[] expected = cpuAnswers.get(e.getKey())[i];
-                            if (type == DeviceKvType.F32) {
-                                assertThat(ours).as("%s sample %d", e.getKey(), i).containsExactly(expected);
+                            if (isExact) {
+                                assertThat(answer).as("%s sample %d", e.getKey(), i).containsExactly(expected);
                             }
-                            same += Arrays.equals(ours, expected) ? 1 : 0;
-                            correct += isCorrect(cpu, ours, samples.get(i)) ? 1 : 0;
+                            same += Arrays.equals(answer, expected) ? 1 : 0;
+                            correct += isCorrect(cpu, answer, samples.get(i)) ? 1 : 0;
                         }
                         int expectedCorrect = cpuCorrect.get(e.getKey());
-                        System.out.printf("passkey %s, %s KV: cpu %d/%d, cuda %d/%d, identical answers %d/%d%n",
-                                e.getKey(), type, expectedCorrect, SAMPLES, correct, SAMPLES, same, SAMPLES);
-                        if (type == DeviceKvType.F32) {
+                        System.out.printf("passkey %s, %s: cpu %d/%d, cuda %d/%d, identical answers %d/%d%n",
+                                e.getKey(), v.getKey(), expectedCorrect, SAMPLES, correct, SAMPLES, same, SAMPLES);
+                        if (isExact) {
                             assertThat(correct).as(e.getKey()).isEqualTo(expectedCorrect);
                         } else {
-                            assertThat(correct).as(e.getKey()).isBetween(expectedCorrect - BF16_ACCURACY_SLACK,
-                                    expectedCorrect + BF16_ACCURACY_SLACK);
+                            assertThat(correct).as(e.getKey() + ", " + v.getKey()).isBetween(
+                                    expectedCorrect - BF16_ACCURACY_SLACK, expectedCorrect + BF16_ACCURACY_SLACK);
                         }
                     }
                 }
