@@ -14,9 +14,8 @@ STEPS=${STEPS:-tests sanitizer bench}
 # device call each; contexts past what prefill reaches in the call use --synthetic-context).
 # MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo, and one late chunk (--prefill-after) with the
 # wgmma and mma.sync kernels, with the torch step (run STEPS="bench torch"); MATRIX=prefill7b: 7B
-# prefill at 32K/64K/128K, full vs Duo, with the torch step. MATRIX=gateup: 8B full and Duo prefill at
-# 32K and 128K, each without and with --gate-up-bf16, side by side, and 128K with 4096-token chunks
-# (run STEPS="bench").
+# prefill at 32K/64K/128K, full vs Duo, with the torch step. MATRIX=shared: 8B prefill with the shared-work
+# options (--gate-up-bf16, --pipelined-prefill) off and on, side by side (run STEPS="bench").
 case ${MATRIX:-} in
   8b)
     G="--model /tmp/l8b --chunk 512 --decode-tokens 32 --check-tokens 0"
@@ -58,16 +57,18 @@ case ${MATRIX:-} in
     P="--prompt-tokens 131072 --profile-prefill"
     BENCH_ARGS="$BENCH_ARGS;7b-full-128k|$G $P;7b-duo-128k|$G $P --retrieval-share 0.25"
     TORCH_ARGS="7b|--geometry llama2-7b --contexts 32768,65536,131072 --decode-tokens 4" ;;
-  gateup)
-    # gate and up as two float32-output GEMMs (the default) against one bf16-output GEMM, each pair
-    # back to back so that drift between runs falls on both
+  shared)
+    # the work full and Duo prefill share: gate and up as two float32-output GEMMs (the default) or one
+    # bf16-output GEMM (-gu), chunks each waited for (the default) or queued back to back (-pl), both
+    # (-gu-pl), at 128K (full and Duo) side by side, and 32K full; then 4096-token chunks at 128K
     G="--model /tmp/l8b --chunk 2048 --decode-tokens 4 --check-tokens 0"
-    BENCH_ARGS="8b-full-32k|--random llama3-8b $G --prompt-tokens 32768;8b-full-32k-gu|$G --prompt-tokens 32768 --gate-up-bf16"
-    for run in "duo-32k|--prompt-tokens 32768 --retrieval-share 0.5" "full-128k|--prompt-tokens 131072" \
-        "duo-128k|--prompt-tokens 131072 --retrieval-share 0.5"; do
-      BENCH_ARGS="$BENCH_ARGS;8b-${run%%|*}|$G ${run#*|};8b-${run%%|*}-gu|$G ${run#*|} --gate-up-bf16"
+    BENCH_ARGS="8b-full-32k|--random llama3-8b $G --prompt-tokens 32768"
+    BENCH_ARGS="$BENCH_ARGS;8b-full-32k-gu-pl|$G --prompt-tokens 32768 --gate-up-bf16 --pipelined-prefill"
+    for run in "full-128k|--prompt-tokens 131072" "duo-128k|--prompt-tokens 131072 --retrieval-share 0.5"; do
+      R="8b-${run%%|*}|$G ${run#*|}"
+      BENCH_ARGS="$BENCH_ARGS;$R;${R/|/-gu|} --gate-up-bf16;${R/|/-pl|} --pipelined-prefill"
+      BENCH_ARGS="$BENCH_ARGS;${R/|/-gu-pl|} --gate-up-bf16 --pipelined-prefill"
     done
-    # and 4096-token chunks at 128K (half the chunks: fewer host round trips, wider GEMMs)
     BENCH_ARGS="$BENCH_ARGS;8b-full-128k-c4096|${G/2048/4096} --prompt-tokens 131072"
     BENCH_ARGS="$BENCH_ARGS;8b-duo-128k-c4096|${G/2048/4096} --prompt-tokens 131072 --retrieval-share 0.5" ;;
 esac

@@ -3,6 +3,7 @@ package io.headroom.engine;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.ModelConfig;
+import java.util.Arrays;
 
 /**
  * A model that runs chunks of tokens against a {@link KvCache}: the CPU {@code LlamaModel} or the
@@ -26,6 +27,25 @@ public interface ForwardModel {
      * {@code cache}, and returns the logits of the chunk rows selected by {@code logitRows}.
      */
     float[][] forward(int[] tokens, KvCache cache, int[] logitRows);
+
+    /**
+     * Runs {@code tokens} in chunks of at most {@code chunk}, appending to {@code cache}; returns the
+     * logits of the last token (null for no tokens). A forward per chunk here; a backend may queue
+     * the chunks back to back instead.
+     */
+    default float[] prefill(int[] tokens, KvCache cache, int chunk) {
+        float[] last = null;
+        for (int from = 0; from < tokens.length; from += chunk) {
+            int to = Math.min(tokens.length, from + chunk);
+            boolean lastChunk = to == tokens.length;
+            float[][] logits = forward(Arrays.copyOfRange(tokens, from, to), cache,
+                    lastChunk ? new int[] {to - from - 1} : new int[0]);
+            if (lastChunk) {
+                last = logits[0];
+            }
+        }
+        return last;
+    }
 
     /**
      * Bytes of KV the session cache may keep resident in this backend's memory between turns so

@@ -123,6 +123,10 @@ final class BenchCommand implements Callable<Integer> {
             + "outputs that the SwiGLU reads, instead of two GEMMs with float32 outputs")
     boolean gateUpBf16;
 
+    @Option(names = "--pipelined-prefill", description = "cuda: queue the prompt's chunks back to back (the host "
+            + "preparing each while the one before runs, one wait at the end) instead of waiting for each")
+    boolean pipelinedPrefill;
+
     @Option(names = "--unfused-decode", description = "cuda: run decode steps on the per-op kernels (norm, "
             + "projection, rotary, append, gate, residual as separate launches) instead of the fused ones")
     boolean unfusedDecode;
@@ -265,13 +269,14 @@ final class BenchCommand implements Callable<Integer> {
             boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode,
-                    decodeSplits, !plainLaunches, gateUpBf16);
+                    decodeSplits, !plainLaunches, gateUpBf16, pipelinedPrefill);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
             json.put("prefill_attention", attention.kernel());
             json.put("gate_up", gateUpBf16 ? "one GEMM, bf16 outputs" : "two GEMMs, float32 outputs");
+            json.put("prefill_chunks", pipelinedPrefill ? "queued back to back" : "each waited for");
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());
@@ -326,10 +331,7 @@ final class BenchCommand implements Callable<Integer> {
                         seq.fillSynthetic(prefillAfter);
                     }
                     long t0 = System.nanoTime();
-                    for (int from = 0; from < prompt.length; from += chunk) {
-                        token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from,
-                                Math.min(prompt.length, from + chunk)));
-                    }
+                    token = prefill(gpu, seq, prompt, chunk);
                     long t1 = System.nanoTime();
                     if (syntheticContext > 0) {
                         seq.close();
@@ -395,6 +397,18 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The prompt's chunks, queued back to back (--pipelined-prefill) or each waited for; the last argmax. */
+    private int prefill(CudaLlamaModel gpu, CudaSequence seq, int[] prompt, int chunk) {
+        if (gpu.options().pipelinedPrefill()) {
+            return gpu.prefillGreedy(seq, prompt, chunk);
+        }
+        int token = 0;
+        for (int from = 0; from < prompt.length; from += chunk) {
+            token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)));
+        }
+        return token;
+    }
+
     /**
      * Prefills {@code prompt} into {@code seq} (after the same synthetic positions as the timed run)
      * with the device profile on: prefill_kernel_device_seconds per kernel {seconds, launches}, their
@@ -407,9 +421,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         device.startProfile();
         long t0 = System.nanoTime();
-        for (int from = 0; from < prompt.length; from += chunk) {
-            gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)));
-        }
+        prefill(gpu, seq, prompt, chunk);
         long t1 = System.nanoTime();
         Map<String, Object> kernels = new LinkedHashMap<>();
         double sum = 0;

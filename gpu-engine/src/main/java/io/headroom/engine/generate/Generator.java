@@ -44,17 +44,7 @@ public final class Generator {
      * {@code cache}; returns the logits of the last token.
      */
     public static float[] prefill(ForwardModel model, KvCache cache, int[] tokens, int chunk) {
-        float[] last = null;
-        for (int from = 0; from < tokens.length; from += chunk) {
-            int to = Math.min(tokens.length, from + chunk);
-            boolean lastChunk = to == tokens.length;
-            float[][] logits = model.forward(Arrays.copyOfRange(tokens, from, to), cache,
-                    lastChunk ? new int[] {to - from - 1} : new int[0]);
-            if (lastChunk) {
-                last = logits[0];
-            }
-        }
-        return last;
+        return model.prefill(tokens, cache, chunk);
     }
 
     /** Generates from the request's prompt alone. */

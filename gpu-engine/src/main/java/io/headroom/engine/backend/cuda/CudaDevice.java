@@ -7,6 +7,7 @@ import static jcuda.driver.JCudaDriver.cuEventCreate;
 import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
@@ -53,6 +54,7 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
@@ -314,6 +316,47 @@ public final class CudaDevice implements AutoCloseable {
         out.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
                 .forEach(e -> sorted.put(e.getKey(), e.getValue()));
         return sorted;
+    }
+
+    /**
+     * A point in the device's stream, for reusing pinned host memory that queued copies read: record
+     * it after queueing the copy, and await it before writing the memory again. The host then waits
+     * only for that copy (and what was queued before it), not for the whole stream.
+     */
+    public final class Fence implements AutoCloseable {
+        private final CUevent event = new CUevent();
+        private boolean recorded;
+
+        private Fence() {
+            makeCurrent();
+            check(cuEventCreate(event, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+        }
+
+        /** Marks the end of what the stream has queued so far. */
+        public void record() {
+            makeCurrent();
+            check(cuEventRecord(event, stream), "cuEventRecord");
+            recorded = true;
+        }
+
+        /** Waits until the stream has run everything queued before the last record (at once if none). */
+        public void await(String what) {
+            if (recorded) {
+                makeCurrent();
+                check(cuEventSynchronize(event), "execution of " + what);
+            }
+        }
+
+        @Override
+        public void close() {
+            makeCurrent();
+            check(cuEventDestroy(event), "cuEventDestroy");
+        }
+    }
+
+    /** A new fence on this device's stream (not yet recorded). */
+    public Fence fence() {
+        return new Fence();
     }
 
     private CUevent recordEvent() {

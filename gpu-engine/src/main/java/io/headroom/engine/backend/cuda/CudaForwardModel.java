@@ -64,10 +64,7 @@ public final class CudaForwardModel implements ForwardModel, AutoCloseable {
 
     @Override
     public float[][] forward(int[] tokens, KvCache cache, int[] logitRows) {
-        if (!(cache instanceof CudaSequence seq) || !seq.belongsTo(model)) {
-            throw new IllegalArgumentException("the cuda backend runs on its own device caches, got a "
-                    + cache.getClass().getSimpleName());
-        }
+        CudaSequence seq = sequence(cache);
         for (int i = 0; i < logitRows.length; i++) {
             if (logitRows[i] < 0 || logitRows[i] >= tokens.length || (i > 0 && logitRows[i] <= logitRows[i - 1])) {
                 throw new IllegalArgumentException("logit rows must be ascending indices into the chunk, got "
@@ -84,6 +81,24 @@ public final class CudaForwardModel implements ForwardModel, AutoCloseable {
             model.forwardGreedy(seq, Arrays.copyOfRange(tokens, from, tokens.length)); // no logits copied back
         }
         return out;
+    }
+
+    /** Chunks queued back to back where the options say so (CudaLlamaModel.prefillGreedy), else a forward each. */
+    @Override
+    public float[] prefill(int[] tokens, KvCache cache, int chunk) {
+        if (!model.options().pipelinedPrefill() || tokens.length == 0) {
+            return ForwardModel.super.prefill(tokens, cache, chunk);
+        }
+        model.prefillGreedy(sequence(cache), tokens, chunk);
+        return model.lastLogits();
+    }
+
+    private CudaSequence sequence(KvCache cache) {
+        if (!(cache instanceof CudaSequence seq) || !seq.belongsTo(model)) {
+            throw new IllegalArgumentException("the cuda backend runs on its own device caches, got a "
+                    + cache.getClass().getSimpleName());
+        }
+        return seq;
     }
 
     /** The page pool less what one sequence at full context with the model's layout may take. */

@@ -6,6 +6,7 @@ import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.tensor.WeightTensor;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import jcuda.driver.CUdeviceptr;
 
@@ -80,12 +81,13 @@ public final class CudaLlamaModel implements AutoCloseable {
      */
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
             int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas,
-            boolean fusedDecode, int decodeSplits, boolean programmaticLaunch, boolean gateUpBf16) {
+            boolean fusedDecode, int decodeSplits, boolean programmaticLaunch, boolean gateUpBf16,
+            boolean pipelinedPrefill) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
             this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    PrefillAttention.CUDA_CORES, false, true, 0, true, false);
+                    PrefillAttention.CUDA_CORES, false, true, 0, true, false, false);
         }
 
         public Options {
@@ -107,51 +109,54 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         public Options withLayout(DuoLayout l) {
             return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16,
+                    pipelinedPrefill);
         }
 
         public Options withKvType(DeviceKvType t) {
             return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16,
+                    pipelinedPrefill);
         }
 
         public Options withGraphs(boolean g) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16,
+                    pipelinedPrefill);
         }
 
         public Options withTensorCores(boolean t) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t, prefillAttention,
+                    cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
         }
 
         public Options withPrefillAttention(PrefillAttention a) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a,
-                    cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
+                    cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
         }
 
         /** Prefill GEMMs (with tensor cores on) through cuBLAS where libcublas loads, else gemm.cu's. */
         public Options withCublas(boolean b) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, b, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16);
+                    prefillAttention, b, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
         }
 
         /** Decode steps on the fused kernels (the default) or on the per-op kernels that chunks run. */
         public Options withFusedDecode(boolean f) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, f, decodeSplits, programmaticLaunch, gateUpBf16);
+                    prefillAttention, cublas, f, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
         }
 
         /** A fixed split-K share count for decode attention (1..1024), or 0 for the policy. */
         public Options withDecodeSplits(int splits) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, splits, programmaticLaunch, gateUpBf16);
+                    prefillAttention, cublas, fusedDecode, splits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
         }
 
         /** Fused decode kernels launched to overlap the one before them (programmatic dependent launch), or not. */
         public Options withProgrammaticLaunch(boolean p) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, p, gateUpBf16);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, p, gateUpBf16, pipelinedPrefill);
         }
 
         /**
@@ -161,7 +166,17 @@ public final class CudaLlamaModel implements AutoCloseable {
          */
         public Options withGateUpBf16(boolean b) {
             return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, b);
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, b, pipelinedPrefill);
+        }
+
+        /**
+         * A prompt's chunks are queued back to back ({@link CudaLlamaModel#prefillGreedy}), the host
+         * preparing each while the one before runs, with one wait at the end; or each is waited for
+         * (the default until measured on a device). The same kernels in the same order either way.
+         */
+        public Options withPipelinedPrefill(boolean p) {
+            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
+                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, p);
         }
     }
 
@@ -188,6 +203,8 @@ public final class CudaLlamaModel implements AutoCloseable {
     private final CUdeviceptr workspace;
     private final CUdeviceptr step;           // [start, argmax, tokens(maxChunk), cos, sin]
     private final PinnedBuffer stepHost;
+    /** Recorded after each copy from stepHost: it may be refilled once that copy has run. */
+    private final CudaDevice.Fence stepCopied;
     private final PagePool pool;
     private final CUdeviceptr poolKeys;
     private final CUdeviceptr poolValues;
@@ -222,7 +239,8 @@ public final class CudaLlamaModel implements AutoCloseable {
         this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
                 options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
                 options.tensorCores(), prefill, options.cublas(), options.fusedDecode(),
-                options.decodeSplits(), options.programmaticLaunch(), options.gateUpBf16());
+                options.decodeSplits(), options.programmaticLaunch(), options.gateUpBf16(),
+                options.pipelinedPrefill());
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
@@ -275,6 +293,14 @@ public final class CudaLlamaModel implements AutoCloseable {
             throw e;
         }
         this.stepHost = pinned;
+        CudaDevice.Fence fence;
+        try {
+            fence = dev.fence();
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        this.stepCopied = fence;
     }
 
     /** What runs the prefill projections: cuBLAS (and which library) or gemm.cu's kernel, or matvecs. */
@@ -422,8 +448,55 @@ public final class CudaLlamaModel implements AutoCloseable {
         return dev.profile();
     }
 
+    /**
+     * Prefills {@code tokens} at positions {@code seq.length()..} in chunks of {@code chunk} tokens
+     * queued back to back: the host computes each chunk's rotary tables and page table updates while
+     * the chunk before runs, and waits once, at the end. Returns the argmax of the last position's
+     * logits (lastLogits() gives them). The same kernels in the same order as a forwardGreedy per
+     * chunk, so the same results. On an error the work already queued is waited for before it is
+     * thrown (the sequence is then in no defined state: close it).
+     */
+    public int prefillGreedy(CudaSequence seq, int[] tokens, int chunk) {
+        if (chunk < 1 || chunk > options.maxChunk() || tokens.length == 0) {
+            throw new IllegalArgumentException("prefill of " + tokens.length + " tokens in chunks of " + chunk
+                    + "; this model takes chunks of 1.." + options.maxChunk() + " and at least one token");
+        }
+        int start = seq.length();
+        try {
+            for (int from = 0; from < tokens.length; from += chunk) {
+                queueStep(seq, Arrays.copyOfRange(tokens, from, Math.min(tokens.length, from + chunk)), false);
+            }
+        } catch (RuntimeException e) {
+            try {
+                dev.synchronize("the chunks queued before a failed one");
+            } catch (RuntimeException s) {
+                e.addSuppressed(s);
+            }
+            throw e;
+        }
+        return finishSteps("prefill of " + tokens.length + " tokens at position " + start);
+    }
+
     /** Runs one chunk (from a captured graph when it is a decode step and graphs are on); returns the argmax. */
     private int step(CudaSequence seq, int[] tokens, boolean graphs) {
+        int start = seq.length();
+        queueStep(seq, tokens, graphs);
+        return finishSteps("forward of " + tokens.length + " tokens at position " + start);
+    }
+
+    /** Waits for the queued steps; the argmax of the last one's last position. */
+    private int finishSteps(String what) {
+        dev.synchronize(what);
+        return stepHost.buffer().getInt(4);
+    }
+
+    /**
+     * Queues one chunk: its inputs (position, tokens, rotary tables) through the pinned stepHost, its
+     * kernels, and the copy of its argmax back into stepHost. The sequence's length advances at once.
+     * The host waits only for the chunk before to have copied its inputs (stepCopied), so that it
+     * may refill stepHost: it runs at most one chunk ahead of the device.
+     */
+    private void queueStep(CudaSequence seq, int[] tokens, boolean graphs) {
         int n = tokens.length;
         if (n < 1 || n > options.maxChunk()) {
             throw new IllegalArgumentException("chunk of " + n + " tokens; this model takes 1.." + options.maxChunk());
@@ -433,9 +506,10 @@ public final class CudaLlamaModel implements AutoCloseable {
             throw new IllegalStateException("context of " + (start + n) + " tokens exceeds the device KV capacity of "
                     + options.capacity());
         }
-        seq.reserve(start + n);
         int half = c.headDim() / 2;
         float[][] rotary = c.ropeTables(invFreq, start, n);
+        seq.reserve(start + n);
+        stepCopied.await("the inputs of the chunk before");
         ByteBuffer b = stepHost.buffer();
         b.putInt(0, start);
         for (int t = 0; t < n; t++) {
@@ -446,6 +520,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         b.slice(cosAt, 4 * n * half).order(b.order()).asFloatBuffer().put(rotary[0], 0, n * half);
         b.slice(sinAt, 4 * n * half).order(b.order()).asFloatBuffer().put(rotary[1], 0, n * half);
         dev.copyAsync(step, stepHost, 0, sinAt + 4L * options.maxChunk() * half);
+        stepCopied.record();
         if (n == 1 && graphs) {
             // one graph per split count: a sequence re-captures when its length doubles
             int splits = stepSplits(start + 1);
@@ -459,10 +534,9 @@ public final class CudaLlamaModel implements AutoCloseable {
             int splits = n == 1 ? stepSplits(start + 1) : prefillSplits(n, start + n);
             queueForward(seq, n, splits);
         }
+        // bytes 4..8 of stepHost: the host writes the next chunk's inputs around them meanwhile
         dev.copyAsync(stepHost, 4, step.withByteOffset(4), 4);
-        dev.synchronize("forward of " + n + " tokens at position " + start);
         seq.advance(n);
-        return stepHost.buffer().getInt(4);
     }
 
     /** Queues one chunk's kernels; every position-dependent input is read from {@link #step}. */
@@ -1005,6 +1079,9 @@ public final class CudaLlamaModel implements AutoCloseable {
     public void close() {
         if (stepHost != null) {
             stepHost.close();
+        }
+        if (stepCopied != null) {
+            stepCopied.close();
         }
         try {
             if (cublas != null) {

@@ -65,6 +65,8 @@ public final class CudaSequence implements KvCache {
             System.arraycopy(CudaLlamaModel.headOrder(layout, l), 0, order, l * kvHeads, kvHeads);
         }
         List<CUdeviceptr> done = new ArrayList<>();
+        PinnedBuffer pinned = null;
+        CudaDevice.Fence fence = null;
         try {
             done.add(dev.upload(pageTable));
             done.add(dev.alloc(ringBytesPerLayer * layout.layers()));
@@ -72,10 +74,17 @@ public final class CudaSequence implements KvCache {
             done.add(dev.upload(flags));
             done.add(dev.upload(order));
             done.add(dev.alloc(8L * PAGE_UPDATES));
+            pinned = dev.allocPinned(8L * PAGE_UPDATES);
+            fence = dev.fence();
         } catch (RuntimeException e) {
             done.forEach(dev::free);
+            if (pinned != null) {
+                pinned.close();
+            }
             throw e;
         }
+        this.pageUpdatesPinned = pinned;
+        this.pageUpdatesCopied = fence;
         this.devicePageTable = done.get(0);
         this.ringKeys = done.get(1);
         this.ringValues = done.get(2);
@@ -86,8 +95,11 @@ public final class CudaSequence implements KvCache {
 
     /** (table index, page) pairs one scatter_i32 launch writes: a 2048-token chunk's new pages of 256 heads. */
     static final int PAGE_UPDATES = 256 * 40;
-    /** Device staging of reserve's page table updates (PAGE_UPDATES pairs), and its host side. */
+    /** Device staging of reserve's page table updates (PAGE_UPDATES pairs), its pinned host side and the pairs. */
     private final CUdeviceptr pageUpdates;
+    private final PinnedBuffer pageUpdatesPinned;
+    /** Recorded after each copy from pageUpdatesPinned: the host waits for that copy alone before refilling it. */
+    private final CudaDevice.Fence pageUpdatesCopied;
     private final int[] pageUpdatesHost = new int[2 * PAGE_UPDATES];
 
     /** Positions held. */
@@ -198,16 +210,20 @@ public final class CudaSequence implements KvCache {
     }
 
     /**
-     * Writes {@code count} (index, page) pairs into the device page table: one copy and one launch
-     * (a write per head, as before, was 256 synchronous copies per 8B prefill chunk, about 0.2 s of
-     * a 128K prefill's wall time in which the GPU waited). The copy is synchronous on the legacy
-     * stream, which waits for the model's stream, so the staging is free when it is overwritten.
+     * Queues the write of {@code count} (index, page) pairs into the device page table: one
+     * asynchronous copy through pinned memory and one launch (a write per head was 256 synchronous
+     * copies per 8B prefill chunk, about 0.2 s of a 128K prefill's wall time in which the GPU waited;
+     * and a synchronous copy waits for everything queued, so the next chunk could not be queued while
+     * one runs). The pinned staging is refilled only once its last copy has run.
      */
     private void scatterPages(int[] updates, int count) {
         if (count == 0) {
             return;
         }
-        dev.write(pageUpdates, updates, 0, 2 * count);
+        pageUpdatesCopied.await("the page table copy before a reserve");
+        pageUpdatesPinned.buffer().asIntBuffer().put(updates, 0, 2 * count);
+        dev.copyAsync(pageUpdates, pageUpdatesPinned, 0, 8L * count);
+        pageUpdatesCopied.record();
         dev.launchAsync("scatter_i32", (count + 255) / 256, 256, 0, devicePageTable, pageUpdates, count);
     }
 
@@ -397,5 +413,7 @@ public final class CudaSequence implements KvCache {
         dev.free(streamingFlags);
         dev.free(headOrder);
         dev.free(pageUpdates);
+        pageUpdatesPinned.close();
+        pageUpdatesCopied.close();
     }
 }

@@ -163,6 +163,63 @@ class CudaLlamaModelTests {
     }
 
     /**
+     * A prompt's chunks queued back to back (prefillGreedy: the host fills the next chunk's inputs and
+     * page table updates while the one before runs) equal a forwardGreedy per chunk bit for bit, and
+     * so do the decode steps after them: on the production path (bf16 KV, cuBLAS with gate and up in
+     * float32 and in one bf16 GEMM, the default prefill attention), 16-token chunks (past the matvec
+     * path) over 4-token pages (every chunk takes new pages), full attention and a DuoAttention layout,
+     * and a prompt whose last chunk is a single token.
+     */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void pipelinedPrefillShouldEqualAForwardPerChunk(String name) {
+        GoldenFixture f = GoldenFixture.load(name);
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        int[] prompt = new int[16 * 9 + 1];
+        int[] base = f.prompt(0);
+        Arrays.setAll(prompt, i -> base[(i * 7) % base.length]);
+        List<DuoLayout> layouts = List.of(DuoLayout.full(config.numLayers(), config.numKvHeads()),
+                DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 5, 2, 8));
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            for (boolean gateUpBf16 : new boolean[] {false, true}) {
+                var options = new CudaLlamaModel.Options(256, 16, layouts.get(0), DeviceKvType.BF16, 4, 2, true, true)
+                        .withCublas(true).withPrefillAttention(PrefillAttention.WARP_SPECIALIZED)
+                        .withGateUpBf16(gateUpBf16);
+                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
+                    for (DuoLayout layout : layouts) {
+                        String what = name + (gateUpBf16 ? ", gate/up bf16, " : ", ") + layout.retrievalCount()
+                                + " retrieval heads";
+                        float[][] perChunk = new float[5][];
+                        float[][] pipelined = new float[5][];
+                        try (CudaSequence a = gpu.newSequence(layout); CudaSequence b = gpu.newSequence(layout)) {
+                            int tokenA = 0;
+                            for (int from = 0; from < prompt.length; from += 16) {
+                                tokenA = gpu.forwardGreedy(a, Arrays.copyOfRange(prompt, from,
+                                        Math.min(prompt.length, from + 16)));
+                            }
+                            perChunk[0] = gpu.lastLogits();
+                            int tokenB = gpu.prefillGreedy(b, prompt, 16);
+                            pipelined[0] = gpu.lastLogits();
+                            assertThat(b.length()).isEqualTo(a.length()).isEqualTo(prompt.length);
+                            assertThat(tokenB).as(what).isEqualTo(tokenA);
+                            for (int i = 1; i < 5; i++) {
+                                tokenA = gpu.forwardGreedy(a, new int[] {tokenA});
+                                perChunk[i] = gpu.lastLogits();
+                                tokenB = gpu.forwardGreedy(b, new int[] {tokenB});
+                                pipelined[i] = gpu.lastLogits();
+                            }
+                        }
+                        for (int i = 0; i < 5; i++) {
+                            assertThat(pipelined[i]).as("%s, step %d", what, i).containsExactly(perChunk[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * Decode steps on the fused kernels, launched plainly or programmatically (each overlapping the
      * one before it), equal the per-op kernels bit for bit (the same arithmetic in the same order),
      * graphs on, with rings that wrap during decode, for f32 and bf16 KV and both decode attention
