@@ -108,55 +108,43 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
 
         public Options withLayout(DuoLayout l) {
-            return new Options(capacity, maxChunk, l, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16,
-                    pipelinedPrefill);
+            return with(b -> b.layout = l);
         }
 
         public Options withKvType(DeviceKvType t) {
-            return new Options(capacity, maxChunk, layout, t, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16,
-                    pipelinedPrefill);
+            return with(b -> b.kvType = t);
         }
 
         public Options withGraphs(boolean g) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, g, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16,
-                    pipelinedPrefill);
+            return with(b -> b.graphs = g);
         }
 
         public Options withTensorCores(boolean t) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, t, prefillAttention,
-                    cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
+            return with(b -> b.tensorCores = t);
         }
 
         public Options withPrefillAttention(PrefillAttention a) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores, a,
-                    cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
+            return with(b -> b.prefillAttention = a);
         }
 
         /** Prefill GEMMs (with tensor cores on) through cuBLAS where libcublas loads, else gemm.cu's. */
-        public Options withCublas(boolean b) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, b, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
+        public Options withCublas(boolean c) {
+            return with(b -> b.cublas = c);
         }
 
         /** Decode steps on the fused kernels (the default) or on the per-op kernels that chunks run. */
         public Options withFusedDecode(boolean f) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, f, decodeSplits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
+            return with(b -> b.fusedDecode = f);
         }
 
         /** A fixed split-K share count for decode attention (1..1024), or 0 for the policy. */
         public Options withDecodeSplits(int splits) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, splits, programmaticLaunch, gateUpBf16, pipelinedPrefill);
+            return with(b -> b.decodeSplits = splits);
         }
 
         /** Fused decode kernels launched to overlap the one before them (programmatic dependent launch), or not. */
         public Options withProgrammaticLaunch(boolean p) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, p, gateUpBf16, pipelinedPrefill);
+            return with(b -> b.programmaticLaunch = p);
         }
 
         /**
@@ -164,9 +152,8 @@ public final class CudaLlamaModel implements AutoCloseable {
          * reads (half the bytes of two float32 outputs; the rounding PyTorch's bf16 layers make), or as
          * two GEMMs with float32 outputs (the default until measured on a device).
          */
-        public Options withGateUpBf16(boolean b) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, b, pipelinedPrefill);
+        public Options withGateUpBf16(boolean g) {
+            return with(b -> b.gateUpBf16 = g);
         }
 
         /**
@@ -175,8 +162,53 @@ public final class CudaLlamaModel implements AutoCloseable {
          * (the default until measured on a device). The same kernels in the same order either way.
          */
         public Options withPipelinedPrefill(boolean p) {
-            return new Options(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    prefillAttention, cublas, fusedDecode, decodeSplits, programmaticLaunch, gateUpBf16, p);
+            return with(b -> b.pipelinedPrefill = p);
+        }
+
+        /** These options with {@code change} applied to a mutable copy (and validated again). */
+        private Options with(java.util.function.Consumer<Copy> change) {
+            Copy b = new Copy(this);
+            change.accept(b);
+            return new Options(b.capacity, b.maxChunk, b.layout, b.kvType, b.pageTokens, b.sequences, b.graphs,
+                    b.tensorCores, b.prefillAttention, b.cublas, b.fusedDecode, b.decodeSplits, b.programmaticLaunch,
+                    b.gateUpBf16, b.pipelinedPrefill);
+        }
+
+        /** A mutable copy of every field, for {@link #with}. */
+        private static final class Copy {
+            int capacity;
+            int maxChunk;
+            DuoLayout layout;
+            DeviceKvType kvType;
+            int pageTokens;
+            int sequences;
+            boolean graphs;
+            boolean tensorCores;
+            PrefillAttention prefillAttention;
+            boolean cublas;
+            boolean fusedDecode;
+            int decodeSplits;
+            boolean programmaticLaunch;
+            boolean gateUpBf16;
+            boolean pipelinedPrefill;
+
+            Copy(Options o) {
+                capacity = o.capacity;
+                maxChunk = o.maxChunk;
+                layout = o.layout;
+                kvType = o.kvType;
+                pageTokens = o.pageTokens;
+                sequences = o.sequences;
+                graphs = o.graphs;
+                tensorCores = o.tensorCores;
+                prefillAttention = o.prefillAttention;
+                cublas = o.cublas;
+                fusedDecode = o.fusedDecode;
+                decodeSplits = o.decodeSplits;
+                programmaticLaunch = o.programmaticLaunch;
+                gateUpBf16 = o.gateUpBf16;
+                pipelinedPrefill = o.pipelinedPrefill;
+            }
         }
     }
 
@@ -236,11 +268,10 @@ public final class CudaLlamaModel implements AutoCloseable {
         PrefillAttention prefill = (options.prefillAttention() == PrefillAttention.WGMMA
                 || options.prefillAttention().warpSpecialized()) && !wgmmaFits(config, dev)
                 ? PrefillAttention.TENSOR_CORES_MMA : options.prefillAttention();
-        this.options = new Options(Math.min(options.capacity(), config.maxPositions()), options.maxChunk(),
-                options.layout(), options.kvType(), options.pageTokens(), options.sequences(), options.graphs(),
-                options.tensorCores(), prefill, options.cublas(), options.fusedDecode(),
-                options.decodeSplits(), options.programmaticLaunch(), options.gateUpBf16(),
-                options.pipelinedPrefill());
+        this.options = options.with(b -> {
+            b.capacity = Math.min(options.capacity(), config.maxPositions());
+            b.prefillAttention = prefill;
+        });
         this.plan = DeviceMemoryPlan.of(config, this.options);
         plan.check(dev.memoryInfo()[0], dev.name());
         this.invFreq = config.ropeInverseFrequencies();
