@@ -15,7 +15,7 @@ STEPS=${STEPS:-tests sanitizer bench}
 # MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo, and one late chunk (--prefill-after) with the
 # wgmma and mma.sync kernels, with the torch step (run STEPS="bench torch"); MATRIX=prefill7b: 7B
 # prefill at 32K/64K/128K, full vs Duo, with the torch step. MATRIX=shared: 8B prefill with the shared-work
-# options (--gate-up-bf16, --pipelined-prefill) off and on, side by side (run STEPS="bench").
+# options (--gate-up-bf16, --pipelined-prefill, --residual-in-gemm) off and on, side by side (STEPS=bench).
 case ${MATRIX:-} in
   8b)
     G="--model /tmp/l8b --chunk 512 --decode-tokens 32 --check-tokens 0"
@@ -58,19 +58,21 @@ case ${MATRIX:-} in
     BENCH_ARGS="$BENCH_ARGS;7b-full-128k|$G $P;7b-duo-128k|$G $P --retrieval-share 0.25"
     TORCH_ARGS="7b|--geometry llama2-7b --contexts 32768,65536,131072 --decode-tokens 4" ;;
   shared)
-    # the work full and Duo prefill share: gate and up as two float32-output GEMMs (the default) or one
-    # bf16-output GEMM (-gu), chunks each waited for (the default) or queued back to back (-pl), both
-    # (-gu-pl), at 128K (full and Duo) side by side, and 32K full; then 4096-token chunks at 128K
+    # the work full and Duo prefill share, each staged option off (the default) and on, side by side:
+    # -gu gate and up as one bf16-output GEMM, -pl chunks queued back to back, -rg the residual added
+    # in the GEMMs, -all the three; full and Duo at 128K pair by pair (a call cut short keeps whole
+    # pairs), then 32K full and 4096-token chunks at 128K
     G="--model /tmp/l8b --chunk 2048 --decode-tokens 4 --check-tokens 0"
-    BENCH_ARGS="8b-full-32k|--random llama3-8b $G --prompt-tokens 32768"
-    BENCH_ARGS="$BENCH_ARGS;8b-full-32k-gu-pl|$G --prompt-tokens 32768 --gate-up-bf16 --pipelined-prefill"
-    for run in "full-128k|--prompt-tokens 131072" "duo-128k|--prompt-tokens 131072 --retrieval-share 0.5"; do
-      R="8b-${run%%|*}|$G ${run#*|}"
-      BENCH_ARGS="$BENCH_ARGS;$R;${R/|/-gu|} --gate-up-bf16;${R/|/-pl|} --pipelined-prefill"
-      BENCH_ARGS="$BENCH_ARGS;${R/|/-gu-pl|} --gate-up-bf16 --pipelined-prefill"
+    F="$G --prompt-tokens 131072"
+    D="$F --retrieval-share 0.5"
+    BENCH_ARGS="8b-full-128k|--random llama3-8b $F;8b-duo-128k|$D"
+    for opt in "gu|--gate-up-bf16" "pl|--pipelined-prefill" "rg|--residual-in-gemm" \
+        "all|--gate-up-bf16 --pipelined-prefill --residual-in-gemm"; do
+      BENCH_ARGS="$BENCH_ARGS;8b-full-128k-${opt%%|*}|$F ${opt#*|};8b-duo-128k-${opt%%|*}|$D ${opt#*|}"
     done
-    BENCH_ARGS="$BENCH_ARGS;8b-full-128k-c4096|${G/2048/4096} --prompt-tokens 131072"
-    BENCH_ARGS="$BENCH_ARGS;8b-duo-128k-c4096|${G/2048/4096} --prompt-tokens 131072 --retrieval-share 0.5" ;;
+    BENCH_ARGS="$BENCH_ARGS;8b-full-32k|$G --prompt-tokens 32768"
+    BENCH_ARGS="$BENCH_ARGS;8b-full-32k-all|$G --prompt-tokens 32768 --gate-up-bf16 --pipelined-prefill --residual-in-gemm"
+    BENCH_ARGS="$BENCH_ARGS;8b-full-128k-c4096|${F/2048/4096};8b-duo-128k-c4096|${D/2048/4096}" ;;
 esac
 mkdir -p /tmp/rt && tar xzf .device/runtime.tgz -C /tmp/rt
 J=/tmp/rt/hr-runtime/bin/java

@@ -155,7 +155,7 @@ public final class LoadedModel implements AutoCloseable {
                     : io.headroom.engine.backend.cuda.PrefillAttention.CUDA_CORES;
             var options = new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
                     DuoLayout.full(config.numLayers(), config.numKvHeads()), kvType, o.kvPageTokens(),
-                    o.deviceSequences(), true, fast, attention, fast, true, 0, true, false, false);
+                    o.deviceSequences(), true, fast, attention, fast, true, 0, true, false, false, false);
             return io.headroom.engine.backend.cuda.CudaForwardModel.open(config, weights, options);
         }
 

@@ -127,6 +127,10 @@ final class BenchCommand implements Callable<Integer> {
             + "preparing each while the one before runs, one wait at the end) instead of waiting for each")
     boolean pipelinedPrefill;
 
+    @Option(names = "--residual-in-gemm", description = "cuda: chunks add the o and down projections into the "
+            + "residual stream inside the cuBLAS GEMM (beta = 1) instead of in the norm after it")
+    boolean residualInGemm;
+
     @Option(names = "--unfused-decode", description = "cuda: run decode steps on the per-op kernels (norm, "
             + "projection, rotary, append, gate, residual as separate launches) instead of the fused ones")
     boolean unfusedDecode;
@@ -269,7 +273,7 @@ final class BenchCommand implements Callable<Integer> {
             boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode,
-                    decodeSplits, !plainLaunches, gateUpBf16, pipelinedPrefill);
+                    decodeSplits, !plainLaunches, gateUpBf16, pipelinedPrefill, residualInGemm);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
@@ -277,6 +281,7 @@ final class BenchCommand implements Callable<Integer> {
             json.put("prefill_attention", attention.kernel());
             json.put("gate_up", gateUpBf16 ? "one GEMM, bf16 outputs" : "two GEMMs, float32 outputs");
             json.put("prefill_chunks", pipelinedPrefill ? "queued back to back" : "each waited for");
+            json.put("residual_add", residualInGemm ? "in the GEMM" : "in the norm");
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());

@@ -97,21 +97,26 @@ final class Cublas implements AutoCloseable {
      * accumulation. In cuBLAS's column-major terms: C (rows × tokens) = op_T(W as cols × rows) · X (cols × tokens).
      */
     void gemm(CUdeviceptr w, CUdeviceptr inBf16, CUdeviceptr out, int rows, int cols, int tokens) {
-        gemm(w, inBf16, out, CUDA_R_32F, rows, cols, tokens);
+        gemm(w, inBf16, out, CUDA_R_32F, zero, rows, cols, tokens);
     }
 
     /** {@link #gemm} with out in bf16: the float32 sums rounded to nearest even by cuBLAS's epilogue. */
     void gemmBf16Out(CUdeviceptr w, CUdeviceptr inBf16, CUdeviceptr outBf16, int rows, int cols, int tokens) {
-        gemm(w, inBf16, outBf16, CUDA_R_16BF, rows, cols, tokens);
+        gemm(w, inBf16, outBf16, CUDA_R_16BF, zero, rows, cols, tokens);
     }
 
-    private void gemm(CUdeviceptr w, CUdeviceptr inBf16, CUdeviceptr out, int outType, int rows, int cols,
-            int tokens) {
+    /** {@link #gemm} added into out (f32, beta = 1): out += in · wᵀ. */
+    void gemmAccumulate(CUdeviceptr w, CUdeviceptr inBf16, CUdeviceptr out, int rows, int cols, int tokens) {
+        gemm(w, inBf16, out, CUDA_R_32F, one, rows, cols, tokens);
+    }
+
+    private void gemm(CUdeviceptr w, CUdeviceptr inBf16, CUdeviceptr out, int outType, MemorySegment beta, int rows,
+            int cols, int tokens) {
         int status;
         try {
             status = (int) gemmEx.invokeExact(handle, OP_T, OP_N, rows, tokens, cols, one,
                     MemorySegment.ofAddress(CudaDevice.address(w)), CUDA_R_16BF, cols,
-                    MemorySegment.ofAddress(CudaDevice.address(inBf16)), CUDA_R_16BF, cols, zero,
+                    MemorySegment.ofAddress(CudaDevice.address(inBf16)), CUDA_R_16BF, cols, beta,
                     MemorySegment.ofAddress(CudaDevice.address(out)), outType, rows, COMPUTE_32F, GEMM_DEFAULT);
         } catch (Throwable t) {
             throw new CudaException("cublasGemmEx failed: " + t);

@@ -82,12 +82,12 @@ public final class CudaLlamaModel implements AutoCloseable {
     public record Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
             int sequences, boolean graphs, boolean tensorCores, PrefillAttention prefillAttention, boolean cublas,
             boolean fusedDecode, int decodeSplits, boolean programmaticLaunch, boolean gateUpBf16,
-            boolean pipelinedPrefill) {
+            boolean pipelinedPrefill, boolean residualInGemm) {
 
         public Options(int capacity, int maxChunk, DuoLayout layout, DeviceKvType kvType, int pageTokens,
                 int sequences, boolean graphs, boolean tensorCores) {
             this(capacity, maxChunk, layout, kvType, pageTokens, sequences, graphs, tensorCores,
-                    PrefillAttention.CUDA_CORES, false, true, 0, true, false, false);
+                    PrefillAttention.CUDA_CORES, false, true, 0, true, false, false, false);
         }
 
         public Options {
@@ -165,13 +165,22 @@ public final class CudaLlamaModel implements AutoCloseable {
             return with(b -> b.pipelinedPrefill = p);
         }
 
+        /**
+         * Chunks (on cuBLAS) add the attention output and MLP projections into the residual stream in
+         * the GEMM itself (beta = 1), so the norm after each reads the stream alone; or the GEMMs write
+         * a separate output that the norm adds (the default until measured on a device).
+         */
+        public Options withResidualInGemm(boolean r) {
+            return with(b -> b.residualInGemm = r);
+        }
+
         /** These options with {@code change} applied to a mutable copy (and validated again). */
         private Options with(java.util.function.Consumer<Copy> change) {
             Copy b = new Copy(this);
             change.accept(b);
             return new Options(b.capacity, b.maxChunk, b.layout, b.kvType, b.pageTokens, b.sequences, b.graphs,
                     b.tensorCores, b.prefillAttention, b.cublas, b.fusedDecode, b.decodeSplits, b.programmaticLaunch,
-                    b.gateUpBf16, b.pipelinedPrefill);
+                    b.gateUpBf16, b.pipelinedPrefill, b.residualInGemm);
         }
 
         /** A mutable copy of every field, for {@link #with}. */
@@ -191,6 +200,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             boolean programmaticLaunch;
             boolean gateUpBf16;
             boolean pipelinedPrefill;
+            boolean residualInGemm;
 
             Copy(Options o) {
                 capacity = o.capacity;
@@ -208,6 +218,7 @@ public final class CudaLlamaModel implements AutoCloseable {
                 programmaticLaunch = o.programmaticLaunch;
                 gateUpBf16 = o.gateUpBf16;
                 pipelinedPrefill = o.pipelinedPrefill;
+                residualInGemm = o.residualInGemm;
             }
         }
     }
@@ -687,14 +698,19 @@ public final class CudaLlamaModel implements AutoCloseable {
             dev.launchAsync(append, n * c.numKvHeads(), dimBlock, 0, k, v, poolKeys, poolValues, seq.pageTable(l),
                     seq.ringKeys(l), seq.ringValues(l), flags, start, n, c.numKvHeads(), hd, options.pageTokens(),
                     maxPages, layout.sink(), layout.recent(), chunkInPool ? APPEND_STREAMING : APPEND_ALL);
-            matmul(layer.wo, att, proj, h, c.qDim(), n);
+            // the o and down projections go into proj, which the norm after each adds into x, or (accumulate)
+            // into x directly, and the norm reads x alone
+            boolean accumulate = direct && options.residualInGemm() && c.qDim() % 8 == 0;
+            CUdeviceptr residual = accumulate ? x : proj;
+            CUdeviceptr delta = accumulate ? null : proj;
+            matmul(layer.wo, att, residual, h, c.qDim(), n, accumulate);
             if (layer.bo != null) {
-                dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, proj, layer.bo, n, h);
+                dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, residual, layer.bo, n, h);
             }
-            norm(direct, proj, layer.mlpNorm, n);
-            mlp(layer, direct, n);
+            norm(direct, delta, layer.mlpNorm, n);
+            mlp(layer, direct, n, accumulate);
             boolean last = l + 1 == layers.length; // the LM head reads the last row as float32 (xb)
-            norm(direct && !last, proj, last ? finalNorm : layers[l + 1].attnNorm, n);
+            norm(direct && !last, delta, last ? finalNorm : layers[l + 1].attnNorm, n);
         }
         if (fused) {
             launchStep(pdl, "matmul_bf16_1t_norm", (c.vocabSize() + 15) / 16, 1, 256, 4 * h, lmHead, x, finalNorm,
@@ -705,8 +721,11 @@ public final class CudaLlamaModel implements AutoCloseable {
         launchStep(pdl, "argmax_f32", 1, 1, 1024, 0, logits, c.vocabSize(), argmax);
     }
 
-    /** proj = the chunk's MLP output (down · SwiGLU(gate, up)) of its normed rows (bf16In when direct, else xb). */
-    private void mlp(DeviceLayer layer, boolean direct, int n) {
+    /**
+     * proj = the chunk's MLP output (down · SwiGLU(gate, up)) of its normed rows (bf16In when direct,
+     * else xb); with accumulate (direct only), x += that output instead.
+     */
+    private void mlp(DeviceLayer layer, boolean direct, int n, boolean accumulate) {
         int h = c.hiddenSize();
         int inter = c.intermediateSize();
         int ni = n * inter;
@@ -716,7 +735,7 @@ public final class CudaLlamaModel implements AutoCloseable {
             dev.timed("cublasGemmEx bf16 " + 2 * inter + "x" + h,
                     () -> cublas.gemmBf16Out(layer.wgu, bf16In, gate, 2 * inter, h, n));
             dev.launchAsync("silu_gate_pairs_bf16", (ni / 8 + 255) / 256, 256, 0, gate, bf16In, n, inter / 8);
-            project(true, layer.wd, proj, h, inter, n);
+            cublasGemm(layer.wd, accumulate ? x : proj, h, inter, n, accumulate);
             return;
         }
         if (n <= MATMUL_TOKENS) {
@@ -727,7 +746,7 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
         if (direct) {
             dev.launchAsync("silu_gate_bf16", (ni + 255) / 256, 256, 0, gate, up, bf16In, ni);
-            project(true, layer.wd, proj, h, inter, n);
+            cublasGemm(layer.wd, accumulate ? x : proj, h, inter, n, accumulate);
         } else {
             dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
             matmul(layer.wd, gate, proj, h, inter, n);
@@ -1042,23 +1061,37 @@ public final class CudaLlamaModel implements AutoCloseable {
     /** out = the chunk's normed rows · wᵀ: from bf16In on cuBLAS (bf16Direct) or from xb. */
     private void project(boolean bf16, CUdeviceptr w, CUdeviceptr out, int rows, int cols, int tokens) {
         if (bf16) {
-            cublasGemm(w, out, rows, cols, tokens);
+            cublasGemm(w, out, rows, cols, tokens, false);
         } else {
             matmul(w, xb, out, rows, cols, tokens);
         }
     }
 
-    /** cuBLAS: out (tokens, rows) f32 = bf16In (tokens, cols) · wᵀ; a profiled entry named by its shape. */
-    private void cublasGemm(CUdeviceptr w, CUdeviceptr out, int rows, int cols, int tokens) {
-        dev.timed("cublasGemmEx " + rows + "x" + cols, () -> cublas.gemm(w, bf16In, out, rows, cols, tokens));
+    /**
+     * cuBLAS: out (tokens, rows) f32 = bf16In (tokens, cols) · wᵀ, or out += that (accumulate); a
+     * profiled entry named by its shape.
+     */
+    private void cublasGemm(CUdeviceptr w, CUdeviceptr out, int rows, int cols, int tokens, boolean accumulate) {
+        if (accumulate) {
+            dev.timed("cublasGemmEx " + rows + "x" + cols + " +=",
+                    () -> cublas.gemmAccumulate(w, bf16In, out, rows, cols, tokens));
+        } else {
+            dev.timed("cublasGemmEx " + rows + "x" + cols, () -> cublas.gemm(w, bf16In, out, rows, cols, tokens));
+        }
     }
 
     private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens) {
+        matmul(w, in, out, rows, cols, tokens, false);
+    }
+
+    /** out = in · wᵀ, or out += that where accumulate (cuBLAS only: the caller checks that it runs). */
+    private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens,
+            boolean accumulate) {
         if (tokens > MATMUL_TOKENS && options.tensorCores()) {
             if (cublas != null && cols % 8 == 0) {
                 long pairs = (long) tokens * cols / 2;
                 dev.launchAsync("f32_to_bf16", (int) Math.min(4096, (pairs + 255) / 256), 256, 0, in, bf16In, pairs);
-                cublasGemm(w, out, rows, cols, tokens);
+                cublasGemm(w, out, rows, cols, tokens, accumulate);
             } else {
                 gemm(dev, w, in, out, rows, cols, tokens);
             }

@@ -165,10 +165,10 @@ class CudaLlamaModelTests {
     /**
      * A prompt's chunks queued back to back (prefillGreedy: the host fills the next chunk's inputs and
      * page table updates while the one before runs) equal a forwardGreedy per chunk bit for bit, and
-     * so do the decode steps after them: on the production path (bf16 KV, cuBLAS with gate and up in
-     * float32 and in one bf16 GEMM, the default prefill attention), 16-token chunks (past the matvec
-     * path) over 4-token pages (every chunk takes new pages), full attention and a DuoAttention layout,
-     * and a prompt whose last chunk is a single token.
+     * so do the decode steps after them: on the production path (bf16 KV, cuBLAS, the default prefill
+     * attention), plain and with the other staged options (gate/up bf16, residual in GEMM), 16-token
+     * chunks (past the matvec path) over 4-token pages (every chunk takes new pages), full attention
+     * and a DuoAttention layout, and a prompt whose last chunk is a single token.
      */
     @ParameterizedTest
     @FieldSource("CASES")
@@ -182,14 +182,13 @@ class CudaLlamaModelTests {
                 DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 5, 2, 8));
         try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
             LlamaWeights weights = LlamaWeights.load(ckpt, config);
-            for (boolean gateUpBf16 : new boolean[] {false, true}) {
-                var options = new CudaLlamaModel.Options(256, 16, layouts.get(0), DeviceKvType.BF16, 4, 2, true, true)
-                        .withCublas(true).withPrefillAttention(PrefillAttention.WARP_SPECIALIZED)
-                        .withGateUpBf16(gateUpBf16);
+            var production = new CudaLlamaModel.Options(256, 16, layouts.get(0), DeviceKvType.BF16, 4, 2, true, true)
+                    .withCublas(true).withPrefillAttention(PrefillAttention.WARP_SPECIALIZED);
+            for (var options : List.of(production, production.withGateUpBf16(true).withResidualInGemm(true))) {
                 try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options)) {
                     for (DuoLayout layout : layouts) {
-                        String what = name + (gateUpBf16 ? ", gate/up bf16, " : ", ") + layout.retrievalCount()
-                                + " retrieval heads";
+                        String what = name + (options.gateUpBf16() ? ", gate/up bf16, residual in GEMM, " : ", ")
+                                + layout.retrievalCount() + " retrieval heads";
                         float[][] perChunk = new float[5][];
                         float[][] pipelined = new float[5][];
                         try (CudaSequence a = gpu.newSequence(layout); CudaSequence b = gpu.newSequence(layout)) {
@@ -216,6 +215,51 @@ class CudaLlamaModelTests {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The staged prefill options change only roundings: gate/up in bf16 with the residual added in
+     * the GEMM gives logits within the bf16 tolerance (relative) of the plain production path (a wrong
+     * index would be off by about 1), and the residual alone within 1e-4 (the same float32 sums, at
+     * most in another order), for full attention and a DuoAttention layout, after a 16-token-chunk
+     * prefill.
+     */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void stagedPrefillOptionsShouldChangeOnlyRoundings(String name) {
+        GoldenFixture f = GoldenFixture.load(name);
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        int[] prompt = new int[16 * 6];
+        int[] base = f.prompt(0);
+        Arrays.setAll(prompt, i -> base[(i * 5) % base.length]);
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            var production = new CudaLlamaModel.Options(256, 16, DuoLayout.full(config.numLayers(),
+                    config.numKvHeads()), DeviceKvType.BF16, 16, 1, true, true).withCublas(true)
+                    .withPrefillAttention(PrefillAttention.WARP_SPECIALIZED);
+            for (DuoLayout layout : List.of(production.layout(), DuoLayout.random(config.numLayers(),
+                    config.numKvHeads(), 0.5, 9, 2, 8))) {
+                float[] plain = prefillLogits(device, config, weights, production, layout, prompt);
+                float[] residual = prefillLogits(device, config, weights, production.withResidualInGemm(true), layout,
+                        prompt);
+                float[] both = prefillLogits(device, config, weights, production.withResidualInGemm(true)
+                        .withGateUpBf16(true), layout, prompt);
+                String what = name + ", " + layout.retrievalCount() + " retrieval heads";
+                assertThat(GoldenFixture.relativeError(residual, plain)).as(what + ", residual in GEMM")
+                        .isLessThanOrEqualTo(1e-4);
+                assertThat(GoldenFixture.relativeError(both, plain)).as(what + ", and gate/up bf16")
+                        .isLessThanOrEqualTo(BF16_KV_TOLERANCE);
+            }
+        }
+    }
+
+    private static float[] prefillLogits(CudaDevice device, ModelConfig config, LlamaWeights weights,
+            CudaLlamaModel.Options options, DuoLayout layout, int[] prompt) {
+        try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
+                CudaSequence seq = gpu.newSequence(layout)) {
+            gpu.prefillGreedy(seq, prompt, 16);
+            return gpu.lastLogits();
         }
     }
 

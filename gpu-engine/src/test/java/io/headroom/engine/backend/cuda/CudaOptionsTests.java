@@ -22,9 +22,9 @@ class CudaOptionsTests {
     @Test
     void eachWithShouldChangeItsFieldAndKeepTheOthers() {
         var a = new CudaLlamaModel.Options(4096, 64, DuoLayout.full(2, 2), DeviceKvType.F32, 16, 3, false, false,
-                PrefillAttention.CUDA_CORES, false, false, 5, false, false, false);
+                PrefillAttention.CUDA_CORES, false, false, 5, false, false, false, false);
         var b = new CudaLlamaModel.Options(2048, 32, DuoLayout.full(4, 2), DeviceKvType.BF16, 8, 2, true, true,
-                PrefillAttention.WARP_SPECIALIZED, true, true, 7, true, true, true);
+                PrefillAttention.WARP_SPECIALIZED, true, true, 7, true, true, true, true);
         List<UnaryOperator<CudaLlamaModel.Options>> changes = List.of(
                 o -> o.withLayout(DuoLayout.full(o.layout().layers() + 1, 2)),
                 o -> o.withKvType(o.kvType() == DeviceKvType.F32 ? DeviceKvType.BF16 : DeviceKvType.F32),
@@ -33,7 +33,8 @@ class CudaOptionsTests {
                         ? PrefillAttention.TENSOR_CORES_MMA : PrefillAttention.CUDA_CORES),
                 o -> o.withCublas(!o.cublas()), o -> o.withFusedDecode(!o.fusedDecode()),
                 o -> o.withDecodeSplits(o.decodeSplits() + 1), o -> o.withProgrammaticLaunch(!o.programmaticLaunch()),
-                o -> o.withGateUpBf16(!o.gateUpBf16()), o -> o.withPipelinedPrefill(!o.pipelinedPrefill()));
+                o -> o.withGateUpBf16(!o.gateUpBf16()), o -> o.withPipelinedPrefill(!o.pipelinedPrefill()),
+                o -> o.withResidualInGemm(!o.residualInGemm()));
         var components = CudaLlamaModel.Options.class.getRecordComponents();
         for (var base : List.of(a, b)) {
             for (var change : changes) {
@@ -49,7 +50,7 @@ class CudaOptionsTests {
                 assertThat(differ).as("%s from %s", changed, base).isEqualTo(1);
             }
         }
-        // the eleven with-methods, and capacity, chunk, page size and sequences: every field
+        // the twelve with-methods, and capacity, chunk, page size and sequences: every field
         assertThat(components).hasSize(changes.size() + 4);
     }
 

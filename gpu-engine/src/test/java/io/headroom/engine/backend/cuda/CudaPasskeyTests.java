@@ -78,7 +78,8 @@ class CudaPasskeyTests {
                 cpuCorrect.put(e.getKey(), correct);
             }
             // f32 KV: the exact path; bf16 KV: tensor-core prefill GEMMs (ours), then the production path
-            // (cuBLAS, flash_prefill_ws128 where it runs), then that with gate and up as one bf16-output GEMM
+            // (cuBLAS, flash_prefill_ws128 where it runs), then that with the staged prefill options (gate and up
+            // as one bf16-output GEMM, the residual added in the GEMMs)
             var exact = new CudaLlamaModel.Options(4096, 64, layouts.get("full"), DeviceKvType.F32, 64, 1, true, false);
             var ours = exact.withKvType(DeviceKvType.BF16).withTensorCores(true);
             var production = ours.withCublas(true).withPrefillAttention(PrefillAttention.WARP_SPECIALIZED);
@@ -86,7 +87,8 @@ class CudaPasskeyTests {
             variants.put("f32 KV", exact);
             variants.put("bf16 KV, gemm.cu", ours);
             variants.put("bf16 KV, cuBLAS", production);
-            variants.put("bf16 KV, cuBLAS, gate/up bf16", production.withGateUpBf16(true));
+            variants.put("bf16 KV, cuBLAS, gate/up bf16, residual in GEMM", production.withGateUpBf16(true)
+                    .withResidualInGemm(true));
             for (var v : variants.entrySet()) {
                 boolean isExact = v.getValue().kvType() == DeviceKvType.F32;
                 try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, v.getValue())) {
