@@ -701,11 +701,15 @@ public final class CudaLlamaModel implements AutoCloseable {
             // the o and down projections go into proj, which the norm after each adds into x, or (accumulate)
             // into x directly, and the norm reads x alone
             boolean accumulate = direct && options.residualInGemm() && c.qDim() % 8 == 0;
-            CUdeviceptr residual = accumulate ? x : proj;
             CUdeviceptr delta = accumulate ? null : proj;
-            matmul(layer.wo, att, residual, h, c.qDim(), n, accumulate);
+            if (accumulate) {
+                toBf16In(att, n, c.qDim());
+                cublasGemm(layer.wo, x, h, c.qDim(), n, true);
+            } else {
+                matmul(layer.wo, att, proj, h, c.qDim(), n);
+            }
             if (layer.bo != null) {
-                dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, residual, layer.bo, n, h);
+                dev.launchAsync("add_bias_f32", (n * h + 255) / 256, 256, 0, accumulate ? x : proj, layer.bo, n, h);
             }
             norm(direct, delta, layer.mlpNorm, n);
             mlp(layer, direct, n, accumulate);
@@ -729,28 +733,29 @@ public final class CudaLlamaModel implements AutoCloseable {
         int h = c.hiddenSize();
         int inter = c.intermediateSize();
         int ni = n * inter;
-        if (direct && options.gateUpBf16()) {
+        if (!direct) {
+            if (n <= MATMUL_TOKENS) {
+                matvec(layer.wgu, xb, gate, inter, up, inter, null, 0, h, n);
+            } else {
+                matmul(layer.wg, xb, gate, inter, h, n);
+                matmul(layer.wu, xb, up, inter, h, n);
+            }
+            dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
+            matmul(layer.wd, gate, proj, h, inter, n);
+            return;
+        }
+        if (options.gateUpBf16()) {
             // gate and up side by side in one GEMM with bf16 outputs (into gate's buffer, the same bytes as
             // one float32 output); the SwiGLU reads them there and writes the down projection's input
             dev.timed("cublasGemmEx bf16 " + 2 * inter + "x" + h,
                     () -> cublas.gemmBf16Out(layer.wgu, bf16In, gate, 2 * inter, h, n));
             dev.launchAsync("silu_gate_pairs_bf16", (ni / 8 + 255) / 256, 256, 0, gate, bf16In, n, inter / 8);
-            cublasGemm(layer.wd, accumulate ? x : proj, h, inter, n, accumulate);
-            return;
-        }
-        if (n <= MATMUL_TOKENS) {
-            matvec(layer.wgu, xb, gate, inter, up, inter, null, 0, h, n);
         } else {
-            project(direct, layer.wg, gate, inter, h, n);
-            project(direct, layer.wu, up, inter, h, n);
-        }
-        if (direct) {
+            cublasGemm(layer.wg, gate, inter, h, n, false);
+            cublasGemm(layer.wu, up, inter, h, n, false);
             dev.launchAsync("silu_gate_bf16", (ni + 255) / 256, 256, 0, gate, up, bf16In, ni);
-            cublasGemm(layer.wd, accumulate ? x : proj, h, inter, n, accumulate);
-        } else {
-            dev.launchAsync("silu_gate_f32", (ni + 255) / 256, 256, 0, gate, up, ni);
-            matmul(layer.wd, gate, proj, h, inter, n);
         }
+        cublasGemm(layer.wd, accumulate ? x : proj, h, inter, n, accumulate);
     }
 
     /**
@@ -1067,6 +1072,12 @@ public final class CudaLlamaModel implements AutoCloseable {
         }
     }
 
+    /** bf16In = in (tokens, cols, float32) rounded to bf16: cuBLAS's input where no kernel wrote it directly. */
+    private void toBf16In(CUdeviceptr in, int tokens, int cols) {
+        long pairs = (long) tokens * cols / 2;
+        dev.launchAsync("f32_to_bf16", (int) Math.min(4096, (pairs + 255) / 256), 256, 0, in, bf16In, pairs);
+    }
+
     /**
      * cuBLAS: out (tokens, rows) f32 = bf16In (tokens, cols) · wᵀ, or out += that (accumulate); a
      * profiled entry named by its shape.
@@ -1081,17 +1092,10 @@ public final class CudaLlamaModel implements AutoCloseable {
     }
 
     private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens) {
-        matmul(w, in, out, rows, cols, tokens, false);
-    }
-
-    /** out = in · wᵀ, or out += that where accumulate (cuBLAS only: the caller checks that it runs). */
-    private void matmul(CUdeviceptr w, CUdeviceptr in, CUdeviceptr out, int rows, int cols, int tokens,
-            boolean accumulate) {
         if (tokens > MATMUL_TOKENS && options.tensorCores()) {
             if (cublas != null && cols % 8 == 0) {
-                long pairs = (long) tokens * cols / 2;
-                dev.launchAsync("f32_to_bf16", (int) Math.min(4096, (pairs + 255) / 256), 256, 0, in, bf16In, pairs);
-                cublasGemm(w, out, rows, cols, tokens, accumulate);
+                toBf16In(in, tokens, cols);
+                cublasGemm(w, out, rows, cols, tokens, false);
             } else {
                 gemm(dev, w, in, out, rows, cols, tokens);
             }
