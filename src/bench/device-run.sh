@@ -15,7 +15,8 @@ STEPS=${STEPS:-tests sanitizer bench}
 # MATRIX=prefill: 8B prefill at 32K/128K, full vs Duo, and one late chunk (--prefill-after) with the
 # wgmma and mma.sync kernels, with the torch step (run STEPS="bench torch"); MATRIX=prefill7b: 7B
 # prefill at 32K/64K/128K, full vs Duo, with the torch step. MATRIX=shared: 8B prefill with the shared-work
-# options (--gate-up-bf16, --pipelined-prefill, --residual-in-gemm) off and on, side by side (STEPS=bench).
+# options (the defaults) and each turned off (--gate-up-f32, --unpipelined-prefill, --residual-in-norm),
+# side by side (STEPS=bench).
 case ${MATRIX:-} in
   8b)
     G="--model /tmp/l8b --chunk 512 --decode-tokens 32 --check-tokens 0"
@@ -58,20 +59,19 @@ case ${MATRIX:-} in
     BENCH_ARGS="$BENCH_ARGS;7b-full-128k|$G $P;7b-duo-128k|$G $P --retrieval-share 0.25"
     TORCH_ARGS="7b|--geometry llama2-7b --contexts 32768,65536,131072 --decode-tokens 4" ;;
   shared)
-    # the work full and Duo prefill share, each staged option off (the default) and on, side by side:
-    # -gu gate and up as one bf16-output GEMM, -pl chunks queued back to back, -rg the residual added
-    # in the GEMMs, -all the three; full and Duo at 128K pair by pair (a call cut short keeps whole
-    # pairs), then 32K full and 4096-token chunks at 128K
+    # the work full and Duo prefill share, with the defaults and each option turned off, side by side:
+    # -gu32 gate and up as two float32-output GEMMs, -unpl each chunk waited for, -rn the residual added
+    # in the norm, -none the three (the engine before 2026-11-28); full and Duo at 128K pair by pair (a
+    # call cut short keeps whole pairs), then 32K full and 4096-token chunks at 128K
     G="--model /tmp/l8b --chunk 2048 --decode-tokens 4 --check-tokens 0"
     F="$G --prompt-tokens 131072"
     D="$F --retrieval-share 0.5"
+    NONE="--gate-up-f32 --unpipelined-prefill --residual-in-norm"
     BENCH_ARGS="8b-full-128k|--random llama3-8b $F;8b-duo-128k|$D"
-    for opt in "gu|--gate-up-bf16" "pl|--pipelined-prefill" "rg|--residual-in-gemm" \
-        "all|--gate-up-bf16 --pipelined-prefill --residual-in-gemm"; do
+    for opt in "gu32|--gate-up-f32" "unpl|--unpipelined-prefill" "rn|--residual-in-norm" "none|$NONE"; do
       BENCH_ARGS="$BENCH_ARGS;8b-full-128k-${opt%%|*}|$F ${opt#*|};8b-duo-128k-${opt%%|*}|$D ${opt#*|}"
     done
-    BENCH_ARGS="$BENCH_ARGS;8b-full-32k|$G --prompt-tokens 32768"
-    BENCH_ARGS="$BENCH_ARGS;8b-full-32k-all|$G --prompt-tokens 32768 --gate-up-bf16 --pipelined-prefill --residual-in-gemm"
+    BENCH_ARGS="$BENCH_ARGS;8b-full-32k|$G --prompt-tokens 32768;8b-full-32k-none|$G --prompt-tokens 32768 $NONE"
     BENCH_ARGS="$BENCH_ARGS;8b-full-128k-c4096|${F/2048/4096};8b-duo-128k-c4096|${D/2048/4096}" ;;
 esac
 mkdir -p /tmp/rt && tar xzf .device/runtime.tgz -C /tmp/rt

@@ -143,20 +143,29 @@ public final class LoadedModel implements AutoCloseable {
         }
 
         static ForwardModel cuda(ModelConfig config, LlamaWeights weights, EngineOptions o) {
+            return io.headroom.engine.backend.cuda.CudaForwardModel.open(config, weights, cudaOptions(config, o));
+        }
+
+        /**
+         * The device-resident model's options for {@code o}. f32 is the exact mode: float32 KV, float32
+         * prefill projections and CUDA-core prefill attention (no tensor-core rounding). bf16 runs both on
+         * tensor cores (attention: flash_prefill_ws128 on Hopper, flash_prefill_mma elsewhere; projections:
+         * cuBLAS where libcublas loads), with gate and up as one GEMM with bf16 outputs and the o and down
+         * projections added into the residual stream by the GEMM. Either way a prompt's chunks are queued
+         * back to back (the same kernels in the same order). Each choice is the fastest measured side by
+         * side (src/docs/bench/cuda-resident.md).
+         */
+        static io.headroom.engine.backend.cuda.CudaLlamaModel.Options cudaOptions(ModelConfig config,
+                EngineOptions o) {
             int context = o.deviceContext() == 0 ? config.maxPositions() : Math.min(o.deviceContext(),
                     config.maxPositions());
             var kvType = io.headroom.engine.backend.cuda.DeviceKvType.parse(o.deviceKvType());
-            // f32 is the exact mode: float32 KV, float32 prefill projections and CUDA-core prefill attention
-            // (no tensor-core rounding); bf16 runs both on tensor cores (attention: flash_prefill_ws128 on
-            // Hopper, flash_prefill_mma elsewhere; projections: cuBLAS where libcublas loads; the fastest
-            // measured, src/docs/bench/cuda-resident.md)
             boolean fast = kvType == io.headroom.engine.backend.cuda.DeviceKvType.BF16;
             var attention = fast ? io.headroom.engine.backend.cuda.PrefillAttention.WARP_SPECIALIZED
                     : io.headroom.engine.backend.cuda.PrefillAttention.CUDA_CORES;
-            var options = new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
+            return new io.headroom.engine.backend.cuda.CudaLlamaModel.Options(context, o.prefillChunk(),
                     DuoLayout.full(config.numLayers(), config.numKvHeads()), kvType, o.kvPageTokens(),
-                    o.deviceSequences(), true, fast, attention, fast, true, 0, true, false, false, false);
-            return io.headroom.engine.backend.cuda.CudaForwardModel.open(config, weights, options);
+                    o.deviceSequences(), true, fast, attention, fast, true, 0, true, fast, true, fast);
         }
 
         /** Kernels for the CPU forward pass (cuda-kernels: each op as a CUDA kernel). */

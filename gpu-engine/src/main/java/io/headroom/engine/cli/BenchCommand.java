@@ -119,17 +119,18 @@ final class BenchCommand implements Callable<Integer> {
             + "libcublas loads, else ours) or ours (gemm.cu). Default: ${DEFAULT-VALUE}")
     String gemm = "cublas";
 
-    @Option(names = "--gate-up-bf16", description = "cuda: chunks compute gate and up as one cuBLAS GEMM with bf16 "
-            + "outputs that the SwiGLU reads, instead of two GEMMs with float32 outputs")
-    boolean gateUpBf16;
+    @Option(names = "--gate-up-f32", description = "cuda: chunks compute gate and up as two cuBLAS GEMMs with "
+            + "float32 outputs instead of one with bf16 outputs that the SwiGLU reads (the default)")
+    boolean gateUpF32;
 
-    @Option(names = "--pipelined-prefill", description = "cuda: queue the prompt's chunks back to back (the host "
-            + "preparing each while the one before runs, one wait at the end) instead of waiting for each")
-    boolean pipelinedPrefill;
+    @Option(names = "--unpipelined-prefill", description = "cuda: wait for each of the prompt's chunks instead of "
+            + "queueing them back to back, the host preparing each while the one before runs (the default)")
+    boolean unpipelinedPrefill;
 
-    @Option(names = "--residual-in-gemm", description = "cuda: chunks add the o and down projections into the "
-            + "residual stream inside the cuBLAS GEMM (beta = 1) instead of in the norm after it")
-    boolean residualInGemm;
+    @Option(names = "--residual-in-norm", description = "cuda: chunks write the o and down projections to their "
+            + "own output that the norm after them adds, instead of adding them into the residual stream inside "
+            + "the cuBLAS GEMM (beta = 1, the default)")
+    boolean residualInNorm;
 
     @Option(names = "--unfused-decode", description = "cuda: run decode steps on the per-op kernels (norm, "
             + "projection, rotary, append, gate, residual as separate launches) instead of the fused ones")
@@ -273,15 +274,15 @@ final class BenchCommand implements Callable<Integer> {
             boolean useCublas = gemm.equals("cublas");
             CudaLlamaModel.Options options = new CudaLlamaModel.Options(capacity, chunk, layout,
                     DeviceKvType.parse(kvType), pageTokens, 1, true, !exact, attention, useCublas, !unfusedDecode,
-                    decodeSplits, !plainLaunches, gateUpBf16, pipelinedPrefill, residualInGemm);
+                    decodeSplits, !plainLaunches, !gateUpF32, !unpipelinedPrefill, !residualInNorm);
             json.put("device", device.name());
             json.put("model", model.toString());
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
             json.put("prefill_attention", attention.kernel());
-            json.put("gate_up", gateUpBf16 ? "one GEMM, bf16 outputs" : "two GEMMs, float32 outputs");
-            json.put("prefill_chunks", pipelinedPrefill ? "queued back to back" : "each waited for");
-            json.put("residual_add", residualInGemm ? "in the GEMM" : "in the norm");
+            json.put("gate_up", !gateUpF32 ? "one GEMM, bf16 outputs" : "two GEMMs, float32 outputs");
+            json.put("prefill_chunks", !unpipelinedPrefill ? "queued back to back" : "each waited for");
+            json.put("residual_add", !residualInNorm ? "in the GEMM" : "in the norm");
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());
@@ -402,7 +403,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The prompt's chunks, queued back to back (--pipelined-prefill) or each waited for; the last argmax. */
+    /** The prompt's chunks, queued back to back (unless --unpipelined-prefill) or each waited for; the last argmax. */
     private int prefill(CudaLlamaModel gpu, CudaSequence seq, int[] prompt, int chunk) {
         if (gpu.options().pipelinedPrefill()) {
             return gpu.prefillGreedy(seq, prompt, chunk);

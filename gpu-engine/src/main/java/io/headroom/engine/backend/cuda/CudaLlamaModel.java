@@ -149,8 +149,8 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         /**
          * Chunks (on cuBLAS) compute gate and up as one GEMM with bf16 outputs, which the SwiGLU then
-         * reads (half the bytes of two float32 outputs; the rounding PyTorch's bf16 layers make), or as
-         * two GEMMs with float32 outputs (the default until measured on a device).
+         * reads (half the bytes of two float32 outputs; the rounding PyTorch's bf16 layers make; the engine's
+         * default with bf16 KV), or as two GEMMs with float32 outputs.
          */
         public Options withGateUpBf16(boolean g) {
             return with(b -> b.gateUpBf16 = g);
@@ -158,8 +158,8 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         /**
          * A prompt's chunks are queued back to back ({@link CudaLlamaModel#prefillGreedy}), the host
-         * preparing each while the one before runs, with one wait at the end; or each is waited for
-         * (the default until measured on a device). The same kernels in the same order either way.
+         * preparing each while the one before runs, with one wait at the end (the engine's default); or each
+         * is waited for. The same kernels in the same order either way.
          */
         public Options withPipelinedPrefill(boolean p) {
             return with(b -> b.pipelinedPrefill = p);
@@ -167,8 +167,8 @@ public final class CudaLlamaModel implements AutoCloseable {
 
         /**
          * Chunks (on cuBLAS) add the attention output and MLP projections into the residual stream in
-         * the GEMM itself (beta = 1), so the norm after each reads the stream alone; or the GEMMs write
-         * a separate output that the norm adds (the default until measured on a device).
+         * the GEMM itself (beta = 1), so the norm after each reads the stream alone (the engine's default
+         * with bf16 KV); or the GEMMs write a separate output that the norm adds.
          */
         public Options withResidualInGemm(boolean r) {
             return with(b -> b.residualInGemm = r);
