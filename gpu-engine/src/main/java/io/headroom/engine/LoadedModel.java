@@ -42,6 +42,22 @@ public final class LoadedModel implements AutoCloseable {
         this.options = options;
     }
 
+    /** Prompt tokens per forward pass on the device-resident model when the configuration leaves it open. */
+    public static final int DEVICE_PREFILL_CHUNK = 2048;
+
+    /** Prompt tokens per forward pass on the CPU backends when the configuration leaves it open. */
+    public static final int CPU_PREFILL_CHUNK = 128;
+
+    /**
+     * The prefill chunk for {@code backend} when the configuration leaves it open:
+     * {@link #DEVICE_PREFILL_CHUNK} where it selects the device-resident model (the chunk its prefill
+     * was measured with, src/docs/bench/cuda-resident.md; a 128K prompt in 128-token chunks would take
+     * 1024 passes instead of 64), else {@link #CPU_PREFILL_CHUNK}.
+     */
+    public static int defaultPrefillChunk(String backend) {
+        return Backends.resident(backend) ? DEVICE_PREFILL_CHUNK : CPU_PREFILL_CHUNK;
+    }
+
     /** Loads {@code directory}; every problem with it fails with a {@link ModelFormatException}. */
     public static LoadedModel load(Path directory, EngineOptions options) {
         if (!Files.isDirectory(directory)) {
@@ -56,7 +72,7 @@ public final class LoadedModel implements AutoCloseable {
             tokenizer = TextTokenizer.load(directory);
             ChatTemplate template = ChatTemplate.load(directory);
             parallel = new Parallel(options.threads());
-            ForwardModel forward = Backends.resident(options)
+            ForwardModel forward = Backends.resident(options.backend())
                     ? Backends.cuda(config, weights, options)
                     : new LlamaModel(config, weights, Backends.cpuKernels(options.backend(), parallel));
             return new LoadedModel(directory, config, checkpoint, tokenizer, template, parallel, forward, options);
@@ -136,9 +152,9 @@ public final class LoadedModel implements AutoCloseable {
         private Backends() {
         }
 
-        /** Whether {@code options} select the device-resident CUDA model. */
-        static boolean resident(EngineOptions options) {
-            return options.backend().equals("cuda") || (options.backend().equals("auto")
+        /** Whether {@code backend} selects the device-resident CUDA model. */
+        static boolean resident(String backend) {
+            return backend.equals("cuda") || (backend.equals("auto")
                     && io.headroom.engine.backend.cuda.CudaDevice.unavailableReason() == null);
         }
 

@@ -76,4 +76,15 @@ class EngineOptionsTests {
         assertThat(LoadedModel.Backends.cudaOptions(SMALL, new EngineOptions("cuda", 2, 64, 64, "f32", 1, 9000))
                 .capacity()).as("clamped to the model's positions").isEqualTo(4096);
     }
+
+    @Test
+    void theDefaultPrefillChunkShouldFollowTheBackend() {
+        assertThat(LoadedModel.defaultPrefillChunk("cuda")).isEqualTo(LoadedModel.DEVICE_PREFILL_CHUNK).isEqualTo(2048);
+        assertThat(LoadedModel.defaultPrefillChunk("cpu")).isEqualTo(LoadedModel.CPU_PREFILL_CHUNK).isEqualTo(128);
+        assertThat(LoadedModel.defaultPrefillChunk("cpu-scalar")).isEqualTo(128);
+        assertThat(LoadedModel.defaultPrefillChunk("cuda-kernels")).as("the CPU forward pass").isEqualTo(128);
+        boolean device = io.headroom.engine.backend.cuda.CudaDevice.unavailableReason() == null;
+        assertThat(LoadedModel.defaultPrefillChunk("auto")).as("auto, with a device: " + device)
+                .isEqualTo(device ? 2048 : 128);
+    }
 }

@@ -26,12 +26,14 @@ final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU worker threads (default: all cores)")
     Integer threads;
 
-    @Option(names = "--prefill-chunk", defaultValue = "128", paramLabel = "N",
-            description = "prompt tokens per forward pass. Default: ${DEFAULT-VALUE}")
-    int prefillChunk;
+    @Option(names = "--prefill-chunk", paramLabel = "N",
+            description = "prompt tokens per forward pass (default: 2048 on the device-resident cuda model, 128 "
+                    + "on the CPU)")
+    Integer prefillChunk;
 
     LoadedModel load() {
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        return LoadedModel.load(model, new EngineOptions(backend, n, prefillChunk, 64, deviceKvType, 1, 0));
+        int chunk = prefillChunk != null ? prefillChunk : LoadedModel.defaultPrefillChunk(backend);
+        return LoadedModel.load(model, new EngineOptions(backend, n, chunk, 64, deviceKvType, 1, 0));
     }
 }

@@ -22,7 +22,8 @@ public class EngineConfiguration {
     @Bean(destroyMethod = "close")
     LoadedModel loadedModel(EngineProperties p) {
         int threads = p.threads() > 0 ? p.threads() : Runtime.getRuntime().availableProcessors();
-        return LoadedModel.load(p.model(), new EngineOptions(p.backend(), threads, p.prefillChunk(),
+        int chunk = p.prefillChunk() > 0 ? p.prefillChunk() : LoadedModel.defaultPrefillChunk(p.backend());
+        return LoadedModel.load(p.model(), new EngineOptions(p.backend(), threads, chunk,
                 p.kvPageTokens(), p.deviceKvType(), p.deviceSequences(), p.deviceContext()));
     }
 
