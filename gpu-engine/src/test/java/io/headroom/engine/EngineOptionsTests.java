@@ -79,12 +79,12 @@ class EngineOptionsTests {
 
     @Test
     void theDefaultPrefillChunkShouldFollowTheBackend() {
-        assertThat(LoadedModel.defaultPrefillChunk("cuda")).isEqualTo(LoadedModel.DEVICE_PREFILL_CHUNK).isEqualTo(2048);
+        assertThat(LoadedModel.defaultPrefillChunk("cuda")).isEqualTo(LoadedModel.DEVICE_PREFILL_CHUNK).isEqualTo(4096);
         assertThat(LoadedModel.defaultPrefillChunk("cpu")).isEqualTo(LoadedModel.CPU_PREFILL_CHUNK).isEqualTo(128);
         assertThat(LoadedModel.defaultPrefillChunk("cpu-scalar")).isEqualTo(128);
         assertThat(LoadedModel.defaultPrefillChunk("cuda-kernels")).as("the CPU forward pass").isEqualTo(128);
         boolean device = io.headroom.engine.backend.cuda.CudaDevice.unavailableReason() == null;
         assertThat(LoadedModel.defaultPrefillChunk("auto")).as("auto, with a device: " + device)
-                .isEqualTo(device ? 2048 : 128);
+                .isEqualTo(device ? 4096 : 128);
     }
 }

@@ -27,7 +27,7 @@ final class ModelOptions {
     Integer threads;
 
     @Option(names = "--prefill-chunk", paramLabel = "N",
-            description = "prompt tokens per forward pass (default: 2048 on the device-resident cuda model, 128 "
+            description = "prompt tokens per forward pass (default: 4096 on the device-resident cuda model, 128 "
                     + "on the CPU)")
     Integer prefillChunk;
 

@@ -18,7 +18,7 @@ import org.springframework.validation.annotation.Validated;
  * @param backend {@code auto} (cuda when a GPU is usable), {@code cpu}, {@code cpu-scalar}, {@code cuda}
  *     (device-resident model and KV) or {@code cuda-kernels}
  * @param threads CPU worker threads (0: all cores)
- * @param prefillChunk prompt tokens per forward pass (0: the backend's, 2048 on cuda and 128 on the CPU)
+ * @param prefillChunk prompt tokens per forward pass (0: the backend's, 4096 on cuda and 128 on the CPU)
  * @param kvPageTokens positions per retrieval-head KV page
  * @param queueCapacity engine jobs that may wait; beyond it requests are refused with 429
  * @param defaultMaxTokens answer length when a request does not say
