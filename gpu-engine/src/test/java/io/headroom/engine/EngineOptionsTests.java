@@ -18,6 +18,10 @@ import org.junit.jupiter.api.Test;
  */
 class EngineOptionsTests {
 
+    // 3 layers, 48 wide, 6 query heads over 2 KV heads, 4096 positions
+    private static final ModelConfig SMALL = new ModelConfig(Architecture.LLAMA, 50, 48, 80, 3, 6, 2, 8, 4096,
+            1e-5f, 10000, new RopeScaling.None(), false, false, false, 0, List.of(1));
+
     @Test
     void shortFormsShouldTakeTheDeviceDefaults() {
         EngineOptions o = new EngineOptions("cuda", 2, 128);
@@ -37,10 +41,6 @@ class EngineOptionsTests {
         assertThatThrownBy(() -> new EngineOptions("cuda", 2, 128, 64, "bf16", 1, -5))
                 .hasMessageContaining("device context must be >= 0");
     }
-
-    // 3 layers, 48 wide, 6 query heads over 2 KV heads, 4096 positions
-    private static final ModelConfig SMALL = new ModelConfig(Architecture.LLAMA, 50, 48, 80, 3, 6, 2, 8, 4096,
-            1e-5f, 10000, new RopeScaling.None(), false, false, false, 0, List.of(1));
 
     @Test
     void bf16ShouldSelectTheFastestMeasuredPrefillPath() {

@@ -280,9 +280,10 @@ final class BenchCommand implements Callable<Integer> {
             json.put("parameters", config.parameterCount());
             json.put("kv_type", kvType);
             json.put("prefill_attention", attention.kernel());
-            json.put("gate_up", !gateUpF32 ? "one GEMM, bf16 outputs" : "two GEMMs, float32 outputs");
+            boolean direct = !exact && useCublas; // the two GEMM options apply on cuBLAS's path only
+            json.put("gate_up", direct && !gateUpF32 ? "one GEMM, bf16 outputs" : "two GEMMs, float32 outputs");
             json.put("prefill_chunks", !unpipelinedPrefill ? "queued back to back" : "each waited for");
-            json.put("residual_add", !residualInNorm ? "in the GEMM" : "in the norm");
+            json.put("residual_add", direct && !residualInNorm ? "in the GEMM" : "in the norm");
             json.put("retrieval_heads", layout.retrievalCount() + " of " + config.numLayers() * config.numKvHeads());
             json.put("sink", layout.sink());
             json.put("recent", layout.recent());
