@@ -338,7 +338,7 @@ final class BenchCommand implements Callable<Integer> {
                         seq.fillSynthetic(prefillAfter);
                     }
                     long t0 = System.nanoTime();
-                    token = prefill(gpu, seq, prompt, chunk);
+                    token = gpu.prefill(seq, prompt, chunk);
                     long t1 = System.nanoTime();
                     if (syntheticContext > 0) {
                         seq.close();
@@ -404,18 +404,6 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The prompt's chunks, queued back to back (unless --unpipelined-prefill) or each waited for; the last argmax. */
-    private int prefill(CudaLlamaModel gpu, CudaSequence seq, int[] prompt, int chunk) {
-        if (gpu.options().pipelinedPrefill()) {
-            return gpu.prefillGreedy(seq, prompt, chunk);
-        }
-        int token = 0;
-        for (int from = 0; from < prompt.length; from += chunk) {
-            token = gpu.forwardGreedy(seq, Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)));
-        }
-        return token;
-    }
-
     /**
      * Prefills {@code prompt} into {@code seq} (after the same synthetic positions as the timed run)
      * with the device profile on: prefill_kernel_device_seconds per kernel {seconds, launches}, their
@@ -428,7 +416,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         device.startProfile();
         long t0 = System.nanoTime();
-        prefill(gpu, seq, prompt, chunk);
+        gpu.prefill(seq, prompt, chunk);
         long t1 = System.nanoTime();
         Map<String, Object> kernels = new LinkedHashMap<>();
         double sum = 0;

@@ -83,13 +83,13 @@ public final class CudaForwardModel implements ForwardModel, AutoCloseable {
         return out;
     }
 
-    /** Chunks queued back to back where the options say so (CudaLlamaModel.prefillGreedy), else a forward each. */
+    /** The model's prefill (chunks queued back to back where its options say so); the last position's logits. */
     @Override
     public float[] prefill(int[] tokens, KvCache cache, int chunk) {
-        if (!model.options().pipelinedPrefill() || tokens.length == 0) {
+        if (tokens.length == 0) {
             return ForwardModel.super.prefill(tokens, cache, chunk);
         }
-        model.prefillGreedy(sequence(cache), tokens, chunk);
+        model.prefill(sequence(cache), tokens, chunk);
         return model.lastLogits();
     }
 

@@ -499,10 +499,7 @@ public final class CudaLlamaModel implements AutoCloseable {
      * thrown (the sequence is then in no defined state: close it).
      */
     public int prefillGreedy(CudaSequence seq, int[] tokens, int chunk) {
-        if (chunk < 1 || chunk > options.maxChunk() || tokens.length == 0) {
-            throw new IllegalArgumentException("prefill of " + tokens.length + " tokens in chunks of " + chunk
-                    + "; this model takes chunks of 1.." + options.maxChunk() + " and at least one token");
-        }
+        checkPrefill(tokens, chunk);
         int start = seq.length();
         try {
             for (int from = 0; from < tokens.length; from += chunk) {
@@ -517,6 +514,30 @@ public final class CudaLlamaModel implements AutoCloseable {
             throw e;
         }
         return finishSteps("prefill of " + tokens.length + " tokens at position " + start);
+    }
+
+    /**
+     * Prefills {@code tokens} in chunks of {@code chunk} as the options say: queued back to back
+     * ({@link #prefillGreedy}, the default) or each waited for (a forwardGreedy per chunk, the
+     * side-by-side baseline). Returns the argmax of the last position's logits (lastLogits() gives them).
+     */
+    public int prefill(CudaSequence seq, int[] tokens, int chunk) {
+        if (options.pipelinedPrefill()) {
+            return prefillGreedy(seq, tokens, chunk);
+        }
+        checkPrefill(tokens, chunk);
+        int token = 0;
+        for (int from = 0; from < tokens.length; from += chunk) {
+            token = forwardGreedy(seq, Arrays.copyOfRange(tokens, from, Math.min(tokens.length, from + chunk)));
+        }
+        return token;
+    }
+
+    private void checkPrefill(int[] tokens, int chunk) {
+        if (chunk < 1 || chunk > options.maxChunk() || tokens.length == 0) {
+            throw new IllegalArgumentException("prefill of " + tokens.length + " tokens in chunks of " + chunk
+                    + "; this model takes chunks of 1.." + options.maxChunk() + " and at least one token");
+        }
     }
 
     /** Runs one chunk (from a captured graph when it is a decode step and graphs are on); returns the argmax. */
