@@ -64,6 +64,12 @@ public final class CudaSequence implements KvCache {
         for (int l = 0; l < layout.layers(); l++) {
             System.arraycopy(CudaLlamaModel.headOrder(layout, l), 0, order, l * kvHeads, kvHeads);
         }
+        // one batch of page updates holds what a full chunk takes: every retrieval head's pages for
+        // maxChunk positions, plus the page a chunk may start inside
+        var o = model.options();
+        this.pageUpdateCapacity = Math.max(1, layout.retrievalCount()
+                * ((o.maxChunk() + o.pageTokens() - 1) / o.pageTokens() + 1));
+        this.pageUpdatesHost = new int[2 * pageUpdateCapacity];
         List<CUdeviceptr> done = new ArrayList<>();
         PinnedBuffer pinned = null;
         CudaDevice.Fence fence = null;
@@ -73,8 +79,8 @@ public final class CudaSequence implements KvCache {
             done.add(dev.alloc(ringBytesPerLayer * layout.layers()));
             done.add(dev.upload(flags));
             done.add(dev.upload(order));
-            done.add(dev.alloc(8L * PAGE_UPDATES));
-            pinned = dev.allocPinned(8L * PAGE_UPDATES);
+            done.add(dev.alloc(8L * pageUpdateCapacity));
+            pinned = dev.allocPinned(8L * pageUpdateCapacity);
             fence = dev.fence();
         } catch (RuntimeException e) {
             done.forEach(dev::free);
@@ -93,14 +99,18 @@ public final class CudaSequence implements KvCache {
         this.pageUpdates = done.get(5);
     }
 
-    /** (table index, page) pairs one scatter_i32 launch writes: a 2048-token chunk's new pages of 256 heads. */
-    static final int PAGE_UPDATES = 256 * 40;
-    /** Device staging of reserve's page table updates (PAGE_UPDATES pairs), its pinned host side and the pairs. */
+    /**
+     * (table index, page) pairs one scatter_i32 launch writes: a chunk's new pages, so that a prefill chunk's
+     * reserve is one copy and one launch; a reserve that takes more (a jump past many chunks) writes them in
+     * several batches, each waiting for the copy before it.
+     */
+    private final int pageUpdateCapacity;
+    /** Device staging of reserve's page table updates (pageUpdateCapacity pairs), its pinned host side, the pairs. */
     private final CUdeviceptr pageUpdates;
     private final PinnedBuffer pageUpdatesPinned;
     /** Recorded after each copy from pageUpdatesPinned: the host waits for that copy alone before refilling it. */
     private final CudaDevice.Fence pageUpdatesCopied;
-    private final int[] pageUpdatesHost = new int[2 * PAGE_UPDATES];
+    private final int[] pageUpdatesHost;
 
     /** Positions held. */
     @Override
@@ -197,7 +207,7 @@ public final class CudaSequence implements KvCache {
                     for (int i = lh * maxPages + held; i < lh * maxPages + needed; i++) {
                         updates[2 * count] = i;
                         updates[2 * count + 1] = pageTable[i];
-                        if (++count == PAGE_UPDATES) {
+                        if (++count == pageUpdateCapacity) {
                             scatterPages(updates, count);
                             count = 0;
                         }
