@@ -1,6 +1,7 @@
 package io.headroom.engine;
 
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.ModelConfig;
 import java.util.Arrays;
@@ -21,6 +22,14 @@ public interface ForwardModel {
 
     /** A cache of this backend holding {@code host}'s state (the host cache itself for CPU backends). */
     KvCache fromHost(SequenceKv host);
+
+    /**
+     * A cache of this backend holding {@code streaming}'s streaming heads and length (as
+     * {@link io.headroom.engine.kv.KvStateCodec#importStreaming} gives it) and {@code retrieval}'s
+     * retrieval heads; both must hold the same number of tokens. A CPU backend fills and returns
+     * {@code streaming} itself.
+     */
+    KvCache fromHost(SequenceKv streaming, RetrievalBlock retrieval);
 
     /**
      * Runs {@code tokens} at positions {@code cache.length() ..}, appends their keys and values to

@@ -1,12 +1,16 @@
 package io.headroom.engine;
 
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
+import java.lang.foreign.Arena;
 
 /**
  * The KV state of one sequence, wherever the backend keeps it: a {@link SequenceKv} in the Java
- * heap for the CPU backends, a {@code CudaSequence} in device memory for the CUDA backend. Host
- * copies ({@link #toHost}) are what the session cache checksums, parks and spills.
+ * heap for the CPU backends, a {@code CudaSequence} in device memory for the CUDA backend. Between
+ * turns the session cache keeps a cache as its retrieval heads' block ({@link #exportRetrieval}) and
+ * its streaming heads' state ({@link #streamingToHost}), and rebuilds it with
+ * {@link ForwardModel#fromHost(SequenceKv, RetrievalBlock)}.
  */
 public interface KvCache extends AutoCloseable {
 
@@ -26,6 +30,12 @@ public interface KvCache extends AutoCloseable {
      * turn); a device cache copies only its small sink and ring buffers.
      */
     SequenceKv streamingToHost();
+
+    /**
+     * The retrieval heads' state as a sealed block allocated in {@code arena}, in the element type
+     * the cache holds (bf16 for a device cache with bf16 KV, float32 for a host cache).
+     */
+    RetrievalBlock exportRetrieval(Arena arena);
 
     /** Releases the memory the cache holds outside the Java heap; it must not be used afterwards. */
     @Override

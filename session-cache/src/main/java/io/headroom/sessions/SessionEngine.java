@@ -11,6 +11,7 @@ import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.SamplingParams;
 import io.headroom.engine.generate.TokenListener;
 import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.sched.EngineQueue;
 import io.headroom.engine.tokenizer.ChatMessage;
@@ -291,8 +292,8 @@ public final class SessionEngine {
             }
 
             @Override
-            public KvCache adopt(SequenceKv host) {
-                return model.model().fromHost(host);
+            public KvCache adopt(SequenceKv streaming, RetrievalBlock retrieval) {
+                return model.model().fromHost(streaming, retrieval);
             }
         });
     }

@@ -16,11 +16,15 @@ import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.Sampler;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.ModelConfigReader;
+import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.llama.LlamaModel;
 import io.headroom.engine.model.llama.LlamaWeights;
 import io.headroom.engine.safetensors.Checkpoint;
 import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -143,6 +147,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--plain-launches", description = "cuda: launch the fused decode kernels plainly, each after "
             + "the one before it has finished, instead of with programmatic dependent launch")
     boolean plainLaunches;
+
+    @Option(names = "--kv-host-roundtrip", description = "cuda: after decode, time what the session cache does "
+            + "between turns: the sequence's retrieval KV copied to an off-heap host block and its streaming state "
+            + "to bytes, the block's checksum verified, and both uploaded into a new sequence after the first is "
+            + "freed (kv_host_roundtrip; the restored sequence is exported again and compared by checksum)")
+    boolean kvHostRoundtrip;
 
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
     boolean exact;
@@ -390,6 +400,9 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     json.put("decode_kernel_device_us_per_token", kernels);
                     json.put("decode_kernel_device_us_per_token_total", sum);
+                    if (kvHostRoundtrip) {
+                        seq = kvHostRoundTrip(gpu, seq, json);
+                    }
                     if (profilePrefill) {
                         seq.close();
                         seq = gpu.newSequence();
@@ -402,6 +415,50 @@ final class BenchCommand implements Callable<Integer> {
         }
         print(json);
         return 0;
+    }
+
+    /**
+     * Parks {@code seq} in host memory and brings it back as the session cache does between turns, timing each
+     * step (kv_host_roundtrip); {@code seq} is closed, the restored sequence returned.
+     */
+    private static CudaSequence kvHostRoundTrip(CudaLlamaModel gpu, CudaSequence seq, Map<String, Object> json) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        DuoLayout layout = seq.layout();
+        int headDim = gpu.config().headDim();
+        try (Arena arena = Arena.ofShared()) {
+            long t0 = System.nanoTime();
+            RetrievalBlock block = seq.exportRetrieval(arena);
+            byte[] streaming = KvStateCodec.export(seq.streamingToHost(), KvStateCodec.Part.STREAMING);
+            long t1 = System.nanoTime();
+            seq.close();
+            RetrievalBlock.open(block.segment(), layout, headDim);
+            long t2 = System.nanoTime();
+            CudaSequence restored = gpu.newSequence(layout);
+            try {
+                restored.upload(KvStateCodec.importStreaming(streaming, layout, headDim, 64, gpu.config()
+                        .maxPositions()), block);
+                long t3 = System.nanoTime();
+                double gb = block.segment().byteSize() / 1e9;
+                out.put("tokens", block.tokens());
+                out.put("retrieval_block_bytes", block.segment().byteSize());
+                out.put("streaming_block_bytes", streaming.length);
+                out.put("export_seconds", (t1 - t0) / 1e9);
+                out.put("export_gb_per_second", gb / ((t1 - t0) / 1e9));
+                out.put("checksum_verify_seconds", (t2 - t1) / 1e9);
+                out.put("upload_seconds", (t3 - t2) / 1e9);
+                out.put("upload_gb_per_second", gb / ((t3 - t2) / 1e9));
+                try (Arena again = Arena.ofConfined()) {
+                    MemorySegment a = block.segment();
+                    MemorySegment b = restored.exportRetrieval(again).segment();
+                    out.put("restored_identical", a.byteSize() == b.byteSize() && a.mismatch(b) == -1);
+                }
+            } catch (RuntimeException e) {
+                restored.close();
+                throw e;
+            }
+            json.put("kv_host_roundtrip", out);
+            return restored;
+        }
     }
 
     /**

@@ -103,47 +103,61 @@ public final class KvStateCodec {
     public static SequenceKv importState(byte[] retrieval, byte[] streaming, DuoLayout layout, int headDim,
             int pageTokens, int maxPositions) {
         Header r = Header.read(retrieval, Part.RETRIEVAL, layout, headDim);
-        Header s = Header.read(streaming, Part.STREAMING, layout, headDim);
-        if (r.tokens != s.tokens) {
+        SequenceKv kv = importStreaming(streaming, layout, headDim, pageTokens, maxPositions);
+        if (r.tokens != kv.length()) {
             throw new IllegalArgumentException("KV parts do not belong together: retrieval block holds " + r.tokens
-                    + " tokens, streaming block " + s.tokens);
+                    + " tokens, streaming block " + kv.length());
         }
-        if (r.tokens > maxPositions) {
-            throw new IllegalArgumentException("KV state of " + r.tokens + " tokens exceeds the model's limit of "
+        checkPayload(r, "retrieval", 2L * layout.retrievalCount() * r.tokens * headDim * Float.BYTES);
+        read(r.payload, kv, true, r.tokens, headDim);
+        return kv;
+    }
+
+    /**
+     * A cache holding a streaming block's state: the streaming heads' sink and recent positions and
+     * the sequence's length, with the retrieval heads still to be filled (from a
+     * {@link RetrievalBlock}, {@link RetrievalBlock#readInto}, or by a device cache's upload). The
+     * block is checked as {@link #importState} checks it.
+     */
+    public static SequenceKv importStreaming(byte[] streaming, DuoLayout layout, int headDim, int pageTokens,
+            int maxPositions) {
+        Header s = Header.read(streaming, Part.STREAMING, layout, headDim);
+        if (s.tokens > maxPositions) {
+            throw new IllegalArgumentException("KV state of " + s.tokens + " tokens exceeds the model's limit of "
                     + maxPositions);
         }
         SequenceKv kv = new SequenceKv(layout, headDim, pageTokens, maxPositions);
-        kv.setLength(r.tokens);
+        kv.setLength(s.tokens);
+        int positions = kv.streamingPositions().length;
+        int streamingHeads = layout.layers() * layout.kvHeads() - layout.retrievalCount();
+        checkPayload(s, "streaming", 2L * streamingHeads * positions * headDim * Float.BYTES);
+        read(s.payload, kv, false, positions, headDim);
+        return kv;
+    }
+
+    /** Reads one part's payload into {@code kv}: per layer, per head of the part, per position, key then value. */
+    private static void read(ByteBuffer b, SequenceKv kv, boolean isRetrieval, int positions, int headDim) {
+        DuoLayout layout = kv.layout();
         int[] streamingPositions = kv.streamingPositions();
-        int retrievalHeads = layout.retrievalCount();
-        int streamingHeads = layout.layers() * layout.kvHeads() - retrievalHeads;
-        checkPayload(r, "retrieval", 2L * retrievalHeads * r.tokens * headDim * Float.BYTES);
-        checkPayload(s, "streaming", 2L * streamingHeads * streamingPositions.length * headDim * Float.BYTES);
         float[] row = new float[headDim];
-        for (Header part : new Header[] {r, s}) {
-            ByteBuffer b = part.payload;
-            boolean isRetrieval = part == r;
-            int positions = isRetrieval ? r.tokens : streamingPositions.length;
-            for (int l = 0; l < layout.layers(); l++) {
-                for (int h = 0; h < layout.kvHeads(); h++) {
-                    if (layout.isRetrieval(l, h) != isRetrieval) {
-                        continue;
-                    }
-                    for (int i = 0; i < positions; i++) {
-                        for (boolean value : new boolean[] {false, true}) {
-                            b.asFloatBuffer().get(row);
-                            b.position(b.position() + headDim * Float.BYTES);
-                            if (isRetrieval) {
-                                kv.writeRetrieval(l, h, i, value, row, 0);
-                            } else {
-                                kv.writeStreaming(l, h, streamingPositions[i], value, row, 0);
-                            }
+        for (int l = 0; l < layout.layers(); l++) {
+            for (int h = 0; h < layout.kvHeads(); h++) {
+                if (layout.isRetrieval(l, h) != isRetrieval) {
+                    continue;
+                }
+                for (int i = 0; i < positions; i++) {
+                    for (boolean value : new boolean[] {false, true}) {
+                        b.asFloatBuffer().get(row);
+                        b.position(b.position() + headDim * Float.BYTES);
+                        if (isRetrieval) {
+                            kv.writeRetrieval(l, h, i, value, row, 0);
+                        } else {
+                            kv.writeStreaming(l, h, streamingPositions[i], value, row, 0);
                         }
                     }
                 }
             }
         }
-        return kv;
     }
 
     private static void checkPayload(Header h, String what, long expected) {

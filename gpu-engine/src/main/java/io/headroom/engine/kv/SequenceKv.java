@@ -86,6 +86,11 @@ public final class SequenceKv implements KvCache {
         return this;
     }
 
+    @Override
+    public RetrievalBlock exportRetrieval(java.lang.foreign.Arena arena) {
+        return RetrievalBlock.export(this, arena);
+    }
+
     /** Nothing to release: the cache lives in the Java heap. */
     @Override
     public void close() {

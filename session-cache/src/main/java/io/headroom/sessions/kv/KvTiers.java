@@ -3,14 +3,12 @@ package io.headroom.sessions.kv;
 import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -25,15 +23,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Where each session's KV lives between turns, by tier:
  * <ul>
  *   <li>{@link Tier#DEVICE}: the engine's own cache object (in GPU memory for the CUDA backend),
  *       ready for the next turn;</li>
- *   <li>{@link Tier#HOST}: exported retrieval pages in off-heap memory plus the streaming block;</li>
- *   <li>{@link Tier#DISK}: the retrieval block in a checksummed spill file (the streaming block is
- *       in PostgreSQL).</li>
+ *   <li>{@link Tier#HOST}: the retrieval heads' {@link RetrievalBlock} in off-heap memory (the
+ *       backend's element type, no size limit) plus the streaming block;</li>
+ *   <li>{@link Tier#DISK}: the retrieval block in a checksummed spill file, read back through a
+ *       memory mapping (the streaming block is in PostgreSQL).</li>
  * </ul>
  * Sessions move down when a tier's byte budget is exceeded (least recently used first) or when
  * idle: to host after one idle timeout, to disk after two; they move back up on their next turn. Nothing here is
@@ -41,9 +42,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * session's stored tokens. Thread-safe; the engine worker is its main user. A checkout takes the
  * session out of the tiers under the lock and then imports, reads or recomputes without it, so a
  * long recomputation does not hold up other sessions; the metrics ({@link #totals}, {@link #counts})
- * read a snapshot published after every change and never wait for the lock.
+ * read a snapshot published after every change and never wait for the lock. A session whose KV
+ * cannot be moved down (host memory exhausted, a failed device copy, a full disk) loses it and is
+ * recomputed on its next turn; the turn that triggered the move is not failed by it.
  */
 public final class KvTiers implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(KvTiers.class);
 
     /** Storage tiers, fastest first. */
     public enum Tier { DEVICE, HOST, DISK }
@@ -59,8 +64,11 @@ public final class KvTiers implements AutoCloseable {
         /** The cache recomputed by prefilling the session's stored tokens. */
         KvCache recompute();
 
-        /** The engine's cache holding a host copy's state (the copy itself for CPU engines). */
-        KvCache adopt(SequenceKv host);
+        /**
+         * The engine's cache holding {@code streaming}'s streaming state and length and
+         * {@code retrieval}'s retrieval heads (read while the call runs; the tiers release it after).
+         */
+        KvCache adopt(SequenceKv streaming, RetrievalBlock retrieval);
     }
 
     /** A checked-out cache and where it came from; the caller checks it in or closes it. */
@@ -74,10 +82,10 @@ public final class KvTiers implements AutoCloseable {
     private record Resident(KvCache kv, long bytes, Instant lastUsed) {
     }
 
-    private record Parked(Arena arena, MemorySegment retrieval, byte[] streaming, DuoLayout layout, int tokens,
+    private record Parked(Arena arena, RetrievalBlock retrieval, byte[] streaming, DuoLayout layout, int tokens,
             Instant lastUsed) {
         long bytes() {
-            return retrieval.byteSize() + streaming.length;
+            return retrieval.segment().byteSize() + streaming.length;
         }
     }
 
@@ -138,9 +146,7 @@ public final class KvTiers implements AutoCloseable {
         if (p != null) {
             try {
                 if (p.tokens == tokens && p.layout.equals(layout)) {
-                    return new Checkout(rebuild.adopt(KvStateCodec.importState(
-                            p.retrieval.toArray(ValueLayout.JAVA_BYTE), p.streaming, layout, shape.headDim(),
-                            shape.pageTokens(), shape.maxPositions())), Source.HOST);
+                    return new Checkout(rebuild.adopt(streaming(p.streaming, layout), p.retrieval), Source.HOST);
                 }
             } finally {
                 p.arena.close();
@@ -151,10 +157,14 @@ public final class KvTiers implements AutoCloseable {
             try {
                 byte[] streaming = rebuild.streamingState(tokens);
                 if (streaming != null) {
-                    SequenceKv kv = KvStateCodec.importState(Files.readAllBytes(file), streaming, layout,
-                            shape.headDim(), shape.pageTokens(), shape.maxPositions());
-                    if (kv.length() == tokens) {
-                        return new Checkout(rebuild.adopt(kv), Source.DISK);
+                    try (Arena mapping = Arena.ofConfined();
+                            FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                        RetrievalBlock block = RetrievalBlock.open(
+                                ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), mapping), layout, shape.headDim());
+                        SequenceKv kv = streaming(streaming, layout);
+                        if (block.tokens() == tokens && kv.length() == tokens) {
+                            return new Checkout(rebuild.adopt(kv, block), Source.DISK);
+                        }
                     }
                 }
             } catch (IOException | IllegalArgumentException e) {
@@ -294,19 +304,29 @@ public final class KvTiers implements AutoCloseable {
         return host.values().stream().mapToLong(Parked::bytes).sum();
     }
 
+    /**
+     * Moves a device session's KV to host memory: its retrieval block off-heap, its streaming block
+     * as bytes. The device memory is freed whatever happens; when the move fails (host memory
+     * exhausted, a failed copy) the session holds no KV and recomputes on its next turn.
+     */
     private void park(UUID id, Resident r) {
-        SequenceKv h;
-        try {
-            h = r.kv.toHost();
-        } finally {
-            r.kv.close(); // device memory is freed even when the copy fails: the session then recomputes
-        }
-        byte[] retrieval = KvStateCodec.export(h, KvStateCodec.Part.RETRIEVAL);
-        byte[] streaming = KvStateCodec.export(h, KvStateCodec.Part.STREAMING);
         Arena arena = Arena.ofShared();
-        MemorySegment seg = arena.allocate(retrieval.length);
-        MemorySegment.copy(MemorySegment.ofArray(retrieval), 0, seg, 0, retrieval.length);
-        host.put(id, new Parked(arena, seg, streaming, h.layout(), h.length(), r.lastUsed));
+        try {
+            RetrievalBlock retrieval = r.kv.exportRetrieval(arena);
+            byte[] streaming = KvStateCodec.export(r.kv.streamingToHost(), KvStateCodec.Part.STREAMING);
+            host.put(id, new Parked(arena, retrieval, streaming, r.kv.layout(), r.kv.length(), r.lastUsed));
+        } catch (RuntimeException | OutOfMemoryError e) { // OutOfMemoryError: the arena found no native memory
+            arena.close();
+            LOG.warn("session {}: its KV could not be moved to host memory ({}); it is recomputed on its next turn",
+                    id, e.toString());
+        } finally {
+            r.kv.close();
+        }
+    }
+
+    /** A cache holding a streaming block's state, for {@link Rebuild#adopt}. */
+    private SequenceKv streaming(byte[] block, DuoLayout layout) {
+        return KvStateCodec.importStreaming(block, layout, shape.headDim(), shape.pageTokens(), shape.maxPositions());
     }
 
     private void spill(UUID id, Parked p) {
@@ -314,14 +334,13 @@ public final class KvTiers implements AutoCloseable {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buf = p.retrieval.asByteBuffer();
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
+            p.retrieval.writeTo(ch);
             ch.force(true);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             deleteQuietly(tmp); // the session recomputes on its next turn; nothing durable is lost
+            LOG.warn("session {}: its KV could not be spilled to {} ({}); it is recomputed on its next turn", id,
+                    file, e.toString());
         } finally {
             p.arena.close();
         }

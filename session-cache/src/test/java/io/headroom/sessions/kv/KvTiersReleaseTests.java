@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
+import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -63,7 +65,13 @@ class KvTiersReleaseTests {
 
         @Override
         public SequenceKv streamingToHost() {
-            return toHost();
+            assertThat(closes).as("copied after release").isZero();
+            return host;
+        }
+
+        @Override
+        public RetrievalBlock exportRetrieval(Arena arena) {
+            return toHost().exportRetrieval(arena);
         }
 
         @Override
@@ -89,8 +97,8 @@ class KvTiersReleaseTests {
             }
 
             @Override
-            public KvCache adopt(SequenceKv host) {
-                RecordingCache c = new RecordingCache(host.length());
+            public KvCache adopt(SequenceKv streaming, RetrievalBlock retrieval) {
+                RecordingCache c = new RecordingCache(streaming.length());
                 adopted.add(c);
                 return c;
             }

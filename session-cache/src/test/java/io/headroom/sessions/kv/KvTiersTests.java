@@ -3,10 +3,12 @@ package io.headroom.sessions.kv;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.headroom.engine.EngineOptions;
+import io.headroom.engine.KvCache;
 import io.headroom.engine.LoadedModel;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,9 +53,19 @@ class KvTiersTests {
     }
 
     SequenceKv filled() {
-        SequenceKv kv = model.cpuModel().newCache(layout, 16);
+        return filled(layout);
+    }
+
+    static SequenceKv filled(DuoLayout l) {
+        SequenceKv kv = model.cpuModel().newCache(l, 16);
         Generator.prefill(model.cpuModel(), kv, tokens, 64);
         return kv;
+    }
+
+    /** Both parts of a host cache's state, as bytes to compare. */
+    static byte[][] state(KvCache kv) {
+        return new byte[][] {KvStateCodec.export(kv.toHost(), KvStateCodec.Part.RETRIEVAL),
+                KvStateCodec.export(kv.toHost(), KvStateCodec.Part.STREAMING)};
     }
 
     /** Counts recomputations and serves the streaming state the way the database would. */
@@ -77,8 +89,8 @@ class KvTiersTests {
         }
 
         @Override
-        public SequenceKv adopt(SequenceKv host) {
-            return host;
+        public KvCache adopt(SequenceKv streaming, RetrievalBlock retrieval) {
+            return model.cpuModel().fromHost(streaming, retrieval);
         }
     }
 
@@ -121,6 +133,42 @@ class KvTiersTests {
             assertThat(db.recomputed).hasValue(0);
             assertThat(KvStateCodec.export(back.kv().toHost(), KvStateCodec.Part.STREAMING)).isEqualTo(expected);
             assertThat(tiers.tierOf(first)).isNull(); // checked out: the tiers no longer hold it
+        }
+    }
+
+    /**
+     * A layout with retrieval and streaming heads in every layer: the state that comes back from host
+     * memory and from disk is the state that went down, bit for bit, and continues the same.
+     */
+    @Test
+    void retrievalAndStreamingHeadsShouldComeBackBitExactFromHostAndDisk() {
+        boolean[][] retrieval = new boolean[4][4];
+        for (int l = 0; l < 4; l++) {
+            for (int h = 0; h < 4; h++) {
+                retrieval[l][h] = (l + h) % 2 == 0;
+            }
+        }
+        DuoLayout mixed = new DuoLayout(retrieval, 8, 32);
+        int next = model.tokenizer().encode(" yes", false)[0];
+        for (KvTiers.Source via : new KvTiers.Source[] {KvTiers.Source.HOST, KvTiers.Source.DISK}) {
+            try (KvTiers tiers = tiers(1, via == KvTiers.Source.HOST ? 1L << 30 : 1)) {
+                UUID id = UUID.randomUUID();
+                SequenceKv kv = filled(mixed);
+                byte[][] expected = state(kv);
+                Db db = new Db(kv);
+                tiers.checkin(id, kv);
+                tiers.checkin(UUID.randomUUID(), filled(mixed)); // over the device budget: the first moves down
+                assertThat(tiers.tierOf(id)).isEqualTo(via == KvTiers.Source.HOST ? KvTiers.Tier.HOST
+                        : KvTiers.Tier.DISK);
+                KvTiers.Checkout back = tiers.checkout(id, tokens.length, mixed, db);
+                assertThat(back.source()).isEqualTo(via);
+                assertThat(db.recomputed).hasValue(0);
+                assertThat(state(back.kv())).isDeepEqualTo(expected);
+                // the same state continues the same (kv, a host cache, is still readable after the move)
+                float[] restored = model.cpuModel().forward(new int[] {next}, back.kv(), new int[] {0})[0];
+                float[] original = model.cpuModel().forward(new int[] {next}, kv, new int[] {0})[0];
+                assertThat(restored).containsExactly(original, org.assertj.core.data.Offset.offset(1e-4f));
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package io.headroom.engine.backend.cuda;
 import io.headroom.engine.ForwardModel;
 import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.llama.LlamaWeights;
@@ -55,6 +56,18 @@ public final class CudaForwardModel implements ForwardModel, AutoCloseable {
         CudaSequence seq = model.newSequence(host.layout());
         try {
             seq.upload(host);
+            return seq;
+        } catch (RuntimeException e) {
+            seq.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public KvCache fromHost(SequenceKv streaming, RetrievalBlock retrieval) {
+        CudaSequence seq = model.newSequence(streaming.layout());
+        try {
+            seq.upload(streaming, retrieval);
             return seq;
         } catch (RuntimeException e) {
             seq.close();

@@ -2,7 +2,10 @@ package io.headroom.engine.backend.cuda;
 
 import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,10 +18,12 @@ import jcuda.driver.CUdeviceptr;
  * buffers, its length and, once it has decoded, its captured decode-step graph. Pages go back to
  * the pool on {@link #close}. Not thread-safe: one sequence is driven by one thread at a time.
  *
- * <p>{@link #download} and {@link #upload} move the whole state between the device and a host
- * {@link SequenceKv} (float32, the format the session cache checksums and spills) through pinned
- * buffers with asynchronous copies, so the session cache can page a sequence off the card and
- * back.
+ * <p>{@link #exportRetrieval} and {@link #upload(SequenceKv, RetrievalBlock)} move the state between
+ * the device and host memory as the session cache keeps it between turns: the retrieval heads' pages
+ * as they are on the device (bf16 or float32) in one off-heap block, the streaming heads' small sink
+ * and ring buffers through a float32 host cache. {@link #download} and {@link #upload(SequenceKv)}
+ * move the whole state to and from a float32 host cache. All go through pinned buffers with
+ * asynchronous copies.
  */
 public final class CudaSequence implements KvCache {
 
@@ -136,6 +141,35 @@ public final class CudaSequence implements KvCache {
     @Override
     public SequenceKv streamingToHost() {
         return download(model.options().pageTokens(), false);
+    }
+
+    /**
+     * The retrieval heads' pages in a block of the device's element type: per head, its pages are
+     * copied into a pinned buffer (keys, then values, each in position order), and from there into
+     * the block, without conversion.
+     */
+    @Override
+    public RetrievalBlock exportRetrieval(Arena arena) {
+        RetrievalBlock block = RetrievalBlock.allocate(arena, layout, length, model.config().headDim(),
+                model.options().pageTokens(), blockDtype());
+        int pages = pagesFor(length);
+        long rows = length * rowBytes();
+        try (PinnedBuffer pinned = dev.allocPinned(Math.max(1, 2L * pages * pageBytes()))) {
+            MemorySegment staged = MemorySegment.ofBuffer(pinned.buffer());
+            block.forEachHead((l, h) -> {
+                int lh = l * kvHeads + h;
+                for (int i = 0; i < pages; i++) {
+                    int page = pageTable[lh * maxPages + i];
+                    dev.copyAsync(pinned, i * pageBytes(), model.poolKeys(page), pageBytes());
+                    dev.copyAsync(pinned, (pages + i) * pageBytes(), model.poolValues(page), pageBytes());
+                }
+                dev.synchronize("export of a sequence's retrieval KV");
+                MemorySegment.copy(staged, 0, block.segment(), block.offset(l, h, false), rows);
+                MemorySegment.copy(staged, pages * pageBytes(), block.segment(), block.offset(l, h, true), rows);
+            });
+        }
+        block.seal();
+        return block;
     }
 
     void advance(int n) {
@@ -310,13 +344,59 @@ public final class CudaSequence implements KvCache {
         return host;
     }
 
+    /**
+     * Replaces this sequence's state with {@code streaming}'s streaming heads and length and
+     * {@code retrieval}'s retrieval heads (same layout, head size and element type as the device's):
+     * per head, the block's keys and values go into a pinned buffer and from there into the head's
+     * pages, without conversion.
+     */
+    public void upload(SequenceKv streaming, RetrievalBlock retrieval) {
+        checkHostLayout(streaming);
+        if (!retrieval.layout().equals(layout) || retrieval.headDim() != model.config().headDim()) {
+            throw new IllegalArgumentException("the KV block has another head layout or head size than the device "
+                    + "sequence");
+        }
+        if (retrieval.dtype() != blockDtype()) {
+            throw new IllegalArgumentException("the KV block holds " + retrieval.dtype() + " elements, the device "
+                    + "sequence " + blockDtype());
+        }
+        if (retrieval.tokens() != streaming.length()) {
+            throw new IllegalArgumentException("KV parts do not belong together: retrieval block holds "
+                    + retrieval.tokens() + " tokens, streaming state " + streaming.length());
+        }
+        int tokens = retrieval.tokens();
+        reserve(tokens);
+        int pages = pagesFor(tokens);
+        long rows = tokens * rowBytes();
+        int[] streamingPositions = streaming.streamingPositions();
+        float[] row = new float[model.config().headDim()];
+        try (PinnedBuffer pinned = dev.allocPinned(Math.max(2L * pages * pageBytes(), 2 * ringHeadBytes()))) {
+            MemorySegment staged = MemorySegment.ofBuffer(pinned.buffer());
+            for (int l = 0; l < layout.layers(); l++) {
+                for (int h = 0; h < kvHeads; h++) {
+                    int lh = l * kvHeads + h;
+                    if (layout.isRetrieval(l, h)) {
+                        MemorySegment.copy(retrieval.segment(), retrieval.offset(l, h, false), staged, 0, rows);
+                        MemorySegment.copy(retrieval.segment(), retrieval.offset(l, h, true), staged,
+                                pages * pageBytes(), rows);
+                        for (int i = 0; i < pages; i++) {
+                            int page = pageTable[lh * maxPages + i];
+                            dev.copyAsync(model.poolKeys(page), pinned, i * pageBytes(), pageBytes());
+                            dev.copyAsync(model.poolValues(page), pinned, (pages + i) * pageBytes(), pageBytes());
+                        }
+                    } else {
+                        uploadStreaming(l, h, streaming, streamingPositions, pinned, row);
+                    }
+                    dev.synchronize("upload of a sequence's KV"); // the pinned buffer is reused next
+                }
+            }
+        }
+        length = tokens;
+    }
+
     /** Replaces this sequence's state with {@code host}'s (same layout and head size), the same way. */
     public void upload(SequenceKv host) {
-        if (!Arrays.deepEquals(host.layout().retrieval(), layout.retrieval()) || host.layout().sink() != layout.sink()
-                || host.layout().recent() != layout.recent() || host.headDim() != model.config().headDim()) {
-            throw new IllegalArgumentException("the host KV state has another head layout or head size than the "
-                    + "device sequence");
-        }
+        checkHostLayout(host);
         reserve(host.length());
         float[] row = new float[model.config().headDim()];
         int[] streamingPositions = host.streamingPositions();
@@ -326,36 +406,56 @@ public final class CudaSequence implements KvCache {
             for (int l = 0; l < layout.layers(); l++) {
                 for (int h = 0; h < kvHeads; h++) {
                     int lh = l * kvHeads + h;
-                    boolean retrieval = layout.isRetrieval(l, h);
-                    for (int value = 0; value < 2; value++) {
-                        if (retrieval) {
+                    if (layout.isRetrieval(l, h)) {
+                        for (int value = 0; value < 2; value++) {
                             for (int p = 0; p < host.length(); p++) {
                                 host.readRetrieval(l, h, p, value == 1, row, 0);
                                 write(buf, retrievalOffset(p, value), row);
                             }
-                        } else {
-                            for (int p : streamingPositions) {
-                                host.readStreaming(l, h, p, value == 1, row, 0);
-                                write(buf, value * ringHeadBytes() + rowBytes() * slot(p), row);
-                            }
                         }
-                    }
-                    if (retrieval) {
                         for (int i = 0; i < pagesUsed; i++) {
                             int page = pageTable[lh * maxPages + i];
                             dev.copyAsync(model.poolKeys(page), pinned, 2L * i * pageBytes(), pageBytes());
                             dev.copyAsync(model.poolValues(page), pinned, (2L * i + 1) * pageBytes(), pageBytes());
                         }
                     } else {
-                        dev.copyAsync(ringKeys(l).withByteOffset(h * ringHeadBytes()), pinned, 0, ringHeadBytes());
-                        dev.copyAsync(ringValues(l).withByteOffset(h * ringHeadBytes()), pinned, ringHeadBytes(),
-                                ringHeadBytes());
+                        uploadStreaming(l, h, host, streamingPositions, pinned, row);
                     }
                     dev.synchronize("upload of a sequence's KV"); // the pinned buffer is reused next
                 }
             }
         }
         length = host.length();
+    }
+
+    /** Queues streaming head (l, h)'s sink and ring from {@code host} into its device buffers via {@code pinned}. */
+    private void uploadStreaming(int l, int h, SequenceKv host, int[] streamingPositions, PinnedBuffer pinned,
+            float[] row) {
+        ByteBuffer buf = pinned.buffer();
+        for (int value = 0; value < 2; value++) {
+            for (int p : streamingPositions) {
+                host.readStreaming(l, h, p, value == 1, row, 0);
+                write(buf, value * ringHeadBytes() + rowBytes() * slot(p), row);
+            }
+        }
+        dev.copyAsync(ringKeys(l).withByteOffset(h * ringHeadBytes()), pinned, 0, ringHeadBytes());
+        dev.copyAsync(ringValues(l).withByteOffset(h * ringHeadBytes()), pinned, ringHeadBytes(), ringHeadBytes());
+    }
+
+    private void checkHostLayout(SequenceKv host) {
+        if (!Arrays.deepEquals(host.layout().retrieval(), layout.retrieval()) || host.layout().sink() != layout.sink()
+                || host.layout().recent() != layout.recent() || host.headDim() != model.config().headDim()) {
+            throw new IllegalArgumentException("the host KV state has another head layout or head size than the "
+                    + "device sequence");
+        }
+    }
+
+    private RetrievalBlock.Dtype blockDtype() {
+        return model.options().kvType() == DeviceKvType.BF16 ? RetrievalBlock.Dtype.BF16 : RetrievalBlock.Dtype.F32;
+    }
+
+    private int pagesFor(int positions) {
+        return (positions + model.options().pageTokens() - 1) / model.options().pageTokens();
     }
 
     private long rowBytes() {

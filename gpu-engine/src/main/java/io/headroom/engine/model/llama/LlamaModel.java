@@ -5,6 +5,7 @@ import io.headroom.engine.KvCache;
 import io.headroom.engine.backend.Kernels;
 import io.headroom.engine.backend.HeadKv;
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.ModelConfig;
 
@@ -43,6 +44,16 @@ public final class LlamaModel implements ForwardModel {
     @Override
     public KvCache fromHost(SequenceKv host) {
         return host;
+    }
+
+    @Override
+    public KvCache fromHost(SequenceKv streaming, RetrievalBlock retrieval) {
+        if (retrieval.tokens() != streaming.length()) {
+            throw new IllegalArgumentException("KV parts do not belong together: retrieval block holds "
+                    + retrieval.tokens() + " tokens, streaming state " + streaming.length());
+        }
+        retrieval.readInto(streaming);
+        return streaming;
     }
 
     public Kernels kernels() {

@@ -8,6 +8,8 @@ import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.Sampler;
 import io.headroom.engine.golden.GoldenFixture;
+import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.ModelConfigReader;
@@ -350,6 +352,68 @@ class CudaLlamaModelTests {
                         float[] restored = gpu.forward(copy, new int[] {token});
                         assertThat(restored).as(name + " " + type).containsExactly(original);
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * What the session cache parks between turns: the retrieval block holds the device's own
+     * elements (the values a float32 download gives, bit for bit), and a sequence rebuilt from it and
+     * the streaming block continues exactly as the original; the CPU engine reads the same block
+     * (bf16 too) and continues as from its own prefill.
+     */
+    @ParameterizedTest
+    @FieldSource("CASES")
+    void retrievalBlockAndStreamingStateShouldRoundTripThroughHostMemory(String name) {
+        GoldenFixture f = GoldenFixture.load(name);
+        ModelConfig config = ModelConfigReader.read(f.dir());
+        DuoLayout layout = DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 11, 2, 3);
+        int hd = config.headDim();
+        try (Checkpoint ckpt = Checkpoint.open(f.dir()); CudaDevice device = CudaDevice.open(0)) {
+            LlamaWeights weights = LlamaWeights.load(ckpt, config);
+            LlamaModel cpu = new LlamaModel(config, weights, new ScalarKernels());
+            for (DeviceKvType type : DeviceKvType.values()) {
+                var options = new CudaLlamaModel.Options(128, 8, layout, type, 4, 2, true, false);
+                try (CudaLlamaModel gpu = new CudaLlamaModel(device, config, weights, options);
+                        CudaSequence seq = gpu.newSequence(); Arena arena = Arena.ofConfined()) {
+                    int[] prompt = f.prompt(0);
+                    int token = gpu.forwardGreedy(seq, prompt);
+                    RetrievalBlock block = seq.exportRetrieval(arena);
+                    byte[] streaming = KvStateCodec.export(seq.streamingToHost(), KvStateCodec.Part.STREAMING);
+                    assertThat(block.dtype()).isEqualTo(type == DeviceKvType.BF16 ? RetrievalBlock.Dtype.BF16
+                            : RetrievalBlock.Dtype.F32);
+                    SequenceKv downloaded = seq.download(5);
+                    float[] a = new float[hd];
+                    float[] b = new float[hd];
+                    block.forEachHead((l, h) -> {
+                        for (int p = 0; p < prompt.length; p++) {
+                            for (boolean value : new boolean[] {false, true}) {
+                                block.readRows(l, h, value, p, a, 1);
+                                downloaded.readRetrieval(l, h, p, value, b, 0);
+                                assertThat(a).as("%s %s layer %d head %d pos %d", name, type, l, h, p)
+                                        .containsExactly(b);
+                            }
+                        }
+                    });
+                    RetrievalBlock reopened = RetrievalBlock.open(block.segment(), layout, hd);
+                    try (CudaSequence copy = gpu.newSequence()) {
+                        copy.upload(KvStateCodec.importStreaming(streaming, layout, hd, 5, config.maxPositions()),
+                                reopened);
+                        assertThat(copy.length()).isEqualTo(seq.length());
+                        float[] original = gpu.forward(seq, new int[] {token});
+                        float[] restored = gpu.forward(copy, new int[] {token});
+                        assertThat(restored).as(name + " " + type).containsExactly(original);
+                    }
+                    SequenceKv own = cpu.newCache(layout, 4);
+                    Generator.prefill(cpu, own, prompt, 8);
+                    var onCpu = cpu.fromHost(KvStateCodec.importStreaming(streaming, layout, hd, 5,
+                            config.maxPositions()), reopened);
+                    float[] fromOwn = cpu.forward(new int[] {token}, own, new int[] {0})[0];
+                    float[] fromBlock = cpu.forward(new int[] {token}, onCpu, new int[] {0})[0];
+                    double tolerance = type == DeviceKvType.F32 ? F32_KV_TOLERANCE : BF16_KV_TOLERANCE;
+                    assertThat(GoldenFixture.relativeError(fromBlock, fromOwn)).as(name + " " + type)
+                            .isLessThanOrEqualTo(tolerance);
                 }
             }
         }
