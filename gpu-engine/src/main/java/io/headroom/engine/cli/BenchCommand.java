@@ -16,6 +16,7 @@ import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.Sampler;
 import io.headroom.engine.model.ModelConfig;
 import io.headroom.engine.model.ModelConfigReader;
+import io.headroom.engine.kv.HostMemory;
 import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
@@ -26,6 +27,7 @@ import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -419,10 +421,29 @@ final class BenchCommand implements Callable<Integer> {
 
     /**
      * Parks {@code seq} in host memory and brings it back as the session cache does between turns, timing each
-     * step (kv_host_roundtrip); {@code seq} is closed, the restored sequence returned.
+     * step (kv_host_roundtrip): four rounds, the host block on 4 KiB pages and on transparent huge pages in
+     * turn, each round starting from the sequence the round before restored; {@code seq} is closed, the last
+     * restored sequence returned.
      */
     private static CudaSequence kvHostRoundTrip(CudaLlamaModel gpu, CudaSequence seq, Map<String, Object> json) {
-        Map<String, Object> out = new LinkedHashMap<>();
+        List<Map<String, Object>> rounds = new ArrayList<>();
+        json.put("kv_host_roundtrip", rounds);
+        boolean before = HostMemory.hugePages;
+        try {
+            for (boolean huge : new boolean[] {false, true, false, true}) {
+                HostMemory.hugePages = huge;
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("host_pages", huge ? "transparent huge pages (madvise)" : "4 KiB");
+                seq = parkAndRestore(gpu, seq, out);
+                rounds.add(out);
+            }
+        } finally {
+            HostMemory.hugePages = before;
+        }
+        return seq;
+    }
+
+    private static CudaSequence parkAndRestore(CudaLlamaModel gpu, CudaSequence seq, Map<String, Object> out) {
         DuoLayout layout = seq.layout();
         int headDim = gpu.config().headDim();
         try (Arena arena = Arena.ofShared()) {
@@ -452,12 +473,11 @@ final class BenchCommand implements Callable<Integer> {
                     MemorySegment b = restored.exportRetrieval(again).segment();
                     out.put("restored_identical", a.byteSize() == b.byteSize() && a.mismatch(b) == -1);
                 }
+                return restored;
             } catch (RuntimeException e) {
                 restored.close();
                 throw e;
             }
-            json.put("kv_host_roundtrip", out);
-            return restored;
         }
     }
 

@@ -103,7 +103,7 @@ public final class RetrievalBlock {
         if (tokens < 0) {
             throw new IllegalArgumentException("a KV block holds >= 0 tokens, got " + tokens);
         }
-        MemorySegment s = arena.allocate(bytes(layout, tokens, headDim, dtype), 64);
+        MemorySegment s = HostMemory.allocate(arena, bytes(layout, tokens, headDim, dtype));
         s.set(I32, 0, KvStateCodec.MAGIC);
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4, (short) VERSION);
         s.set(ValueLayout.JAVA_BYTE, 6, (byte) KvStateCodec.Part.RETRIEVAL.code);

@@ -146,7 +146,8 @@ public final class CudaSequence implements KvCache {
     /**
      * The retrieval heads' pages in a block of the device's element type: per head, its pages are
      * copied into a pinned buffer (keys, then values, each in position order), and from there into
-     * the block, without conversion.
+     * the block, without conversion. Two pinned buffers take turns, so the device copies one head's
+     * pages while the host moves the head before into the block.
      */
     @Override
     public RetrievalBlock exportRetrieval(Arena arena) {
@@ -154,19 +155,33 @@ public final class CudaSequence implements KvCache {
                 model.options().pageTokens(), blockDtype());
         int pages = pagesFor(length);
         long rows = length * rowBytes();
-        try (PinnedBuffer pinned = dev.allocPinned(Math.max(1, 2L * pages * pageBytes()))) {
-            MemorySegment staged = MemorySegment.ofBuffer(pinned.buffer());
-            block.forEachHead((l, h) -> {
-                int lh = l * kvHeads + h;
-                for (int i = 0; i < pages; i++) {
-                    int page = pageTable[lh * maxPages + i];
-                    dev.copyAsync(pinned, i * pageBytes(), model.poolKeys(page), pageBytes());
-                    dev.copyAsync(pinned, (pages + i) * pageBytes(), model.poolValues(page), pageBytes());
+        List<int[]> heads = new ArrayList<>();
+        block.forEachHead((l, h) -> heads.add(new int[] {l, h}));
+        long staging = Math.max(1, 2L * pages * pageBytes());
+        try (PinnedBuffer first = dev.allocPinned(staging); PinnedBuffer second = dev.allocPinned(staging);
+                CudaDevice.Fence firstCopied = dev.fence(); CudaDevice.Fence secondCopied = dev.fence()) {
+            PinnedBuffer[] buffers = {first, second};
+            CudaDevice.Fence[] copied = {firstCopied, secondCopied};
+            for (int k = 0; k <= heads.size(); k++) {
+                if (k < heads.size()) { // queue head k's pages into buffer k % 2 (the host finished with it at k - 2)
+                    int lh = heads.get(k)[0] * kvHeads + heads.get(k)[1];
+                    PinnedBuffer into = buffers[k % 2];
+                    for (int i = 0; i < pages; i++) {
+                        int page = pageTable[lh * maxPages + i];
+                        dev.copyAsync(into, i * pageBytes(), model.poolKeys(page), pageBytes());
+                        dev.copyAsync(into, (pages + i) * pageBytes(), model.poolValues(page), pageBytes());
+                    }
+                    copied[k % 2].record();
                 }
-                dev.synchronize("export of a sequence's retrieval KV");
-                MemorySegment.copy(staged, 0, block.segment(), block.offset(l, h, false), rows);
-                MemorySegment.copy(staged, pages * pageBytes(), block.segment(), block.offset(l, h, true), rows);
-            });
+                if (k > 0) { // meanwhile move head k - 1 from its buffer into the block
+                    int[] head = heads.get(k - 1);
+                    copied[(k - 1) % 2].await("export of a sequence's retrieval KV");
+                    MemorySegment staged = MemorySegment.ofBuffer(buffers[(k - 1) % 2].buffer());
+                    MemorySegment.copy(staged, 0, block.segment(), block.offset(head[0], head[1], false), rows);
+                    MemorySegment.copy(staged, pages * pageBytes(), block.segment(),
+                            block.offset(head[0], head[1], true), rows);
+                }
+            }
         }
         block.seal();
         return block;
