@@ -13,7 +13,9 @@ import io.headroom.engine.generate.GenerationResult;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.golden.GoldenFixture;
 import io.headroom.engine.kv.KvStateCodec;
+import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
+import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -95,13 +97,27 @@ class CudaEngineTests {
                     Generator.prefill(gpu.model(), kv, Arrays.copyOf(prompt, half), 64);
                     direct = g.generate(GenerationRequest.greedy(second, 8, stops), kv);
                 }
+                // the session cache's way: the retrieval block off-heap, the streaming state as bytes
                 byte[] retrieval;
                 byte[] streaming;
-                try (KvCache kv = g.newSequence()) {
-                    Generator.prefill(gpu.model(), kv, Arrays.copyOf(prompt, half), 64);
-                    retrieval = KvStateCodec.export(kv.toHost(), KvStateCodec.Part.RETRIEVAL);
-                    streaming = KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING);
+                try (Arena parked = Arena.ofConfined()) {
+                    RetrievalBlock block;
+                    try (KvCache kv = g.newSequence()) {
+                        Generator.prefill(gpu.model(), kv, Arrays.copyOf(prompt, half), 64);
+                        block = kv.exportRetrieval(parked);
+                        streaming = KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING);
+                        retrieval = KvStateCodec.export(kv.toHost(), KvStateCodec.Part.RETRIEVAL);
+                    }
+                    SequenceKv streamingState = KvStateCodec.importStreaming(streaming, duo, c.headDim(), 16,
+                            c.maxPositions());
+                    try (KvCache back = gpu.model().fromHost(streamingState,
+                            RetrievalBlock.open(block.segment(), duo, c.headDim()))) {
+                        GenerationResult resumed = g.generate(GenerationRequest.greedy(second, 8, stops),
+                                back);
+                        assertThat(resumed.tokens()).as(kvType).containsExactly(direct.tokens());
+                    }
                 }
+                // and through a whole float32 host copy
                 SequenceKv host = KvStateCodec.importState(retrieval, streaming, duo, c.headDim(), 16,
                         c.maxPositions());
                 try (KvCache back = gpu.model().fromHost(host)) {
