@@ -32,8 +32,8 @@ public interface KvCache extends AutoCloseable {
     SequenceKv streamingToHost();
 
     /**
-     * The retrieval heads' state as a sealed block allocated in {@code arena}, in the element type
-     * the cache holds (bf16 for a device cache with bf16 KV, float32 for a host cache).
+     * The retrieval heads' state as a block allocated in {@code arena}, in the element type the cache
+     * holds (bf16 for a device cache with bf16 KV, float32 for a host cache); not yet sealed.
      */
     RetrievalBlock exportRetrieval(Arena arena);
 

@@ -25,7 +25,10 @@ import java.util.zip.CRC32C;
  *   | CRC32C of everything before it, u32
  * </pre>
  * Positions are stored without their page structure, so a block imports into a cache with any page
- * size. {@link #open} verifies a block before anything reads it.
+ * size. The checksum guards the block where it leaves the process: it is written by {@link #seal},
+ * which {@link #writeTo} does first, so a block parked in host memory and brought back from there
+ * never pays for it (about 0.1 s per GB); {@link #open} verifies it before anything reads a block
+ * from outside.
  */
 public final class RetrievalBlock {
 
@@ -71,6 +74,7 @@ public final class RetrievalBlock {
     private final long payload;
     /** (layer · kvHeads + head) → the head's index among the retrieval heads, -1 for a streaming head. */
     private final int[] ordinal;
+    private boolean sealed;
 
     private RetrievalBlock(MemorySegment segment, DuoLayout layout, int tokens, int headDim, Dtype dtype) {
         this.segment = segment;
@@ -96,7 +100,7 @@ public final class RetrievalBlock {
 
     /**
      * A new block in {@code arena} with its header written; the caller fills every head's rows
-     * ({@link #offset}, {@link #writeRows}) and then {@link #seal}s it.
+     * ({@link #offset}, {@link #writeRows}); the checksum follows with {@link #seal}.
      */
     public static RetrievalBlock allocate(Arena arena, DuoLayout layout, int tokens, int headDim, int pageTokens,
             Dtype dtype) {
@@ -121,10 +125,13 @@ public final class RetrievalBlock {
         return new RetrievalBlock(s, layout, tokens, headDim, dtype);
     }
 
-    /** Writes the checksum; the block is complete. */
+    /** Writes the checksum of the block as it is now (once: the rows must not change after). */
     public void seal() {
-        long end = segment.byteSize() - 4;
-        segment.set(I32, end, (int) checksum(segment, end));
+        if (!sealed) {
+            long end = segment.byteSize() - 4;
+            segment.set(I32, end, (int) checksum(segment, end));
+            sealed = true;
+        }
     }
 
     /**
@@ -186,10 +193,12 @@ public final class RetrievalBlock {
                 }
             }
         }
-        return new RetrievalBlock(segment, layout, tokens, headDim, dtype);
+        RetrievalBlock verified = new RetrievalBlock(segment, layout, tokens, headDim, dtype);
+        verified.sealed = true;
+        return verified;
     }
 
-    /** The retrieval part of a host cache, in float32. */
+    /** The retrieval part of a host cache, in float32 (not yet sealed). */
     public static RetrievalBlock export(SequenceKv kv, Arena arena) {
         RetrievalBlock b = allocate(arena, kv.layout(), kv.length(), kv.headDim(), kv.pageTokens(), Dtype.F32);
         float[] row = new float[kv.headDim()];
@@ -201,7 +210,6 @@ public final class RetrievalBlock {
                 }
             }
         });
-        b.seal();
         return b;
     }
 
@@ -277,8 +285,9 @@ public final class RetrievalBlock {
         }
     }
 
-    /** Writes the whole block to {@code channel}. */
+    /** Seals the block and writes it to {@code channel}. */
     public void writeTo(WritableByteChannel channel) throws IOException {
+        seal();
         for (long at = 0; at < segment.byteSize(); at += SLICE) {
             var buf = segment.asSlice(at, Math.min(SLICE, segment.byteSize() - at)).asByteBuffer();
             while (buf.hasRemaining()) {

@@ -53,7 +53,9 @@ class RetrievalBlockTests {
         DuoLayout layout = layout();
         SequenceKv kv = filled(layout, 11, 1);
         try (Arena arena = Arena.ofConfined()) {
-            RetrievalBlock block = RetrievalBlock.open(kv.exportRetrieval(arena).segment(), layout, HEAD_DIM);
+            RetrievalBlock exported = kv.exportRetrieval(arena);
+            exported.seal();
+            RetrievalBlock block = RetrievalBlock.open(exported.segment(), layout, HEAD_DIM);
             assertThat(block.tokens()).isEqualTo(11);
             assertThat(block.segment().byteSize())
                     .isEqualTo(RetrievalBlock.bytes(layout, 11, HEAD_DIM, RetrievalBlock.Dtype.F32));
@@ -109,7 +111,11 @@ class RetrievalBlockTests {
         DuoLayout layout = layout();
         SequenceKv kv = filled(layout, 6, 2);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment good = kv.exportRetrieval(arena).segment();
+            RetrievalBlock exported = kv.exportRetrieval(arena);
+            assertThatThrownBy(() -> RetrievalBlock.open(exported.segment(), layout, HEAD_DIM))
+                    .as("not sealed yet").hasMessageContaining("checksum");
+            exported.seal();
+            MemorySegment good = exported.segment();
             MemorySegment flipped = copy(arena, good);
             flipped.set(ValueLayout.JAVA_BYTE, good.byteSize() / 2,
                     (byte) (flipped.get(ValueLayout.JAVA_BYTE, good.byteSize() / 2) ^ 1));

@@ -183,7 +183,6 @@ public final class CudaSequence implements KvCache {
                 }
             }
         }
-        block.seal();
         return block;
     }
 

@@ -105,6 +105,7 @@ class CudaEngineTests {
                     try (KvCache kv = g.newSequence()) {
                         Generator.prefill(gpu.model(), kv, Arrays.copyOf(prompt, half), 64);
                         block = kv.exportRetrieval(parked);
+                        block.seal();
                         streaming = KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING);
                         retrieval = KvStateCodec.export(kv.toHost(), KvStateCodec.Part.RETRIEVAL);
                     }

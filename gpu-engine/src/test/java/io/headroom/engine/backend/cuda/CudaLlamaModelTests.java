@@ -396,6 +396,7 @@ class CudaLlamaModelTests {
                             }
                         }
                     });
+                    block.seal();
                     RetrievalBlock reopened = RetrievalBlock.open(block.segment(), layout, hd);
                     try (CudaSequence copy = gpu.newSequence()) {
                         copy.upload(KvStateCodec.importStreaming(streaming, layout, hd, 5, config.maxPositions()),
