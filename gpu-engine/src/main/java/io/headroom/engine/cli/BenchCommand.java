@@ -472,7 +472,9 @@ final class BenchCommand implements Callable<Integer> {
                 out.put("upload_gb_per_second", gb / ((t3 - t2) / 1e9));
                 try (Arena again = Arena.ofConfined()) {
                     MemorySegment a = block.segment();
-                    MemorySegment b = restored.exportRetrieval(again).segment();
+                    RetrievalBlock back = restored.exportRetrieval(again);
+                    back.seal(); // the first is sealed: the checksums are compared too
+                    MemorySegment b = back.segment();
                     out.put("restored_identical", a.byteSize() == b.byteSize() && a.mismatch(b) == -1);
                 }
                 return restored;
