@@ -20,7 +20,9 @@ import java.util.zip.CRC32C;
  *   | CRC32C of everything before it, u32
  * </pre>
  * Retrieval positions are stored without their page structure, so a block imports into a cache with
- * any page size.
+ * any page size. Blocks are byte arrays, so each part stays under 2 GiB: the session cache persists
+ * the streaming part with every turn in this format, and parks the retrieval part as a
+ * {@link RetrievalBlock} (off-heap, the backend's element type, no size limit).
  */
 public final class KvStateCodec {
 
