@@ -1,6 +1,7 @@
 package io.headroom.engine;
 
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import java.lang.foreign.Arena;
@@ -30,6 +31,14 @@ public interface KvCache extends AutoCloseable {
      * turn); a device cache copies only its small sink and ring buffers.
      */
     SequenceKv streamingToHost();
+
+    /**
+     * The streaming heads' state and the length as a {@link KvStateCodec} block, in the element type the
+     * cache holds (what the session cache persists with every turn): float32 here.
+     */
+    default byte[] exportStreaming() {
+        return KvStateCodec.export(streamingToHost(), KvStateCodec.Part.STREAMING);
+    }
 
     /**
      * The retrieval heads' state as a block allocated in {@code arena}, in the element type the cache

@@ -10,7 +10,6 @@ import io.headroom.engine.generate.GenerationResult;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.generate.SamplingParams;
 import io.headroom.engine.generate.TokenListener;
-import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.sched.EngineQueue;
@@ -153,7 +152,7 @@ public final class SessionEngine {
             try {
                 Generator.prefill(model.model(), kv, tokens, model.options().prefillChunk());
                 store.commitDocument(owner, id, start, name, text, tokens,
-                        KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING));
+                        kv.exportStreaming());
             } catch (RuntimeException e) {
                 kv.close();
                 tiers.drop(id); // the KV may hold tokens the database does not: rebuild next time
@@ -192,7 +191,7 @@ public final class SessionEngine {
                     model.model().forward(new int[] {answer[answer.length - 1]}, kv, new int[0]);
                 }
                 store.commitTurn(owner, id, start, message, prompt, r.text(), answer,
-                        KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING));
+                        kv.exportStreaming());
                 tiers.checkin(id, kv);
                 return new TurnResult(r.text(), answer, r.finishReason(),
                         new Usage(prompt.length, start, answer.length),

@@ -450,7 +450,7 @@ final class BenchCommand implements Callable<Integer> {
         try (Arena arena = Arena.ofShared()) {
             long t0 = System.nanoTime();
             RetrievalBlock block = seq.exportRetrieval(arena);
-            byte[] streaming = KvStateCodec.export(seq.streamingToHost(), KvStateCodec.Part.STREAMING);
+            byte[] streaming = seq.exportStreaming();
             long t1 = System.nanoTime();
             seq.close();
             block.seal(); // what a spill adds, and its read-back verifies

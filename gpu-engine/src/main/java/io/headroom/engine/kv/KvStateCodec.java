@@ -1,6 +1,7 @@
 package io.headroom.engine.kv;
 
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.tensor.Bf16Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.zip.CRC32C;
@@ -14,9 +15,11 @@ import java.util.zip.CRC32C;
  * </ul>
  * Layout, little-endian:
  * <pre>
- *   magic "HRKV" | version u16 | part u8 | dtype u8 (1 = f32) | tokens i32 | layers i32 | kvHeads i32
- *   | headDim i32 | sink i32 | recent i32 | layout: layers·kvHeads bytes (1 = retrieval)
- *   | payload: per layer, per head of the part, per held position in order: key then value (headDim f32 each)
+ *   magic "HRKV" | version u16 | part u8 | dtype u8 (1 = f32, 2 = bf16) | tokens i32 | layers i32
+ *   | kvHeads i32 | headDim i32 | sink i32 | recent i32 | page size of the exporter i32
+ *   | layout: layers·kvHeads bytes (1 = retrieval)
+ *   | payload: per layer, per head of the part, per held position in order: key then value (headDim
+ *     elements each)
  *   | CRC32C of everything before it, u32
  * </pre>
  * Retrieval positions are stored without their page structure, so a block imports into a cache with
@@ -39,13 +42,20 @@ public final class KvStateCodec {
 
     static final int MAGIC = 0x564B5248; // "HRKV" read little-endian
     static final int VERSION = 1;
-    private static final int DTYPE_F32 = 1;
 
     private KvStateCodec() {
     }
 
-    /** Serialises one part of {@code kv}. */
+    /** Serialises one part of {@code kv} in float32. */
     public static byte[] export(SequenceKv kv, Part part) {
+        return export(kv, part, RetrievalBlock.Dtype.F32);
+    }
+
+    /**
+     * Serialises one part of {@code kv} with elements of {@code dtype}: bf16 halves the bytes, and
+     * loses nothing for a cache whose values came from bf16 (a device cache with bf16 KV).
+     */
+    public static byte[] export(SequenceKv kv, Part part, RetrievalBlock.Dtype dtype) {
         DuoLayout layout = kv.layout();
         int hd = kv.headDim();
         int[] streamingPositions = kv.streamingPositions();
@@ -56,14 +66,14 @@ public final class KvStateCodec {
             }
         }
         int positions = part == Part.RETRIEVAL ? kv.length() : streamingPositions.length;
-        long payload = 2L * heads * positions * hd * Float.BYTES;
+        long payload = 2L * heads * positions * hd * dtype.bytes();
         int header = 4 + 2 + 1 + 1 + 4 * 7 + layout.layers() * layout.kvHeads();
         long total = header + payload + 4;
         if (total > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException("KV part of " + total + " bytes is too large for one block");
         }
         ByteBuffer b = ByteBuffer.allocate((int) total).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(MAGIC).putShort((short) VERSION).put((byte) part.code).put((byte) DTYPE_F32);
+        b.putInt(MAGIC).putShort((short) VERSION).put((byte) part.code).put((byte) dtype.code);
         b.putInt(kv.length()).putInt(layout.layers()).putInt(layout.kvHeads()).putInt(hd)
                 .putInt(layout.sink()).putInt(layout.recent()).putInt(kv.pageTokens());
         for (int l = 0; l < layout.layers(); l++) {
@@ -85,7 +95,11 @@ public final class KvStateCodec {
                             kv.readStreaming(l, h, streamingPositions[i], value, row, 0);
                         }
                         for (float f : row) {
-                            b.putFloat(f);
+                            if (dtype == RetrievalBlock.Dtype.F32) {
+                                b.putFloat(f);
+                            } else {
+                                b.putShort(Bf16Tensor.fromFloat(f));
+                            }
                         }
                     }
                 }
@@ -110,8 +124,8 @@ public final class KvStateCodec {
             throw new IllegalArgumentException("KV parts do not belong together: retrieval block holds " + r.tokens
                     + " tokens, streaming block " + kv.length());
         }
-        checkPayload(r, "retrieval", 2L * layout.retrievalCount() * r.tokens * headDim * Float.BYTES);
-        read(r.payload, kv, true, r.tokens, headDim);
+        checkPayload(r, "retrieval", 2L * layout.retrievalCount() * r.tokens * headDim * r.dtype.bytes());
+        read(r, kv, true, r.tokens, headDim);
         return kv;
     }
 
@@ -132,13 +146,14 @@ public final class KvStateCodec {
         kv.setLength(s.tokens);
         int positions = kv.streamingPositions().length;
         int streamingHeads = layout.layers() * layout.kvHeads() - layout.retrievalCount();
-        checkPayload(s, "streaming", 2L * streamingHeads * positions * headDim * Float.BYTES);
-        read(s.payload, kv, false, positions, headDim);
+        checkPayload(s, "streaming", 2L * streamingHeads * positions * headDim * s.dtype.bytes());
+        read(s, kv, false, positions, headDim);
         return kv;
     }
 
     /** Reads one part's payload into {@code kv}: per layer, per head of the part, per position, key then value. */
-    private static void read(ByteBuffer b, SequenceKv kv, boolean isRetrieval, int positions, int headDim) {
+    private static void read(Header part, SequenceKv kv, boolean isRetrieval, int positions, int headDim) {
+        ByteBuffer b = part.payload;
         DuoLayout layout = kv.layout();
         int[] streamingPositions = kv.streamingPositions();
         float[] row = new float[headDim];
@@ -149,8 +164,10 @@ public final class KvStateCodec {
                 }
                 for (int i = 0; i < positions; i++) {
                     for (boolean value : new boolean[] {false, true}) {
-                        b.asFloatBuffer().get(row);
-                        b.position(b.position() + headDim * Float.BYTES);
+                        for (int d = 0; d < headDim; d++) {
+                            row[d] = part.dtype == RetrievalBlock.Dtype.F32 ? b.getFloat()
+                                    : Float.intBitsToFloat((b.getShort() & 0xffff) << 16);
+                        }
                         if (isRetrieval) {
                             kv.writeRetrieval(l, h, i, value, row, 0);
                         } else {
@@ -170,7 +187,7 @@ public final class KvStateCodec {
     }
 
     /** A checked header; {@code payload} is positioned at the first payload byte. */
-    private record Header(int tokens, ByteBuffer payload) {
+    private record Header(int tokens, RetrievalBlock.Dtype dtype, ByteBuffer payload) {
 
         static Header read(byte[] block, Part expected, DuoLayout layout, int headDim) {
             String what = "KV " + expected.name().toLowerCase(java.util.Locale.ROOT) + " block";
@@ -198,9 +215,10 @@ public final class KvStateCodec {
             if (part != expected.code) {
                 throw new IllegalArgumentException(what + " holds part " + part + ", expected " + expected.code);
             }
-            int dtype = b.get();
-            if (dtype != DTYPE_F32) {
-                throw new IllegalArgumentException(what + " has dtype code " + dtype + ", expected f32");
+            int code = b.get();
+            RetrievalBlock.Dtype dtype = RetrievalBlock.Dtype.of(code);
+            if (dtype == null) {
+                throw new IllegalArgumentException(what + " has an unknown dtype code " + code);
             }
             int tokens = b.getInt();
             int layers = b.getInt();
@@ -224,7 +242,7 @@ public final class KvStateCodec {
                     }
                 }
             }
-            return new Header(tokens, b);
+            return new Header(tokens, dtype, b);
         }
     }
 }

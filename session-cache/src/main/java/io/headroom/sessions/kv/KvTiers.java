@@ -313,7 +313,7 @@ public final class KvTiers implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             RetrievalBlock retrieval = r.kv.exportRetrieval(arena);
-            byte[] streaming = KvStateCodec.export(r.kv.streamingToHost(), KvStateCodec.Part.STREAMING);
+            byte[] streaming = r.kv.exportStreaming();
             host.put(id, new Parked(arena, retrieval, streaming, r.kv.layout(), r.kv.length(), r.lastUsed));
         } catch (RuntimeException | OutOfMemoryError e) { // OutOfMemoryError: the arena found no native memory
             arena.close();

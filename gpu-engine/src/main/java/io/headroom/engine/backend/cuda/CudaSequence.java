@@ -2,6 +2,7 @@ package io.headroom.engine.backend.cuda;
 
 import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
+import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import java.lang.foreign.Arena;
@@ -141,6 +142,12 @@ public final class CudaSequence implements KvCache {
     @Override
     public SequenceKv streamingToHost() {
         return download(model.options().pageTokens(), false);
+    }
+
+    /** In the device's element type: bf16 KV gives half the bytes of float32, exactly the same values. */
+    @Override
+    public byte[] exportStreaming() {
+        return KvStateCodec.export(streamingToHost(), KvStateCodec.Part.STREAMING, blockDtype());
     }
 
     /**

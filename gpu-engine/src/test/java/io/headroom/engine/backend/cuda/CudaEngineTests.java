@@ -106,7 +106,7 @@ class CudaEngineTests {
                         Generator.prefill(gpu.model(), kv, Arrays.copyOf(prompt, half), 64);
                         block = kv.exportRetrieval(parked);
                         block.seal();
-                        streaming = KvStateCodec.export(kv.streamingToHost(), KvStateCodec.Part.STREAMING);
+                        streaming = kv.exportStreaming();
                         retrieval = KvStateCodec.export(kv.toHost(), KvStateCodec.Part.RETRIEVAL);
                     }
                     SequenceKv streamingState = KvStateCodec.importStreaming(streaming, duo, c.headDim(), 16,

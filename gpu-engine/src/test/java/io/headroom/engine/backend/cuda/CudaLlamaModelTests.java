@@ -380,7 +380,13 @@ class CudaLlamaModelTests {
                     int[] prompt = f.prompt(0);
                     int token = gpu.forwardGreedy(seq, prompt);
                     RetrievalBlock block = seq.exportRetrieval(arena);
-                    byte[] streaming = KvStateCodec.export(seq.streamingToHost(), KvStateCodec.Part.STREAMING);
+                    byte[] streaming = seq.exportStreaming(); // in the device's element type
+                    byte[] f32 = KvStateCodec.export(seq.streamingToHost(), KvStateCodec.Part.STREAMING);
+                    if (type == DeviceKvType.BF16) {
+                        assertThat(streaming.length).isLessThan(f32.length);
+                    } else {
+                        assertThat(streaming).isEqualTo(f32);
+                    }
                     assertThat(block.dtype()).isEqualTo(type == DeviceKvType.BF16 ? RetrievalBlock.Dtype.BF16
                             : RetrievalBlock.Dtype.F32);
                     SequenceKv downloaded = seq.download(5);
