@@ -20,9 +20,6 @@ public interface ForwardModel {
     /** An empty cache for {@code layout} (one row per layer, one column per KV head). */
     KvCache newCache(DuoLayout layout, int pageTokens);
 
-    /** A cache of this backend holding {@code host}'s state (the host cache itself for CPU backends). */
-    KvCache fromHost(SequenceKv host);
-
     /**
      * A cache of this backend holding {@code streaming}'s streaming heads and length (as
      * {@link io.headroom.engine.kv.KvStateCodec#importStreaming} gives it) and {@code retrieval}'s

@@ -152,8 +152,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--kv-host-roundtrip", description = "cuda: after decode, time what the session cache does "
             + "between turns: the sequence's retrieval KV copied to an off-heap host block and its streaming state "
-            + "to bytes, the block's checksum verified, and both uploaded into a new sequence after the first is "
-            + "freed (kv_host_roundtrip; the restored sequence is exported again and compared by checksum)")
+            + "to bytes, the checksum a spill writes and its read-back verifies, and both uploaded into a new "
+            + "sequence after the first is freed; four rounds, 4 KiB and huge host pages in turn (kv_host_roundtrip; "
+            + "each restored sequence is exported again and compared with the block byte for byte)")
     boolean kvHostRoundtrip;
 
     @Option(names = "--exact", description = "cuda: keep prefill projections in float32 (no tensor-core GEMM)")
@@ -458,8 +459,8 @@ final class BenchCommand implements Callable<Integer> {
             long t2 = System.nanoTime();
             CudaSequence restored = gpu.newSequence(layout);
             try {
-                restored.upload(KvStateCodec.importStreaming(streaming, layout, headDim, 64, gpu.config()
-                        .maxPositions()), block);
+                restored.upload(KvStateCodec.importStreaming(streaming, layout, headDim, gpu.options().pageTokens(),
+                        gpu.config().maxPositions()), block);
                 long t3 = System.nanoTime();
                 double gb = block.segment().byteSize() / 1e9;
                 out.put("tokens", block.tokens());

@@ -52,18 +52,6 @@ public final class CudaForwardModel implements ForwardModel, AutoCloseable {
     }
 
     @Override
-    public KvCache fromHost(SequenceKv host) {
-        CudaSequence seq = model.newSequence(host.layout());
-        try {
-            seq.upload(host);
-            return seq;
-        } catch (RuntimeException e) {
-            seq.close();
-            throw e;
-        }
-    }
-
-    @Override
     public KvCache fromHost(SequenceKv streaming, RetrievalBlock retrieval) {
         CudaSequence seq = model.newSequence(streaming.layout());
         try {

@@ -22,9 +22,8 @@ import jcuda.driver.CUdeviceptr;
  * <p>{@link #exportRetrieval} and {@link #upload(SequenceKv, RetrievalBlock)} move the state between
  * the device and host memory as the session cache keeps it between turns: the retrieval heads' pages
  * as they are on the device (bf16 or float32) in one off-heap block, the streaming heads' small sink
- * and ring buffers through a float32 host cache. {@link #download} and {@link #upload(SequenceKv)}
- * move the whole state to and from a float32 host cache. All go through pinned buffers with
- * asynchronous copies.
+ * and ring buffers through a float32 host cache. {@link #download} copies the whole state into a
+ * float32 host cache ({@link #toHost}). All go through pinned buffers with asynchronous copies.
  */
 public final class CudaSequence implements KvCache {
 
@@ -413,40 +412,6 @@ public final class CudaSequence implements KvCache {
             }
         }
         length = tokens;
-    }
-
-    /** Replaces this sequence's state with {@code host}'s (same layout and head size), the same way. */
-    public void upload(SequenceKv host) {
-        checkHostLayout(host);
-        reserve(host.length());
-        float[] row = new float[model.config().headDim()];
-        int[] streamingPositions = host.streamingPositions();
-        int pagesUsed = (host.length() + model.options().pageTokens() - 1) / model.options().pageTokens();
-        try (PinnedBuffer pinned = dev.allocPinned(unitBytes())) {
-            ByteBuffer buf = pinned.buffer();
-            for (int l = 0; l < layout.layers(); l++) {
-                for (int h = 0; h < kvHeads; h++) {
-                    int lh = l * kvHeads + h;
-                    if (layout.isRetrieval(l, h)) {
-                        for (int value = 0; value < 2; value++) {
-                            for (int p = 0; p < host.length(); p++) {
-                                host.readRetrieval(l, h, p, value == 1, row, 0);
-                                write(buf, retrievalOffset(p, value), row);
-                            }
-                        }
-                        for (int i = 0; i < pagesUsed; i++) {
-                            int page = pageTable[lh * maxPages + i];
-                            dev.copyAsync(model.poolKeys(page), pinned, 2L * i * pageBytes(), pageBytes());
-                            dev.copyAsync(model.poolValues(page), pinned, (2L * i + 1) * pageBytes(), pageBytes());
-                        }
-                    } else {
-                        uploadStreaming(l, h, host, streamingPositions, pinned, row);
-                    }
-                    dev.synchronize("upload of a sequence's KV"); // the pinned buffer is reused next
-                }
-            }
-        }
-        length = host.length();
     }
 
     /** Queues streaming head (l, h)'s sink and ring from {@code host} into its device buffers via {@code pinned}. */

@@ -42,11 +42,6 @@ public final class LlamaModel implements ForwardModel {
     }
 
     @Override
-    public KvCache fromHost(SequenceKv host) {
-        return host;
-    }
-
-    @Override
     public KvCache fromHost(SequenceKv streaming, RetrievalBlock retrieval) {
         if (retrieval.tokens() != streaming.length()) {
             throw new IllegalArgumentException("KV parts do not belong together: retrieval block holds "

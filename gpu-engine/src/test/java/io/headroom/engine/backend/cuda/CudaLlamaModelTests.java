@@ -318,9 +318,14 @@ class CudaLlamaModelTests {
         }
     }
 
+    /**
+     * A float32 download of the device state (another page size than the device's) is a cache the CPU
+     * engine continues from as from its own; the way back to the device, as the session cache takes
+     * it, is {@link #retrievalBlockAndStreamingStateShouldRoundTripThroughHostMemory}.
+     */
     @ParameterizedTest
     @FieldSource("CASES")
-    void kvDownloadAndUploadShouldRoundTrip(String name) {
+    void kvDownloadShouldContinueOnTheCpuEngine(String name) {
         GoldenFixture f = GoldenFixture.load(name);
         ModelConfig config = ModelConfigReader.read(f.dir());
         DuoLayout layout = DuoLayout.random(config.numLayers(), config.numKvHeads(), 0.5, 11, 2, 3);
@@ -343,15 +348,6 @@ class CudaLlamaModelTests {
                     double tolerance = type == DeviceKvType.F32 ? F32_KV_TOLERANCE : BF16_KV_TOLERANCE;
                     assertThat(GoldenFixture.relativeError(fromDownloaded, fromOwn)).as(name + " " + type)
                             .isLessThanOrEqualTo(tolerance);
-                    // uploaded into a fresh sequence, the device continues exactly as the original
-                    SequenceKv back = seq.download(5);
-                    try (CudaSequence copy = gpu.newSequence()) {
-                        copy.upload(back);
-                        assertThat(copy.length()).isEqualTo(seq.length());
-                        float[] original = gpu.forward(seq, new int[] {token});
-                        float[] restored = gpu.forward(copy, new int[] {token});
-                        assertThat(restored).as(name + " " + type).containsExactly(original);
-                    }
                 }
             }
         }
