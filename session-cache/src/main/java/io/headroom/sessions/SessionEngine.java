@@ -27,6 +27,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -40,7 +42,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * (the difference between the conversation rendered with and without it, when the template renders
  * prefixes stably). A model without one is treated as a completion model: text is appended as is.
  */
-public final class SessionEngine {
+public final class SessionEngine implements AutoCloseable {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SessionEngine.class);
 
     /** Token accounting of one operation. */
     public record Usage(int promptTokens, int contextTokens, int completionTokens) {
@@ -72,6 +76,17 @@ public final class SessionEngine {
     private final SessionStore store;
     private final EngineQueue queue;
     private final String modelName;
+    /** Sessions running an operation now (one at a time per session). */
+    private final Set<UUID> busy = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Database work that follows engine work, in submission order (partial saves before their commit). */
+    private final ExecutorService persistence = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "headroom-persist");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** How often a streaming answer is saved, so that a crash loses at most this much of it. */
+    static final long PARTIAL_SAVE_INTERVAL_NANOS = java.time.Duration.ofMillis(500).toNanos();
 
     public SessionEngine(LoadedModel model, String modelName, AttentionPattern pattern, KvTiers tiers,
             SessionStore store, EngineQueue queue) {
@@ -100,6 +115,11 @@ public final class SessionEngine {
 
     public KvTiers tiers() {
         return tiers;
+    }
+
+    /** Whether sessions may ask for DuoAttention (a pattern is loaded). */
+    public boolean hasPattern() {
+        return pattern != null;
     }
 
     /** Creates a session (no engine work: its KV is built on first use). */
@@ -139,69 +159,188 @@ public final class SessionEngine {
     /** Prefills a document into the session's context and records it. */
     public CompletableFuture<AppendResult> appendDocument(String owner, UUID id, String name, String text) {
         SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
-        int start = s.getTokenCount();
-        int[] tokens = model.chatTemplate().isModelTemplate()
-                ? chatTokens(history(id), new ChatMessage("user", documentText(name, text)), false, start)
-                : model.tokenizer().encode(start > 0 ? "\n" + text : text, start == 0);
-        checkContext(tokens.length, start);
-        long queued = System.nanoTime();
-        return queue.submit(() -> {
-            long t0 = System.nanoTime();
-            KvTiers.Checkout c = checkout(s);
-            KvCache kv = c.kv();
-            try {
-                Generator.prefill(model.model(), kv, tokens, model.options().prefillChunk());
-                store.commitDocument(owner, id, start, name, text, tokens,
-                        kv.exportStreaming());
-            } catch (RuntimeException e) {
-                kv.close();
-                tiers.drop(id); // the KV may hold tokens the database does not: rebuild next time
-                throw e;
-            }
-            tiers.checkin(id, kv);
-            long t1 = System.nanoTime();
-            return new AppendResult(tokens.length, start + tokens.length, new Timing(t0 - queued, t1 - t0, 0,
-                    c.source()));
+        return exclusive(id, () -> {
+            int start = s.getTokenCount();
+            int[] tokens = model.chatTemplate().isModelTemplate()
+                    ? chatTokens(history(id), new ChatMessage("user", documentText(name, text)), false, start)
+                    : model.tokenizer().encode(start > 0 ? "\n" + text : text, start == 0);
+            checkContext(tokens.length, start);
+            long queued = System.nanoTime();
+            CompletableFuture<Engined<Void>> engined = queue.submit(() -> {
+                long t0 = System.nanoTime();
+                KvTiers.Checkout c = checkout(s);
+                KvCache kv = c.kv();
+                byte[] streaming;
+                try {
+                    Generator.prefill(model.model(), kv, tokens, model.options().prefillChunk());
+                    streaming = kv.exportStreaming();
+                } catch (RuntimeException e) {
+                    kv.close();
+                    tiers.drop(id); // the KV may hold tokens the database does not: rebuild next time
+                    throw e;
+                }
+                tiers.checkin(id, kv);
+                return new Engined<Void>(null, streaming, c.source(), t0 - queued, System.nanoTime() - t0);
+            });
+            return engined.thenApplyAsync(e -> {
+                persisted(id, () -> store.commitDocument(owner, id, start, name, text, tokens, e.streaming()));
+                return new AppendResult(tokens.length, start + tokens.length, new Timing(e.queueNanos(),
+                        e.engineNanos(), 0, e.source()));
+            }, persistence);
         });
     }
 
     /**
      * A user message and the assistant's answer. Tokens stream to {@code listener} from the engine
-     * thread; setting {@code cancelled} stops generation at the next token (the partial answer is
-     * kept, as the user saw it).
+     * thread; setting {@code cancelled} stops generation at the next token. However a turn ends, the
+     * history shows one outcome: an answer cut short (the client went away, or the service died
+     * mid-answer) is kept as generated (as last saved, after a crash) with finish reason
+     * {@link FinishReason#CANCELLED}, and is part of the context of the next turn.
+     *
+     * <p>The engine thread does model work only: the turn is recorded as pending before it is
+     * queued, its partial answer is saved now and then, and the commit runs after the engine has
+     * moved on, on the persistence thread. A session runs one operation at a time; a second is
+     * refused with {@link SessionBusyException}.
      */
     public CompletableFuture<TurnResult> turn(String owner, UUID id, String message, GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
         SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
-        int start = s.getTokenCount();
-        int[] prompt = model.chatTemplate().isModelTemplate()
-                ? chatTokens(history(id), ChatMessage.user(message), true, start)
-                : model.tokenizer().encode(start > 0 ? " " + message : message, start == 0);
-        checkContext(prompt.length + options.maxTokens(), start);
-        long queued = System.nanoTime();
-        return queue.submit(() -> {
-            long t0 = System.nanoTime();
-            KvTiers.Checkout c = checkout(s);
-            KvCache kv = c.kv();
+        return exclusive(id, () -> {
+            int start = s.getTokenCount();
+            int[] prompt = model.chatTemplate().isModelTemplate()
+                    ? chatTokens(history(id), ChatMessage.user(message), true, start)
+                    : model.tokenizer().encode(start > 0 ? " " + message : message, start == 0);
+            checkContext(prompt.length + options.maxTokens(), start);
+            store.beginTurn(owner, id, start, message, prompt);
+            PartialAnswer partial = new PartialAnswer(id, start, listener);
+            long queued = System.nanoTime();
+            CompletableFuture<Engined<GenerationResult>> engined;
             try {
-                GenerationResult r = generator(s).generate(request(prompt, options, listener, cancelled), kv);
-                int[] answer = r.tokens();
-                if (answer.length > 0) {
-                    // the last sampled token is not in the KV yet: add it, so KV and stored tokens agree
-                    model.model().forward(new int[] {answer[answer.length - 1]}, kv, new int[0]);
-                }
-                store.commitTurn(owner, id, start, message, prompt, r.text(), answer,
-                        kv.exportStreaming());
-                tiers.checkin(id, kv);
-                return new TurnResult(r.text(), answer, r.finishReason(),
-                        new Usage(prompt.length, start, answer.length),
-                        new Timing(t0 - queued, r.prefillNanos(), r.decodeNanos(), c.source()));
+                engined = queue.submit(() -> {
+                    long t0 = System.nanoTime();
+                    KvTiers.Checkout c = checkout(s);
+                    KvCache kv = c.kv();
+                    try {
+                        GenerationResult r = generator(s).generate(request(prompt, options, partial, cancelled), kv);
+                        int[] answer = r.tokens();
+                        if (answer.length > 0) {
+                            // the last sampled token is not in the KV yet: add it, so KV and stored tokens agree
+                            model.model().forward(new int[] {answer[answer.length - 1]}, kv, new int[0]);
+                        }
+                        byte[] streaming = kv.exportStreaming();
+                        tiers.checkin(id, kv);
+                        return new Engined<>(r, streaming, c.source(), t0 - queued, System.nanoTime() - t0);
+                    } catch (RuntimeException e) {
+                        kv.close();
+                        tiers.drop(id);
+                        throw e;
+                    }
+                });
             } catch (RuntimeException e) {
-                kv.close();
-                tiers.drop(id);
+                store.abandonTurn(id);
                 throw e;
             }
+            return engined.whenCompleteAsync((e, failure) -> {
+                if (failure != null) {
+                    store.abandonTurn(id); // the client gets the error; there is no answer to keep
+                }
+            }, persistence).thenApplyAsync(e -> {
+                GenerationResult r = e.value();
+                persisted(id, () -> store.commitTurn(owner, id, start, message, prompt, r.text(), r.tokens(),
+                        storedFinish(r.finishReason()), e.streaming()));
+                return new TurnResult(r.text(), r.tokens(), r.finishReason(),
+                        new Usage(prompt.length, start, r.tokens().length),
+                        new Timing(e.queueNanos(), r.prefillNanos(), r.decodeNanos(), e.source()));
+            }, persistence);
         });
+    }
+
+    /** How a finish reason is stored with the answer (and shown in the history). */
+    public static String storedFinish(FinishReason r) {
+        return switch (r) {
+            case STOP_TOKEN, STOP_STRING -> "stop";
+            case LENGTH, CONTEXT_LIMIT -> "length";
+            case CANCELLED -> "cancelled";
+        };
+    }
+
+    /** What an engine job hands to the persistence thread. */
+    private record Engined<T>(T value, byte[] streaming, KvTiers.Source source, long queueNanos,
+            long engineNanos) {
+    }
+
+    /** Runs a commit; when it fails, the KV (which holds what the database does not) is dropped. */
+    private void persisted(UUID id, Runnable commit) {
+        try {
+            commit.run();
+        } catch (RuntimeException e) {
+            tiers.drop(id);
+            throw e;
+        }
+    }
+
+    /**
+     * Runs {@code operation} as the session's only one: refused with {@link SessionBusyException}
+     * while another runs, released when the future it returns completes (or it throws).
+     */
+    private <T> CompletableFuture<T> exclusive(UUID id, java.util.function.Supplier<CompletableFuture<T>> operation) {
+        if (!busy.add(id)) {
+            throw new SessionBusyException(id);
+        }
+        try {
+            return operation.get().whenComplete((r, e) -> busy.remove(id));
+        } catch (RuntimeException e) {
+            busy.remove(id);
+            throw e;
+        }
+    }
+
+    /**
+     * Passes tokens on to the caller's listener and, every {@link #PARTIAL_SAVE_INTERVAL_NANOS},
+     * hands a copy of the answer so far to the persistence thread (the engine thread never waits for
+     * the database).
+     */
+    private final class PartialAnswer implements TokenListener {
+
+        private final UUID id;
+        private final int expectedTokens;
+        private final TokenListener next;
+        private final StringBuilder text = new StringBuilder();
+        private int[] tokens = new int[64];
+        private int count;
+        private long lastSave = System.nanoTime();
+
+        PartialAnswer(UUID id, int expectedTokens, TokenListener next) {
+            this.id = id;
+            this.expectedTokens = expectedTokens;
+            this.next = next;
+        }
+
+        @Override
+        public void onToken(int tokenId, String piece) {
+            next.onToken(tokenId, piece);
+            text.append(piece);
+            if (tokenId >= 0) {
+                if (count == tokens.length) {
+                    tokens = java.util.Arrays.copyOf(tokens, count * 2);
+                }
+                tokens[count++] = tokenId;
+            }
+            long now = System.nanoTime();
+            if (now - lastSave >= PARTIAL_SAVE_INTERVAL_NANOS) {
+                lastSave = now;
+                String content = text.toString();
+                int[] ids = java.util.Arrays.copyOf(tokens, count);
+                persistence.execute(() -> {
+                    try {
+                        store.savePartialAnswer(id, expectedTokens, content, ids);
+                    } catch (RuntimeException e) {
+                        LOG.warn("session {}: the answer so far could not be saved ({}); the commit will try", id,
+                                e.toString());
+                    }
+                });
+            }
+        }
     }
 
     /** A stateless completion of a whole conversation (OpenAI requests without a session). */
@@ -328,6 +467,19 @@ public final class SessionEngine {
         int limit = model.config().maxPositions();
         if (existing + newTokens > limit) {
             throw new ContextLimitException(existing, newTokens, limit);
+        }
+    }
+
+    /** Finishes the database work already handed over (commits of turns the engine has done), then stops. */
+    @Override
+    public void close() {
+        persistence.shutdown();
+        try {
+            if (!persistence.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                persistence.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

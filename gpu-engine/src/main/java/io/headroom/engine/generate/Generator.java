@@ -83,7 +83,7 @@ public final class Generator {
                 reason = FinishReason.CANCELLED;
                 break;
             }
-            int token = sampler.sample(logits, context, contextLength);
+            int token = sampler.sample(logits, context, contextLength, req.prompt().length);
             out[generated++] = token;
             context[contextLength++] = token;
             if (req.stopTokenIds().contains(token)) {

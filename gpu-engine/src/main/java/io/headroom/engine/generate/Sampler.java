@@ -19,8 +19,20 @@ public final class Sampler {
      * ids seen so far (prompt and output) for the repetition penalty, {@code contextLength} of them.
      */
     public int sample(float[] logits, int[] context, int contextLength) {
+        return sample(logits, context, contextLength, contextLength);
+    }
+
+    /**
+     * As {@link #sample(float[], int[], int)}, where the completion (what the presence and frequency
+     * penalties look at) is {@code context[completionStart, contextLength)}.
+     */
+    public int sample(float[] logits, int[] context, int contextLength, int completionStart) {
         if (params.repetitionPenalty() != 1f) {
             applyRepetitionPenalty(logits, context, contextLength, params.repetitionPenalty());
+        }
+        if (params.presencePenalty() != 0f || params.frequencyPenalty() != 0f) {
+            applyOpenAiPenalties(logits, context, completionStart, contextLength, params.presencePenalty(),
+                    params.frequencyPenalty());
         }
         if (params.greedy()) {
             return argmax(logits);
@@ -89,6 +101,22 @@ public final class Sampler {
                 logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
             }
         }
+    }
+
+    /**
+     * OpenAI's penalties: {@code logit[j] -= count[j] * frequency + (count[j] > 0 ? presence : 0)},
+     * where {@code count[j]} is how often token j occurs in {@code context[from, to)}.
+     */
+    static void applyOpenAiPenalties(float[] logits, int[] context, int from, int to, float presence,
+            float frequency) {
+        java.util.Map<Integer, Integer> counts = new java.util.HashMap<>();
+        for (int i = from; i < to; i++) {
+            int id = context[i];
+            if (id >= 0 && id < logits.length) {
+                counts.merge(id, 1, Integer::sum);
+            }
+        }
+        counts.forEach((id, n) -> logits[id] -= n * frequency + presence);
     }
 
     /** Index of the largest logit; the lowest index wins a tie, as torch.argmax does. */

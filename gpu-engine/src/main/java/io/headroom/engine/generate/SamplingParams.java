@@ -11,11 +11,20 @@ package io.headroom.engine.generate;
  * @param repetitionPenalty divide positive (multiply negative) logits of tokens already in the
  *     context by this; 1 disables
  * @param seed makes sampling reproducible; null draws a random seed
+ * @param presencePenalty OpenAI's additive penalty: subtracted once from the logit of every token the
+ *     completion already holds (applied before temperature, after the repetition penalty); 0 disables
+ * @param frequencyPenalty OpenAI's additive penalty: subtracted from a token's logit once per time the
+ *     completion already holds it; 0 disables
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty,
-        Long seed) {
+        Long seed, float presencePenalty, float frequencyPenalty) {
 
     public static final SamplingParams GREEDY = new SamplingParams(0f, 0, 1f, 0f, 1f, null);
+
+    /** Without OpenAI's presence and frequency penalties. */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty, Long seed) {
+        this(temperature, topK, topP, minP, repetitionPenalty, seed, 0f, 0f);
+    }
 
     public SamplingParams {
         check(Float.isFinite(temperature) && temperature >= 0, "temperature must be >= 0, got " + temperature);
@@ -24,6 +33,8 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
         check(minP >= 0 && minP <= 1, "min_p must be in [0, 1], got " + minP);
         check(Float.isFinite(repetitionPenalty) && repetitionPenalty > 0,
                 "repetition_penalty must be > 0, got " + repetitionPenalty);
+        check(Float.isFinite(presencePenalty), "presence_penalty must be finite, got " + presencePenalty);
+        check(Float.isFinite(frequencyPenalty), "frequency_penalty must be finite, got " + frequencyPenalty);
     }
 
     private static void check(boolean ok, String message) {

@@ -1,5 +1,6 @@
 package io.headroom.engine.sched;
 
+import java.time.Duration;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
@@ -14,17 +15,30 @@ import java.util.function.Supplier;
  */
 public final class EngineQueue implements AutoCloseable {
 
-    /** The queue is full; try again later. */
+    /** The queue is full; try again after {@link #retryAfter()}. */
     public static final class QueueFullException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        QueueFullException(int capacity) {
-            super("the engine queue is full (" + capacity + " waiting); retry shortly");
+        private final transient Duration retryAfter;
+
+        QueueFullException(int capacity, Duration retryAfter) {
+            super("the engine queue is full (" + capacity + " waiting); retry in " + retryAfter.toSeconds() + " s");
+            this.retryAfter = retryAfter;
+        }
+
+        /** About how long the jobs now waiting take to run: when a retry is likely to find room. */
+        public Duration retryAfter() {
+            return retryAfter;
         }
     }
 
+    /** Weight of the newest job in the moving mean of job durations. */
+    private static final double MEAN_WEIGHT = 0.2;
+
     private final int capacity;
     private final ThreadPoolExecutor executor;
+    /** Moving mean of job run times, in nanoseconds (0 until a job has run); written by the worker. */
+    private volatile double meanJobNanos;
 
     public EngineQueue(int capacity) {
         if (capacity < 1) {
@@ -42,10 +56,30 @@ public final class EngineQueue implements AutoCloseable {
     /** Queues {@code job}; throws {@link QueueFullException} when {@code capacity} jobs already wait. */
     public <T> CompletableFuture<T> submit(Supplier<T> job) {
         try {
-            return CompletableFuture.supplyAsync(job, executor);
+            return CompletableFuture.supplyAsync(() -> timed(job), executor);
         } catch (RejectedExecutionException e) {
-            throw new QueueFullException(capacity);
+            throw new QueueFullException(capacity, drainTime());
         }
+    }
+
+    private <T> T timed(Supplier<T> job) {
+        long t0 = System.nanoTime();
+        try {
+            return job.get();
+        } finally {
+            double took = System.nanoTime() - t0;
+            double mean = meanJobNanos;
+            meanJobNanos = mean == 0 ? took : mean + MEAN_WEIGHT * (took - mean);
+        }
+    }
+
+    /**
+     * About how long the jobs waiting now and the one running take: the waiting ones and the running
+     * one at the moving mean of recent job times, rounded up to whole seconds, at least one.
+     */
+    public Duration drainTime() {
+        double nanos = (depth() + 1) * meanJobNanos;
+        return Duration.ofSeconds(Math.max(1, (long) Math.ceil(nanos / 1e9)));
     }
 
     /** Jobs waiting (not counting the one running). */

@@ -118,4 +118,20 @@ class SamplerTests {
             assertThat(s.sample(l, new int[] {3, 4}, 2)).isBetween(0, 96);
         }
     }
+
+    @Test
+    void presenceAndFrequencyPenaltiesShouldLowerTokensTheCompletionHoldsNotThePrompt() {
+        // context: prompt [1, 1] then completion [5, 5, 2]; logits() has 1 at 3.0, 5 at 2.9, 2 at 2.5
+        int[] context = {1, 1, 5, 5, 2};
+        float[] l = logits();
+        Sampler.applyOpenAiPenalties(l, context, 2, 5, 0.25f, 0.5f);
+        assertThat(l[1]).isEqualTo(3.0f); // only in the prompt: untouched
+        assertThat(l[5]).isEqualTo(2.9f - 2 * 0.5f - 0.25f);
+        assertThat(l[2]).isEqualTo(2.5f - 0.5f - 0.25f);
+        assertThat(l[0]).isEqualTo(1.0f);
+        // greedy with a frequency penalty: token 1 is picked, then penalised below token 5
+        Sampler greedy = new Sampler(new SamplingParams(0f, 0, 1f, 0f, 1f, null, 0f, 0.2f));
+        assertThat(greedy.sample(logits(), new int[] {7, 1}, 2, 1)).isEqualTo(5);
+        assertThat(greedy.sample(logits(), new int[] {7, 1}, 2, 2)).isEqualTo(1);
+    }
 }

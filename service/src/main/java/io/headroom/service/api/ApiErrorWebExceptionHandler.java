@@ -9,13 +9,14 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.stereotype.Component;
+import org.springframework.web.server.MethodNotAllowedException;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebExceptionHandler;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Renders every error under {@code /v1/**} — from controllers, codecs (malformed JSON, bodies over
+ * Renders every error under {@code /v1} and {@code /v1/**} — from controllers, codecs (malformed JSON, bodies over
  * the limit) or routing (unknown paths, wrong methods) — as the OpenAI error envelope. Runs before
  * Spring Boot's default error handler.
  */
@@ -28,7 +29,7 @@ public class ApiErrorWebExceptionHandler implements WebExceptionHandler {
 
     @Override
     public Mono<Void> handle(ServerWebExchange exchange, Throwable ex) {
-        if (!exchange.getRequest().getPath().value().startsWith("/v1/") || exchange.getResponse().isCommitted()) {
+        if (!isApi(exchange.getRequest().getPath().value()) || exchange.getResponse().isCommitted()) {
             return Mono.error(ex);
         }
         ApiException a = ApiErrors.classify(ex);
@@ -38,11 +39,21 @@ public class ApiErrorWebExceptionHandler implements WebExceptionHandler {
         var response = exchange.getResponse();
         response.setStatusCode(a.status());
         response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
-        if (a.status() == HttpStatus.TOO_MANY_REQUESTS || a.status() == HttpStatus.SERVICE_UNAVAILABLE) {
+        if (a.retryAfter() != null) {
+            response.getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, a.retryAfter().toSeconds())));
+        } else if (a.status() == HttpStatus.TOO_MANY_REQUESTS || a.status() == HttpStatus.SERVICE_UNAVAILABLE) {
             response.getHeaders().set(HttpHeaders.RETRY_AFTER, "1");
+        }
+        if (ex instanceof MethodNotAllowedException m) {
+            response.getHeaders().setAllow(m.getSupportedMethods());
         }
         byte[] body = JSON.writeValueAsString(ApiErrors.envelope(a)).getBytes(StandardCharsets.UTF_8);
         DataBuffer buffer = response.bufferFactory().wrap(body);
         return response.writeWith(Mono.just(buffer));
+    }
+
+    /** The API's paths: {@code /v1} and everything under it. */
+    public static boolean isApi(String path) {
+        return path.equals("/v1") || path.startsWith("/v1/");
     }
 }

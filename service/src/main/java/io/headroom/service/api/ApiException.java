@@ -1,5 +1,6 @@
 package io.headroom.service.api;
 
+import java.time.Duration;
 import org.springframework.http.HttpStatus;
 
 /** An error a client caused or must know about, rendered as the OpenAI error envelope. */
@@ -11,6 +12,7 @@ public class ApiException extends RuntimeException {
     private final String type;
     private final String param;
     private final String code;
+    private Duration retryAfter;
 
     public ApiException(HttpStatus status, String type, String message, String param, String code) {
         super(message);
@@ -38,5 +40,15 @@ public class ApiException extends RuntimeException {
 
     public String code() {
         return code;
+    }
+
+    /** When a client may try again (429, 503): sent as {@code Retry-After}. */
+    public ApiException retryAfter(Duration after) {
+        this.retryAfter = after;
+        return this;
+    }
+
+    public Duration retryAfter() {
+        return retryAfter;
     }
 }

@@ -23,14 +23,18 @@ import io.headroom.service.chat.SessionApi.TurnRequest;
 import io.headroom.service.chat.SessionApi.TurnResponse;
 import io.headroom.service.config.EngineProperties;
 import io.headroom.service.config.SessionProperties;
-import io.micrometer.core.instrument.MeterRegistry;
+import io.headroom.service.api.GenerationMetrics;
+import io.headroom.service.chat.SessionApi.MessageList;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 import org.springframework.data.domain.Page;
 import org.springframework.data.domain.PageRequest;
@@ -66,11 +70,16 @@ public class SessionController {
     private final CurrentUser user;
     private final EngineProperties engineProperties;
     private final SessionProperties sessionProperties;
-    private final MeterRegistry metrics;
+    private final GenerationMetrics metrics;
     private final JsonMapper json;
 
+    /** The most sessions one page may hold. */
+    static final int MAX_PAGE_SIZE = 200;
+    /** The longest document name, in characters. */
+    static final int MAX_NAME_LENGTH = 1024;
+
     public SessionController(SessionEngine engine, SessionStore store, CurrentUser user,
-            EngineProperties engineProperties, SessionProperties sessionProperties, MeterRegistry metrics,
+            EngineProperties engineProperties, SessionProperties sessionProperties, GenerationMetrics metrics,
             JsonMapper json) {
         this.engine = engine;
         this.store = store;
@@ -81,22 +90,39 @@ public class SessionController {
         this.json = json;
     }
 
-    @PostMapping
-    public Mono<ResponseEntity<SessionView>> create(@RequestBody(required = false) CreateSession body) {
-        CreateSession b = body != null ? body : new CreateSession(null, null, null);
-        if (b.model() != null && !b.model().equals(engine.modelName())) {
+    @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "createSession", summary = "Create a session")
+    @ApiResponse(responseCode = "201", description = "created",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = SessionView.class)))
+    public Mono<ResponseEntity<SessionView>> create(@RequestBody CreateSession body) {
+        if (body.model() != null && !body.model().equals(engine.modelName())) {
             return Mono.error(new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "unknown model '"
-                    + b.model() + "' (this service runs " + engine.modelName() + ")", "model", "model_not_found"));
+                    + body.model() + "' (this service runs " + engine.modelName() + ")", "model", "model_not_found"));
         }
-        return blocking(() -> engine.create(user.owner(), b.sparsity(), b.systemPrompt()))
+        if (body.sparsity() != null && !(body.sparsity() >= 0 && body.sparsity() <= 1)) {
+            return Mono.error(ApiException.invalid("sparsity must be in [0, 1], got " + body.sparsity(), "sparsity"));
+        }
+        if (body.sparsity() != null && !engine.hasPattern()) {
+            return Mono.error(ApiException.invalid("this deployment has no DuoAttention pattern; omit sparsity",
+                    "sparsity"));
+        }
+        if (body.systemPrompt() != null && tooLarge(body.systemPrompt())) {
+            return Mono.error(tooLargeError("system_prompt"));
+        }
+        return blocking(() -> engine.create(user.owner(), body.sparsity(), body.systemPrompt()))
                 .map(r -> ResponseEntity.status(HttpStatus.CREATED).body(view(r)));
     }
 
     @GetMapping
-    public Mono<SessionPage> list(@RequestParam(defaultValue = "0") int page,
-            @RequestParam(defaultValue = "20") int size) {
-        if (page < 0 || size < 1 || size > 200) {
-            return Mono.error(ApiException.invalid("page must be >= 0 and size in [1, 200]", "size"));
+    @Operation(operationId = "listSessions", summary = "The caller's sessions, newest first")
+    public Mono<SessionPage> list(
+            @Parameter(schema = @Schema(minimum = "0")) @RequestParam(defaultValue = "0") int page,
+            @Parameter(schema = @Schema(minimum = "1", maximum = "200")) @RequestParam(defaultValue = "20") int size) {
+        if (page < 0) {
+            return Mono.error(ApiException.invalid("page must be >= 0, got " + page, "page"));
+        }
+        if (size < 1 || size > MAX_PAGE_SIZE) {
+            return Mono.error(ApiException.invalid("size must be in [1, " + MAX_PAGE_SIZE + "], got " + size, "size"));
         }
         return blocking(() -> store.list(user.owner(), PageRequest.of(page, size,
                 Sort.by(Sort.Direction.DESC, "createdAt"))))
@@ -105,12 +131,15 @@ public class SessionController {
     }
 
     @GetMapping("/{id}")
+    @Operation(operationId = "getSession", summary = "A session: its size and where its KV is")
     public Mono<SessionView> get(@PathVariable String id) {
         UUID sid = parse(id);
         return blocking(() -> view(store.find(user.owner(), sid).orElseThrow(() -> new SessionNotFoundException(sid))));
     }
 
     @DeleteMapping("/{id}")
+    @Operation(operationId = "deleteSession", summary = "Delete a session, its history and its KV in every tier")
+    @ApiResponse(responseCode = "204", description = "deleted")
     public Mono<ResponseEntity<Void>> delete(@PathVariable String id) {
         UUID sid = parse(id);
         return blocking(() -> engine.delete(user.owner(), sid)).map(deleted -> {
@@ -122,24 +151,27 @@ public class SessionController {
     }
 
     @GetMapping("/{id}/messages")
-    public Mono<Map<String, Object>> messages(@PathVariable String id) {
+    @Operation(operationId = "listMessages", summary = "The conversation, in order")
+    public Mono<MessageList> messages(@PathVariable String id) {
         UUID sid = parse(id);
         return blocking(() -> {
             store.find(user.owner(), sid).orElseThrow(() -> new SessionNotFoundException(sid));
-            return Map.of("data", store.messages(sid).stream().map(SessionController::message).toList());
+            return new MessageList(store.messages(sid).stream().map(SessionController::message).toList());
         });
     }
 
-    @PostMapping("/{id}/context")
+    @PostMapping(value = "/{id}/context", consumes = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "appendContext", summary = "Prefill a document into the session's context")
     public Mono<ContextAppended> appendContext(@PathVariable String id, @RequestBody AppendContext body) {
         UUID sid = parse(id);
-        if (body == null || body.text() == null || body.text().isEmpty()) {
+        if (body.text() == null || body.text().isEmpty()) {
             return Mono.error(ApiException.invalid("text is required and must not be empty", "text"));
         }
-        long limit = sessionProperties.maxAppendSize().toBytes();
-        if (body.text().getBytes(StandardCharsets.UTF_8).length > limit) {
-            return Mono.error(new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "invalid_request_error",
-                    "text is larger than the limit of " + limit + " bytes", "text", "request_too_large"));
+        if (tooLarge(body.text())) {
+            return Mono.error(tooLargeError("text"));
+        }
+        if (body.name() != null && body.name().length() > MAX_NAME_LENGTH) {
+            return Mono.error(ApiException.invalid("name is longer than " + MAX_NAME_LENGTH + " characters", "name"));
         }
         return blocking(() -> engine.appendDocument(user.owner(), sid, body.name(), body.text()))
                 .flatMap(Mono::fromFuture)
@@ -147,54 +179,72 @@ public class SessionController {
                         r.timing().prefillNanos() / 1e6));
     }
 
-    @PostMapping(value = "/{id}/turns", produces = {MediaType.APPLICATION_JSON_VALUE,
-        MediaType.TEXT_EVENT_STREAM_VALUE})
+    @PostMapping(value = "/{id}/turns", consumes = MediaType.APPLICATION_JSON_VALUE,
+            produces = {MediaType.APPLICATION_JSON_VALUE, MediaType.TEXT_EVENT_STREAM_VALUE})
+    @Operation(operationId = "createTurn", summary = "Ask; the answer streams as Server-Sent Events (event: token "
+            + "with TokenEvent, then event: done with TurnDone, or event: error with the error envelope), or comes "
+            + "as one TurnResponse with stream false")
+    @ApiResponse(responseCode = "200", description = "the answer", content = {
+        @Content(mediaType = "application/json", schema = @Schema(implementation = TurnResponse.class)),
+        @Content(mediaType = "text/event-stream", schema = @Schema(type = "string",
+                description = "event: token / data: TokenEvent ... event: done / data: TurnDone"))})
     public Mono<ResponseEntity<?>> turn(@PathVariable String id, @RequestBody TurnRequest body) {
         UUID sid = parse(id);
-        if (body == null || body.message() == null || body.message().isBlank()) {
+        if (body.message() == null || body.message().isBlank()) {
             return Mono.error(ApiException.invalid("message is required and must not be blank", "message"));
         }
-        if (body.message().getBytes(StandardCharsets.UTF_8).length > sessionProperties.maxAppendSize().toBytes()) {
-            return Mono.error(new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "invalid_request_error",
-                    "message is larger than the limit", "message", "request_too_large"));
+        if (tooLarge(body.message())) {
+            return Mono.error(tooLargeError("message"));
         }
         SessionEngine.GenerationOptions options = Sampling.options(engineProperties, body.maxTokens(),
                 body.temperature() != null ? body.temperature() : 0f, body.topP(), body.topK(), body.minP(),
-                body.repetitionPenalty(), body.seed(), body.stop());
+                body.repetitionPenalty(), body.presencePenalty(), body.frequencyPenalty(), body.seed(),
+                body.stop());
         boolean stream = body.stream() == null || body.stream();
         AtomicBoolean cancelled = new AtomicBoolean();
         Sinks.Many<String> pieces = Sinks.many().unicast().onBackpressureBuffer();
-        AtomicLong firstToken = new AtomicLong();
         long started = System.nanoTime();
-        return blocking(() -> engine.turn(user.owner(), sid, body.message(), options, (tokenId, text) -> {
-            if (firstToken.compareAndSet(0, System.nanoTime())) {
-                metrics.timer("headroom.time.to.first.token").record(firstToken.get() - started,
-                        TimeUnit.NANOSECONDS);
-            }
+        var listener = metrics.timingFirstToken(GenerationMetrics.Api.SESSIONS, started, (tokenId, text) -> {
             if (!text.isEmpty() && stream) {
                 pieces.tryEmitNext(text);
             }
-        }, cancelled)).map(future -> {
-            future.whenComplete((r, e) -> {
-                pieces.tryEmitComplete();
-                if (r != null) {
-                    metrics.counter("headroom.tokens.generated").increment(r.usage().completionTokens());
-                }
-            });
-            if (!stream) {
-                return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON).body(Mono.fromFuture(future)
-                        .map(r -> new TurnResponse(new Message("assistant", r.text(), r.tokens().length, null),
-                                finish(r.finishReason()), usage(r.usage()), timing(r))));
-            }
-            Flux<ServerSentEvent<String>> tokens = pieces.asFlux()
-                    .map(t -> event("token", new TokenEvent(t)));
-            Flux<ServerSentEvent<String>> done = Mono.fromFuture(future)
-                    .map(r -> event("done", new TurnDone(finish(r.finishReason()), usage(r.usage()), timing(r))))
-                    .onErrorResume(e -> Mono.just(event("error", ApiErrors.envelope(ApiErrors.classify(e)))))
-                    .flux();
-            Flux<ServerSentEvent<String>> all = Flux.concat(tokens, done).doOnCancel(() -> cancelled.set(true));
-            return ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM).body(all);
         });
+        return blocking(() -> engine.turn(user.owner(), sid, body.message(), options, listener, cancelled))
+                .map(future -> {
+                    future.whenComplete((r, e) -> {
+                        pieces.tryEmitComplete();
+                        if (r != null) {
+                            metrics.generated(GenerationMetrics.Api.SESSIONS, r.usage().completionTokens());
+                        }
+                    });
+                    if (!stream) {
+                        return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON).body(Mono.fromFuture(future)
+                                .map(r -> new TurnResponse(new Message("assistant", r.text(), r.tokens().length,
+                                        finish(r.finishReason()), null), finish(r.finishReason()), usage(r.usage()),
+                                        timing(r)))
+                                .doOnCancel(() -> cancelled.set(true)));
+                    }
+                    Flux<ServerSentEvent<String>> tokens = pieces.asFlux()
+                            .map(t -> event("token", new TokenEvent(t)));
+                    Flux<ServerSentEvent<String>> done = Mono.fromFuture(future)
+                            .map(r -> event("done", new TurnDone(finish(r.finishReason()), usage(r.usage()),
+                                    timing(r))))
+                            .onErrorResume(e -> Mono.just(event("error", ApiErrors.envelope(ApiErrors.classify(e)))))
+                            .flux();
+                    Flux<ServerSentEvent<String>> all = Flux.concat(tokens, done)
+                            .doOnCancel(() -> cancelled.set(true));
+                    return ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM).body(all);
+                });
+    }
+
+    private boolean tooLarge(String text) {
+        return text.getBytes(StandardCharsets.UTF_8).length > sessionProperties.maxAppendSize().toBytes();
+    }
+
+    private ApiException tooLargeError(String field) {
+        return new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "invalid_request_error", field
+                + " is larger than the limit of " + sessionProperties.maxAppendSize().toBytes() + " bytes", field,
+                "request_too_large");
     }
 
     private ServerSentEvent<String> event(String name, Object data) {
@@ -202,11 +252,7 @@ public class SessionController {
     }
 
     static String finish(FinishReason r) {
-        return switch (r) {
-            case STOP_TOKEN, STOP_STRING -> "stop";
-            case LENGTH, CONTEXT_LIMIT -> "length";
-            case CANCELLED -> "cancelled";
-        };
+        return SessionEngine.storedFinish(r);
     }
 
     static SessionApi.Usage usage(SessionEngine.Usage u) {
@@ -235,7 +281,7 @@ public class SessionController {
     }
 
     private static Message message(MessageRecord m) {
-        return new Message(m.getRole(), m.getContent(), m.getTokenCount(), m.getCreatedAt());
+        return new Message(m.getRole(), m.getContent(), m.getTokenCount(), m.getFinishReason(), m.getCreatedAt());
     }
 
     static UUID parse(String id) {

@@ -27,6 +27,9 @@ public class EmbeddedDatabaseConfiguration {
 
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedDatabaseConfiguration.class);
 
+    /** Stops the server if this JVM dies without closing it (kill -9); null where it could not start. */
+    private Process watchdog;
+
     @Bean(destroyMethod = "close")
     EmbeddedPostgres embeddedPostgres(SessionProperties properties) {
         var db = properties.database();
@@ -42,7 +45,9 @@ public class EmbeddedDatabaseConfiguration {
             if (db.port() > 0) {
                 builder.setPort(db.port());
             }
-            return builder.start();
+            EmbeddedPostgres postgres = builder.start();
+            watchdog = ParentWatchdog.start(db.dataDirectoryOrDefault());
+            return postgres;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the embedded PostgreSQL in " + db.dataDirectoryOrDefault(), e);
         }
@@ -85,6 +90,47 @@ public class EmbeddedDatabaseConfiguration {
             Thread.currentThread().interrupt();
         } catch (ExecutionException e) {
             throw new IOException("could not stop the orphaned PostgreSQL server " + pid, e);
+        }
+    }
+
+    /** Ends the watchdog once the server has been stopped the ordinary way. */
+    @jakarta.annotation.PreDestroy
+    void stopWatchdog() {
+        if (watchdog != null) {
+            watchdog.destroy();
+        }
+    }
+
+    /**
+     * A small shell process that waits for this JVM to exit and then asks the PostgreSQL server to
+     * stop (SIGINT: fast shutdown, crash-safe), so the server does not outlive a kill -9 of the
+     * service. It acts only while the data directory's postmaster.pid still names the server it was
+     * started for (no stray signal to a reused pid). Should it die with the service (a kill of the
+     * whole process group), the next start reclaims the directory ({@link #stopOrphanedServer}).
+     */
+    static final class ParentWatchdog {
+
+        private ParentWatchdog() {
+        }
+
+        static Process start(Path dataDirectory) {
+            Path pidFile = dataDirectory.resolve("postmaster.pid");
+            try {
+                List<String> lines = Files.readAllLines(pidFile);
+                long server = Long.parseLong(lines.getFirst().strip());
+                long self = ProcessHandle.current().pid();
+                String script = "while kill -0 " + self + " 2>/dev/null; do sleep 1; done; "
+                        + "if [ \"$(head -n 1 \"$1\" 2>/dev/null)\" = \"" + server + "\" ]; then kill -INT "
+                        + server + "; fi";
+                Process p = new ProcessBuilder("/bin/sh", "-c", script, "headroom-pg-watchdog", pidFile.toString())
+                        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                LOG.info("embedded PostgreSQL (pid {}) stops with this service (watchdog pid {})", server, p.pid());
+                return p;
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("no watchdog for the embedded PostgreSQL ({}): after a kill -9 of the service it keeps "
+                        + "running until the next start reclaims its data directory", e.toString());
+                return null;
+            }
         }
     }
 

@@ -42,7 +42,7 @@ public class EngineConfiguration {
                         model.options().kvPageTokens(), model.config().maxPositions()));
     }
 
-    @Bean
+    @Bean(destroyMethod = "close")
     SessionEngine sessionEngine(EngineProperties p, LoadedModel model, KvTiers tiers, SessionStore store,
             EngineQueue queue, MeterRegistry registry) {
         AttentionPattern pattern = p.pattern() != null && Files.isDirectory(p.pattern())

@@ -1,15 +1,30 @@
 package io.headroom.service.openai;
 
 import io.headroom.engine.generate.FinishReason;
-import io.headroom.engine.tokenizer.ChatMessage;
+import io.headroom.engine.generate.TokenListener;
 import io.headroom.sessions.SessionEngine;
 import io.headroom.service.api.ApiErrors;
 import io.headroom.service.api.ApiException;
 import io.headroom.service.api.CurrentUser;
 import io.headroom.service.api.Sampling;
+import io.headroom.service.api.GenerationMetrics;
 import io.headroom.service.config.EngineProperties;
+import io.headroom.service.openai.ChatCompletionApi.AssistantMessage;
+import io.headroom.service.openai.ChatCompletionApi.ChatCompletion;
+import io.headroom.service.openai.ChatCompletionApi.ChatCompletionChunk;
+import io.headroom.service.openai.ChatCompletionApi.ChatCompletionRequest;
+import io.headroom.service.openai.ChatCompletionApi.ChatMessage;
+import io.headroom.service.openai.ChatCompletionApi.Choice;
+import io.headroom.service.openai.ChatCompletionApi.ChunkChoice;
+import io.headroom.service.openai.ChatCompletionApi.Delta;
+import io.headroom.service.openai.ChatCompletionApi.Model;
+import io.headroom.service.openai.ChatCompletionApi.ModelList;
+import io.headroom.service.openai.ChatCompletionApi.Usage;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -20,6 +35,7 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
@@ -28,7 +44,6 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
-import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -45,94 +60,115 @@ public class OpenAiController {
     private final SessionEngine engine;
     private final CurrentUser user;
     private final EngineProperties limits;
+    private final GenerationMetrics metrics;
     private final JsonMapper json;
     private final long created = System.currentTimeMillis() / 1000;
 
-    public OpenAiController(SessionEngine engine, CurrentUser user, EngineProperties limits, JsonMapper json) {
+    public OpenAiController(SessionEngine engine, CurrentUser user, EngineProperties limits, GenerationMetrics metrics,
+            JsonMapper json) {
         this.engine = engine;
         this.user = user;
         this.limits = limits;
+        this.metrics = metrics;
         this.json = json;
     }
 
     @GetMapping("/models")
-    public Map<String, Object> models() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", engine.modelName());
-        m.put("object", "model");
-        m.put("created", created);
-        m.put("owned_by", "headroom");
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("object", "list");
-        out.put("data", List.of(m));
-        return out;
+    @Operation(operationId = "listModels", summary = "The served model")
+    public ModelList models() {
+        return new ModelList("list", List.of(model()));
     }
 
     @GetMapping("/models/{id}")
-    public Map<String, Object> model(@org.springframework.web.bind.annotation.PathVariable String id) {
+    @Operation(operationId = "getModel", summary = "One model")
+    public Model model(@PathVariable String id) {
         if (!id.equals(engine.modelName())) {
             throw new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "The model '" + id
                     + "' does not exist", "model", "model_not_found");
         }
-        return ((List<Map<String, Object>>) models().get("data")).getFirst();
+        return model();
     }
 
-    @PostMapping(value = "/chat/completions", produces = {MediaType.APPLICATION_JSON_VALUE,
-        MediaType.TEXT_EVENT_STREAM_VALUE})
-    public Mono<ResponseEntity<?>> completions(@RequestBody JsonNode body) {
-        if (body == null || !body.isObject()) {
-            return Mono.error(ApiException.invalid("request body must be a JSON object", null));
-        }
-        String model = text(body, "model");
-        if (model == null) {
+    private Model model() {
+        return new Model(engine.modelName(), "model", created, "headroom");
+    }
+
+    @PostMapping(value = "/chat/completions", consumes = MediaType.APPLICATION_JSON_VALUE,
+            produces = {MediaType.APPLICATION_JSON_VALUE, MediaType.TEXT_EVENT_STREAM_VALUE})
+    @Operation(operationId = "createChatCompletion", summary = "OpenAI-compatible chat completion; with stream "
+            + "true, Server-Sent Events of ChatCompletionChunk (data: {...}) ending with data: [DONE]")
+    @ApiResponse(responseCode = "200", description = "the completion", content = {
+        @Content(mediaType = "application/json", schema = @Schema(implementation = ChatCompletion.class)),
+        @Content(mediaType = "text/event-stream", schema = @Schema(type = "string",
+                description = "data: ChatCompletionChunk ... data: [DONE]"))})
+    public Mono<ResponseEntity<?>> completions(@RequestBody ChatCompletionRequest body) {
+        if (body.model() == null) {
             return Mono.error(ApiException.invalid("you must provide a model parameter", "model"));
         }
-        if (!model.equals(engine.modelName())) {
-            return Mono.error(new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "The model '" + model
-                    + "' does not exist", "model", "model_not_found"));
+        if (!body.model().equals(engine.modelName())) {
+            return Mono.error(new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "The model '"
+                    + body.model() + "' does not exist", "model", "model_not_found"));
         }
-        List<ChatMessage> messages = messages(body.get("messages"));
-        if (body.has("n") && body.get("n").asInt(1) != 1) {
-            return Mono.error(ApiException.invalid("only n = 1 is supported", "n"));
+        List<io.headroom.engine.tokenizer.ChatMessage> messages = messages(body.messages());
+        if (body.n() != null && body.n() != 1) {
+            return Mono.error(unsupported("n", "only n = 1 is supported"));
         }
-        Integer maxTokens = intField(body, "max_completion_tokens");
-        if (maxTokens == null) {
-            maxTokens = intField(body, "max_tokens");
+        if (Boolean.TRUE.equals(body.logprobs())) {
+            return Mono.error(unsupported("logprobs", "logprobs are not supported by Headroom"));
         }
-        SessionEngine.GenerationOptions options = Sampling.options(limits, maxTokens, floatField(body, "temperature"),
-                floatField(body, "top_p"), intField(body, "top_k"), floatField(body, "min_p"),
-                floatField(body, "repetition_penalty"), body.has("seed") && !body.get("seed").isNull()
-                        ? body.get("seed").asLong() : null, stops(body.get("stop")));
-        boolean stream = body.path("stream").asBoolean(false);
-        boolean includeUsage = body.path("stream_options").path("include_usage").asBoolean(false);
-        String session = text(body, "headroom_session");
+        if (body.responseFormat() != null && !"text".equals(body.responseFormat().type())) {
+            return Mono.error(unsupported("response_format", "only response_format {\"type\": \"text\"} is "
+                    + "supported"));
+        }
+        if (body.streamOptions() != null && !Boolean.TRUE.equals(body.stream())) {
+            return Mono.error(ApiException.invalid("stream_options is only allowed with stream true",
+                    "stream_options"));
+        }
+        Integer maxTokens = body.maxCompletionTokens() != null ? body.maxCompletionTokens() : body.maxTokens();
+        SessionEngine.GenerationOptions options = Sampling.options(limits, maxTokens, body.temperature(),
+                body.topP(), body.topK(), body.minP(), body.repetitionPenalty(), body.presencePenalty(),
+                body.frequencyPenalty(), body.seed(), stops(body.stop()));
+        boolean stream = Boolean.TRUE.equals(body.stream());
+        boolean includeUsage = body.streamOptions() != null
+                && Boolean.TRUE.equals(body.streamOptions().includeUsage());
+        UUID session = session(body.headroomSession());
+        if (session != null && !messages.getLast().role().equals("user")) {
+            return Mono.error(ApiException.invalid("with headroom_session the last message must be the new user "
+                    + "message", "messages"));
+        }
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         AtomicBoolean cancelled = new AtomicBoolean();
         Sinks.Many<String> pieces = Sinks.many().unicast().onBackpressureBuffer();
-        io.headroom.engine.generate.TokenListener listener = (tokenId, text) -> {
-            if (stream && !text.isEmpty()) {
-                pieces.tryEmitNext(text);
-            }
-        };
+        TokenListener listener = metrics.timingFirstToken(GenerationMetrics.Api.CHAT_COMPLETIONS, System.nanoTime(),
+                (tokenId, text) -> {
+                    if (stream && !text.isEmpty()) {
+                        pieces.tryEmitNext(text);
+                    }
+                });
+        // the request takes its place in the engine queue (or is refused with 429) before any byte is sent
         return Mono.fromCallable(() -> start(session, messages, options, listener, cancelled))
                 .subscribeOn(Schedulers.boundedElastic())
                 .map(future -> {
-                    future.whenComplete((r, e) -> pieces.tryEmitComplete());
+                    future.whenComplete((r, e) -> {
+                        pieces.tryEmitComplete();
+                        if (r != null) {
+                            metrics.generated(GenerationMetrics.Api.CHAT_COMPLETIONS, r.usage().completionTokens());
+                        }
+                    });
                     if (!stream) {
                         return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
-                                .body(Mono.fromFuture(future).map(r -> completion(id, r)));
+                                .body(Mono.fromFuture(future).map(r -> completion(id, r))
+                                        .doOnCancel(() -> cancelled.set(true)));
                     }
-                    Map<String, Object> roleDelta = new LinkedHashMap<>();
-                    roleDelta.put("role", "assistant");
-                    roleDelta.put("content", "");
-                    Flux<ServerSentEvent<String>> first = Flux.just(chunk(id, roleDelta, null, null));
+                    Flux<ServerSentEvent<String>> first = Flux.just(chunk(id, new Delta("assistant", ""), null,
+                            null, includeUsage));
                     Flux<ServerSentEvent<String>> content = pieces.asFlux()
-                            .map(t -> chunk(id, Map.of("content", t), null, null));
+                            .map(t -> chunk(id, new Delta(null, t), null, null, includeUsage));
                     Flux<ServerSentEvent<String>> last = Mono.fromFuture(future).flatMapMany(r -> {
                         List<ServerSentEvent<String>> tail = new ArrayList<>();
-                        tail.add(chunk(id, Map.of(), finish(r.finishReason()), null));
+                        tail.add(chunk(id, new Delta(null, null), finish(r.finishReason()), null, includeUsage));
                         if (includeUsage) {
-                            tail.add(chunk(id, null, null, usage(r)));
+                            tail.add(chunk(id, null, null, usage(r), true));
                         }
                         return Flux.fromIterable(tail);
                     }).onErrorResume(e -> Mono.just(ServerSentEvent.<String>builder()
@@ -144,78 +180,53 @@ public class OpenAiController {
                 });
     }
 
-    private CompletableFuture<SessionEngine.TurnResult> start(String session, List<ChatMessage> messages,
-            SessionEngine.GenerationOptions options, io.headroom.engine.generate.TokenListener listener,
-            AtomicBoolean cancelled) {
-        if (session == null) {
-            return engine.complete(messages, options, listener, cancelled);
+    private static ApiException unsupported(String field, String message) {
+        return new ApiException(HttpStatus.BAD_REQUEST, "invalid_request_error", message, field,
+                "unsupported_parameter");
+    }
+
+    private static UUID session(String id) {
+        if (id == null) {
+            return null;
         }
-        UUID sid;
         try {
-            sid = UUID.fromString(session);
+            return UUID.fromString(id);
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid("headroom_session must be a session id", "headroom_session");
         }
-        ChatMessage last = messages.getLast();
-        if (!last.role().equals("user")) {
-            throw ApiException.invalid("with headroom_session the last message must be the new user message",
-                    "messages");
-        }
-        return engine.turn(user.owner(), sid, last.content(), options, listener, cancelled);
     }
 
-    private Map<String, Object> completion(String id, SessionEngine.TurnResult r) {
-        Map<String, Object> message = new LinkedHashMap<>();
-        message.put("role", "assistant");
-        message.put("content", r.text());
-        message.put("refusal", null);
-        Map<String, Object> choice = new LinkedHashMap<>();
-        choice.put("index", 0);
-        choice.put("message", message);
-        choice.put("logprobs", null);
-        choice.put("finish_reason", finish(r.finishReason()));
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("id", id);
-        out.put("object", "chat.completion");
-        out.put("created", System.currentTimeMillis() / 1000);
-        out.put("model", engine.modelName());
-        out.put("choices", List.of(choice));
-        out.put("usage", usage(r));
-        out.put("system_fingerprint", null);
-        return out;
+    private CompletableFuture<SessionEngine.TurnResult> start(UUID session,
+            List<io.headroom.engine.tokenizer.ChatMessage> messages, SessionEngine.GenerationOptions options,
+            TokenListener listener, AtomicBoolean cancelled) {
+        if (session == null) {
+            return engine.complete(messages, options, listener, cancelled);
+        }
+        return engine.turn(user.owner(), session, messages.getLast().content(), options, listener, cancelled);
     }
 
-    private ServerSentEvent<String> chunk(String id, Map<String, Object> delta, String finishReason,
-            Map<String, Object> usage) {
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("id", id);
-        out.put("object", "chat.completion.chunk");
-        out.put("created", System.currentTimeMillis() / 1000);
-        out.put("model", engine.modelName());
-        out.put("system_fingerprint", null);
-        if (delta != null) {
-            Map<String, Object> choice = new LinkedHashMap<>();
-            choice.put("index", 0);
-            choice.put("delta", delta);
-            choice.put("logprobs", null);
-            choice.put("finish_reason", finishReason);
-            out.put("choices", List.of(choice));
-        } else {
-            out.put("choices", List.of());
-        }
-        if (usage != null) {
-            out.put("usage", usage);
-        }
-        return ServerSentEvent.<String>builder().data(json.writeValueAsString(out)).build();
+    private ChatCompletion completion(String id, SessionEngine.TurnResult r) {
+        return new ChatCompletion(id, "chat.completion", System.currentTimeMillis() / 1000, engine.modelName(),
+                List.of(new Choice(0, new AssistantMessage("assistant", r.text(), null), null,
+                        finish(r.finishReason()))), usage(r), null);
     }
 
-    private static Map<String, Object> usage(SessionEngine.TurnResult r) {
+    private ServerSentEvent<String> chunk(String id, Delta delta, String finishReason, Usage usage,
+            boolean withUsage) {
+        List<ChunkChoice> choices = delta == null ? List.of() : List.of(new ChunkChoice(0, delta, null, finishReason));
+        ChatCompletionChunk c = new ChatCompletionChunk(id, "chat.completion.chunk", System.currentTimeMillis() / 1000,
+                engine.modelName(), null, choices, usage);
+        String data = json.writeValueAsString(c);
+        if (withUsage && usage == null) {
+            // with include_usage every chunk but the last carries "usage": null, as OpenAI sends it
+            data = data.substring(0, data.length() - 1) + ",\"usage\":null}";
+        }
+        return ServerSentEvent.<String>builder().data(data).build();
+    }
+
+    private static Usage usage(SessionEngine.TurnResult r) {
         int prompt = r.usage().promptTokens() + r.usage().contextTokens();
-        Map<String, Object> u = new LinkedHashMap<>();
-        u.put("prompt_tokens", prompt);
-        u.put("completion_tokens", r.usage().completionTokens());
-        u.put("total_tokens", prompt + r.usage().completionTokens());
-        return u;
+        return new Usage(prompt, r.usage().completionTokens(), prompt + r.usage().completionTokens());
     }
 
     static String finish(FinishReason r) {
@@ -225,86 +236,60 @@ public class OpenAiController {
         };
     }
 
-    private static List<ChatMessage> messages(JsonNode node) {
-        if (node == null || !node.isArray() || node.isEmpty()) {
+    private static List<io.headroom.engine.tokenizer.ChatMessage> messages(List<ChatMessage> in) {
+        if (in == null || in.isEmpty()) {
             throw ApiException.invalid("messages must be a non-empty array", "messages");
         }
-        List<ChatMessage> out = new ArrayList<>();
-        for (int i = 0; i < node.size(); i++) {
-            JsonNode m = node.get(i);
-            String role = m.path("role").asString(null);
-            if (role == null || !List.of("system", "developer", "user", "assistant").contains(role)) {
-                throw ApiException.invalid("messages[" + i + "].role must be system, user or assistant",
-                        "messages[" + i + "].role");
+        List<io.headroom.engine.tokenizer.ChatMessage> out = new ArrayList<>();
+        for (int i = 0; i < in.size(); i++) {
+            ChatMessage m = in.get(i);
+            String at = "messages[" + i + "]";
+            if (m == null) {
+                throw ApiException.invalid(at + " must be an object", at);
             }
-            JsonNode content = m.get("content");
-            String text;
-            if (content != null && content.isString()) {
-                text = content.asString();
-            } else if (content != null && content.isArray()) {
-                StringBuilder sb = new StringBuilder();
-                for (JsonNode part : content) {
-                    if (!"text".equals(part.path("type").asString(null))) {
-                        throw ApiException.invalid("only text content parts are supported",
-                                "messages[" + i + "].content");
-                    }
-                    sb.append(part.path("text").asString(""));
-                }
-                text = sb.toString();
-            } else {
-                throw ApiException.invalid("messages[" + i + "].content must be a string", "messages[" + i
-                        + "].content");
+            if (m.role() == null || !List.of("system", "developer", "user", "assistant").contains(m.role())) {
+                throw ApiException.invalid(at + ".role must be system, developer, user or assistant", at + ".role");
             }
-            out.add(new ChatMessage(role.equals("developer") ? "system" : role, text));
+            out.add(new io.headroom.engine.tokenizer.ChatMessage(m.role().equals("developer") ? "system" : m.role(),
+                    content(m.content(), at + ".content")));
         }
         return out;
     }
 
-    private static List<String> stops(JsonNode node) {
-        if (node == null || node.isNull()) {
+    /** A message's content: a string, or an array of {@code {"type": "text", "text": ...}} parts. */
+    private static String content(Object content, String at) {
+        if (content instanceof String s) {
+            return s;
+        }
+        if (content instanceof List<?> parts) {
+            StringBuilder sb = new StringBuilder();
+            for (int j = 0; j < parts.size(); j++) {
+                String partAt = at + "[" + j + "]";
+                if (!(parts.get(j) instanceof Map<?, ?> part) || !"text".equals(part.get("type"))
+                        || !(part.get("text") instanceof String text)) {
+                    throw ApiException.invalid(partAt + " must be {\"type\": \"text\", \"text\": string}; only text "
+                            + "content parts are supported", partAt);
+                }
+                if (part.size() != 2) {
+                    throw ApiException.invalid(partAt + " may hold only type and text", partAt);
+                }
+                sb.append(text);
+            }
+            return sb.toString();
+        }
+        throw ApiException.invalid(at + " must be a string or an array of text parts", at);
+    }
+
+    private static List<String> stops(Object stop) {
+        if (stop == null) {
             return null;
         }
-        if (node.isString()) {
-            return List.of(node.asString());
+        if (stop instanceof String s) {
+            return List.of(s);
         }
-        if (node.isArray()) {
-            List<String> out = new ArrayList<>();
-            node.forEach(n -> out.add(n.isString() ? n.asString() : null));
-            return out;
+        if (stop instanceof List<?> list && list.stream().allMatch(x -> x instanceof String)) {
+            return list.stream().map(String.class::cast).toList();
         }
         throw ApiException.invalid("stop must be a string or an array of strings", "stop");
-    }
-
-    private static String text(JsonNode body, String field) {
-        JsonNode n = body.get(field);
-        if (n == null || n.isNull()) {
-            return null;
-        }
-        if (!n.isString()) {
-            throw ApiException.invalid(field + " must be a string", field);
-        }
-        return n.asString();
-    }
-
-    private static Integer intField(JsonNode body, String field) {
-        JsonNode n = body.get(field);
-        if (n == null || n.isNull()) {
-            return null;
-        }
-        if (!n.isIntegralNumber()) {
-            throw ApiException.invalid(field + " must be an integer", field);
-        }
-        return n.asInt();
-    }
-
-    private static Float floatField(JsonNode body, String field) {
-        JsonNode n = body.get(field);
-        if (n == null || n.isNull()) {
-            return null;
-        }
-        if (!n.isNumber()) {
-            throw ApiException.invalid(field + " must be a number", field);
-        }
-        return (float) n.asDouble();
     }
 }

@@ -13,6 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -21,6 +24,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -113,9 +117,29 @@ public final class KvTiers implements AutoCloseable {
             checkouts.put(s, new AtomicLong());
         }
         try {
-            Files.createDirectories(spillDirectory);
+            prepareSpillDirectory(spillDirectory);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the KV spill directory " + spillDirectory, e);
+        }
+    }
+
+    /**
+     * Spill files hold users' conversations as KV: the directory is the service's alone (0700, files
+     * 0600, where the file system has POSIX permissions). A {@code .tmp} file is a spill a crash cut
+     * off (the finished ones are renamed into place); it is deleted here.
+     */
+    static void prepareSpillDirectory(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        if (Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        }
+        try (var files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (f.getFileName().toString().endsWith(".kv.tmp")) {
+                    LOG.info("removing {}: a spill cut off by an earlier crash", f);
+                    Files.deleteIfExists(f);
+                }
+            }
         }
     }
 
@@ -332,8 +356,8 @@ public final class KvTiers implements AutoCloseable {
     private void spill(UUID id, Parked p) {
         Path file = spillFile(id);
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING), ownerOnly())) {
             p.retrieval.writeTo(ch);
             ch.force(true);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -344,6 +368,18 @@ public final class KvTiers implements AutoCloseable {
         } finally {
             p.arena.close();
         }
+    }
+
+    private FileAttribute<?>[] ownerOnly() {
+        try {
+            if (Files.getFileStore(spillDirectory).supportsFileAttributeView(PosixFileAttributeView.class)) {
+                return new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString("rw-------"))};
+            }
+        } catch (IOException e) {
+            // the open that follows reports the directory's problem
+        }
+        return new FileAttribute<?>[0];
     }
 
     Path spillFile(UUID id) {

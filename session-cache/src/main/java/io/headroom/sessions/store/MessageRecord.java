@@ -14,12 +14,26 @@ public class MessageRecord extends SegmentRecord {
     @Column(nullable = false)
     private String role;
 
+    /** How an assistant message ended ({@code stop}, {@code length}, {@code cancelled}); null otherwise. */
+    @Column(name = "finish_reason")
+    private String finishReason;
+
     protected MessageRecord() {
     }
 
     MessageRecord(UUID sessionId, String owner, int seq, String role, String content, int[] tokens, Instant now) {
+        this(sessionId, owner, seq, role, content, tokens, null, now);
+    }
+
+    MessageRecord(UUID sessionId, String owner, int seq, String role, String content, int[] tokens,
+            String finishReason, Instant now) {
         super(sessionId, owner, seq, content, tokens, now);
         this.role = role;
+        this.finishReason = finishReason;
+    }
+
+    public String getFinishReason() {
+        return finishReason;
     }
 
     public String getRole() {

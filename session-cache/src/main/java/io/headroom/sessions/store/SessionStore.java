@@ -27,14 +27,16 @@ public class SessionStore {
     private final DocumentRepository documents;
     private final MessageRepository messages;
     private final StreamingStateRepository streamingStates;
+    private final PendingTurnRepository pendingTurns;
     private final Clock clock;
 
     public SessionStore(SessionRepository sessions, DocumentRepository documents, MessageRepository messages,
-            StreamingStateRepository streamingStates) {
+            StreamingStateRepository streamingStates, PendingTurnRepository pendingTurns) {
         this.sessions = sessions;
         this.documents = documents;
         this.messages = messages;
         this.streamingStates = streamingStates;
+        this.pendingTurns = pendingTurns;
         this.clock = Clock.systemUTC();
     }
 
@@ -101,16 +103,73 @@ public class SessionStore {
         saveStreaming(id, s.getTokenCount(), streamingState);
     }
 
-    /** Adds a user message and the assistant's answer, both already in the engine's KV. */
+    /**
+     * Records that a turn has been accepted, before the engine starts it: if the service dies before
+     * {@link #commitTurn}, {@link #recoverInterruptedTurns} commits it as a cancelled answer.
+     */
+    @Transactional
+    public void beginTurn(String owner, UUID id, int expectedTokens, String userContent, int[] userTokens) {
+        locked(owner, id, expectedTokens);
+        pendingTurns.findById(id).ifPresent(pendingTurns::delete); // a leftover the session lock outlived
+        pendingTurns.flush();
+        pendingTurns.save(new PendingTurnRecord(id, owner, expectedTokens, userContent, userTokens,
+                clock.instant()));
+    }
+
+    /** Forgets a turn that was accepted but never ran (the engine queue refused it). */
+    @Transactional
+    public void abandonTurn(UUID id) {
+        pendingTurns.deleteById(id);
+    }
+
+    /** Saves a running turn's answer so far; a no-op once the turn is committed. */
+    @Transactional
+    public void savePartialAnswer(UUID id, int expectedTokens, String content, int[] tokens) {
+        pendingTurns.savePartial(id, expectedTokens, content, TokenIds.toBytes(tokens), clock.instant());
+    }
+
+    /**
+     * Adds a user message and the assistant's answer, both already in the engine's KV, and ends the
+     * pending turn; {@code finishReason} is {@code stop}, {@code length} or {@code cancelled}.
+     */
     @Transactional
     public void commitTurn(String owner, UUID id, int expectedTokens, String userContent, int[] userTokens,
-            String assistantContent, int[] assistantTokens, byte[] streamingState) {
+            String assistantContent, int[] assistantTokens, String finishReason, byte[] streamingState) {
         SessionRecord s = locked(owner, id, expectedTokens);
-        messages.save(new MessageRecord(id, owner, s.takeSeq(), "user", userContent, userTokens, clock.instant()));
-        messages.save(new MessageRecord(id, owner, s.takeSeq(), "assistant", assistantContent, assistantTokens,
-                clock.instant()));
-        s.grow(userTokens.length + assistantTokens.length, clock.instant());
+        appendTurn(s, userContent, userTokens, assistantContent, assistantTokens, finishReason);
         saveStreaming(id, s.getTokenCount(), streamingState);
+        pendingTurns.findById(id).ifPresent(pendingTurns::delete);
+    }
+
+    /**
+     * Commits every turn a crash cut off as what a cancelled turn leaves: the user message and the
+     * answer as last saved, {@code finish_reason = 'cancelled'}. The stored streaming state then
+     * lags the token count, so the session's KV is recomputed from its tokens on its next use.
+     * Returns how many turns were recovered. Run at start-up, before requests are served.
+     */
+    @Transactional
+    public int recoverInterruptedTurns() {
+        int recovered = 0;
+        for (PendingTurnRecord p : pendingTurns.findAll()) {
+            Optional<SessionRecord> s = sessions.findById(p.getSessionId());
+            if (s.isPresent() && s.get().getTokenCount() == p.getExpectedTokens()) {
+                appendTurn(s.get(), p.getUserContent(), p.userTokens(), p.getPartialContent(), p.partialTokens(),
+                        "cancelled");
+                recovered++;
+            }
+            pendingTurns.delete(p);
+        }
+        return recovered;
+    }
+
+    private void appendTurn(SessionRecord s, String userContent, int[] userTokens, String assistantContent,
+            int[] assistantTokens, String finishReason) {
+        UUID id = s.getId();
+        messages.save(new MessageRecord(id, s.getOwner(), s.takeSeq(), "user", userContent, userTokens,
+                clock.instant()));
+        messages.save(new MessageRecord(id, s.getOwner(), s.takeSeq(), "assistant", assistantContent,
+                assistantTokens, finishReason, clock.instant()));
+        s.grow(userTokens.length + assistantTokens.length, clock.instant());
     }
 
     private SessionRecord locked(String owner, UUID id, int expectedTokens) {
