@@ -60,6 +60,12 @@ class RestartRecoveryIntegrationTests {
         assertThat(spill.resolve(spilled + ".kv")).exists();
         assertThat(corruptFile).exists();
         first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hooks, no flushing
+        // the embedded PostgreSQL does not outlive its service: its watchdog stops it
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (postgresRunningOn(data) && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        assertThat(postgresRunningOn(data)).as("embedded PostgreSQL still running after kill -9").isFalse();
         byte[] bytes = Files.readAllBytes(corruptFile);
         bytes[bytes.length / 2] ^= 0x5A;
         Files.write(corruptFile, bytes);
@@ -81,6 +87,218 @@ class RestartRecoveryIntegrationTests {
                 .isEqualTo(expected.at("/message/content").asString());
         assertThat(fromDisk.at("/usage/context_tokens").asInt())
                 .isEqualTo(expected.at("/usage/context_tokens").asInt());
+    }
+
+    /**
+     * kill -9 while an answer streams: after restart the turn is in the history as what a client
+     * that went away leaves, the user message and the answer so far marked {@code cancelled}, and
+     * the next turn answers exactly as an uninterrupted session with that history.
+     */
+    @Test
+    void aTurnCutOffByKillNineShouldBeKeptAsACancelledAnswerAndTheSessionContinueExactly() throws Exception {
+        Path data = ServiceTestSupport.tempDir("hr-crash-turn-pg");
+        Path spill = ServiceTestSupport.tempDir("hr-crash-turn-kv");
+        int port = freePort();
+        Process first = start(port, data, spill, "512MB", 0);
+        String id = JSON.readTree(send(port, "/v1/sessions", "{}")).get("id").asString();
+        send(port, "/v1/sessions/" + id + "/context", "{\"text\": \"" + DOCUMENT + "\"}");
+        HttpResponse<java.util.stream.Stream<String>> stream = http.send(HttpRequest.newBuilder(URI.create(
+                "http://localhost:" + port + "/v1/sessions/" + id + "/turns")).header("content-type",
+                "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"message\": \"linko\", "
+                        + "\"max_tokens\": 1500, \"temperature\": 1.0, \"seed\": 3}")).build(),
+                HttpResponse.BodyHandlers.ofLines());
+        long t0 = System.nanoTime();
+        var lines = stream.body().iterator();
+        int tokens = 0;
+        // past two partial saves (every 500 ms), well before the 1500 tokens end the answer
+        while (lines.hasNext() && (System.nanoTime() - t0 < 1_200_000_000L || tokens < 10)) {
+            if (lines.next().equals("event: token")) {
+                tokens++;
+            }
+        }
+        assertThat(tokens).as("tokens streamed before the kill").isPositive();
+        first.destroyForcibly().waitFor();
+
+        int pg = freePort();
+        port = freePort();
+        start(port, data, spill, "512MB", pg);
+        JsonNode messages = JSON.readTree(get(port, "/v1/sessions/" + id + "/messages")).get("data");
+        assertThat(messages.size()).isEqualTo(2);
+        assertThat(messages.get(0).get("content").asString()).isEqualTo("linko");
+        JsonNode partial = messages.get(1);
+        assertThat(partial.get("finish_reason").asString()).isEqualTo("cancelled");
+        assertThat(partial.get("token_count").asInt()).as("answer saved before the kill").isBetween(1, tokens);
+        System.out.printf("[crash] turn: %d tokens streamed, %d kept as the cancelled answer%n", tokens,
+                partial.get("token_count").asInt());
+        assertConsistent(pg, id);
+        JsonNode next = turn(port, id, 12);
+        assertThat(next.at("/timing/kv_source").asString()).isEqualTo("recomputed");
+        assertThat(next.at("/message/content").asString()).isEqualTo(reference(pg, id, QUESTION, 12, next));
+    }
+
+    /** kill -9 while a document is prefilled: it is in the session whole or not at all. */
+    @Test
+    void aDocumentAppendCutOffByKillNineShouldLeaveTheSessionWholeAndContinueExactly() throws Exception {
+        Path data = ServiceTestSupport.tempDir("hr-crash-doc-pg");
+        Path spill = ServiceTestSupport.tempDir("hr-crash-doc-kv");
+        int port = freePort();
+        Process first = start(port, data, spill, "512MB", 0);
+        String id = JSON.readTree(send(port, "/v1/sessions", "{}")).get("id").asString();
+        String longDocument = (DOCUMENT + " ").repeat(14);
+        int p = port;
+        var append = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                send(p, "/v1/sessions/" + id + "/context", "{\"text\": \"" + longDocument + "\"}");
+            } catch (Throwable e) {
+                // the kill ends it
+            }
+        });
+        Thread.sleep(Long.getLong("headroom.test.append-kill-ms", 150));
+        first.destroyForcibly().waitFor();
+        append.join();
+
+        int pg = freePort();
+        port = freePort();
+        start(port, data, spill, "512MB", pg);
+        int stored = JSON.readTree(get(port, "/v1/sessions/" + id)).get("token_count").asInt();
+        System.out.println("[crash] append: the document " + (stored == 0 ? "was not committed" : "was committed ("
+                + stored + " tokens)") + " when the service was killed");
+        assertConsistent(pg, id);
+        JsonNode next = turn(port, id, 12);
+        assertThat(next.at("/message/content").asString()).isEqualTo(reference(pg, id, QUESTION, 12, next));
+    }
+
+    /**
+     * kill -9 while sessions' KV is being spilled (budgets of one byte: every turn ends with a
+     * spill): no half-written spill file survives the restart, and every session continues exactly.
+     */
+    @Test
+    void spillsCutOffByKillNineShouldLeaveNoTornFileAndSessionsContinueExactly() throws Exception {
+        Path data = ServiceTestSupport.tempDir("hr-crash-spill-pg");
+        Path spill = ServiceTestSupport.tempDir("hr-crash-spill-kv");
+        int port = freePort();
+        Process first = start(port, data, spill, "1B", 0);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            String id = JSON.readTree(send(port, "/v1/sessions", i % 2 == 0 ? "{\"sparsity\": 0.5}" : "{}"))
+                    .get("id").asString();
+            send(port, "/v1/sessions/" + id + "/context", "{\"text\": \"" + DOCUMENT + "\"}");
+            ids.add(id);
+        }
+        long seed = Long.getLong("headroom.test.seed", 20261206L);
+        long killAfter = 400 + new java.util.SplittableRandom(seed).nextInt(600);
+        System.out.println("[crash] spill: kill after " + killAfter + " ms of turns (seed " + seed + ")");
+        int p = port;
+        var turns = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                for (int round = 0; round < 1000; round++) {
+                    turn(p, ids.get(round % ids.size()), 2);
+                }
+            } catch (Throwable e) {
+                // the kill ends it
+            }
+        });
+        Thread.sleep(killAfter);
+        first.destroyForcibly().waitFor();
+        turns.join();
+
+        int pg = freePort();
+        port = freePort();
+        start(port, data, spill, "512MB", pg);
+        try (var files = Files.list(spill)) {
+            assertThat(files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".tmp")).toList())
+                    .as("torn spill files").isEmpty();
+        }
+        for (String id : ids) {
+            assertConsistent(pg, id);
+            JsonNode next = turn(port, id, 12);
+            assertThat(next.at("/message/content").asString()).as("session " + id)
+                    .isEqualTo(reference(pg, id, QUESTION, 12, next));
+        }
+    }
+
+    private static boolean postgresRunningOn(Path data) {
+        return ProcessHandle.allProcesses().anyMatch(p -> p.info().commandLine()
+                .map(c -> c.contains("postgres") && c.contains(data.toString())).orElse(false));
+    }
+
+    /** The session's stored token count is the sum of its documents' and messages'. */
+    private void assertConsistent(int pg, String id) throws Exception {
+        String sql = "select s.token_count,"
+                + " (select coalesce(sum(token_count), 0) from documents where session_id = s.id)"
+                + " + (select coalesce(sum(token_count), 0) from messages where session_id = s.id),"
+                + " (select count(*) from pending_turns) from sessions s where s.id = ?";
+        try (java.sql.Connection c = database(pg); var st = c.prepareStatement(sql)) {
+            st.setObject(1, java.util.UUID.fromString(id));
+            try (var rs = st.executeQuery()) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getInt(1)).as("token count of " + id).isEqualTo(rs.getInt(2));
+                assertThat(rs.getInt(3)).as("pending turns after recovery").isZero();
+            }
+        }
+    }
+
+    private static java.sql.Connection database(int pg) throws java.sql.SQLException {
+        return java.sql.DriverManager.getConnection("jdbc:postgresql://localhost:" + pg + "/postgres", "postgres",
+                "postgres");
+    }
+
+    /**
+     * What an uninterrupted session with the stored history answers: its whole token sequence (read
+     * from PostgreSQL, as stored before the turn {@code after} added to it) prefilled at once in this
+     * JVM, then the question, greedily.
+     */
+    private String reference(int pg, String id, String question, int maxTokens, JsonNode after) throws Exception {
+        List<int[]> segments = new ArrayList<>();
+        Double sparsity;
+        try (java.sql.Connection c = database(pg)) {
+            try (var st = c.prepareStatement("select sparsity from sessions where id = ?")) {
+                st.setObject(1, java.util.UUID.fromString(id));
+                try (var rs = st.executeQuery()) {
+                    rs.next();
+                    sparsity = (Double) rs.getObject(1);
+                }
+            }
+            try (var st = c.prepareStatement("select seq, token_ids from documents where session_id = ? union all "
+                    + "select seq, token_ids from messages where session_id = ? order by 1")) {
+                st.setObject(1, java.util.UUID.fromString(id));
+                st.setObject(2, java.util.UUID.fromString(id));
+                try (var rs = st.executeQuery()) {
+                    while (rs.next()) {
+                        byte[] b = rs.getBytes(2);
+                        int[] ids = new int[b.length / 4];
+                        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(ids);
+                        segments.add(ids);
+                    }
+                }
+            }
+        }
+        // the last two segments are the turn just answered: the reference stops before them
+        int context = after.at("/usage/context_tokens").asInt();
+        int[] all = segments.stream().flatMapToInt(java.util.Arrays::stream).limit(context).toArray();
+        try (io.headroom.engine.LoadedModel model = io.headroom.engine.LoadedModel.load(ServiceTestSupport.MODEL,
+                new io.headroom.engine.EngineOptions("cpu", 2, 128, 64, "bf16", 4, 0))) {
+            int[] prompt = model.tokenizer().encode(all.length > 0 ? " " + question : question, all.length == 0);
+            int[] input = java.util.Arrays.copyOf(all, all.length + prompt.length);
+            System.arraycopy(prompt, 0, input, all.length, prompt.length);
+            var layout = sparsity == null ? io.headroom.engine.duo.DuoLayout.full(model.config().numLayers(),
+                    model.config().numKvHeads()) : duo(sparsity);
+            return model.generator(layout).generate(io.headroom.engine.generate.GenerationRequest.greedy(input,
+                    maxTokens, java.util.Set.copyOf(model.config().eosTokenIds()))).text();
+        }
+    }
+
+    private static io.headroom.engine.duo.DuoLayout duo(double sparsity) {
+        var pattern = io.headroom.engine.duo.AttentionPattern.load(ServiceTestSupport.PATTERN);
+        return new io.headroom.engine.duo.DuoLayout(pattern.retrievalBySparsity(sparsity), pattern.sinkSize(),
+                pattern.recentSize());
+    }
+
+    private String get(int port, String path) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
+                .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return r.body();
     }
 
     private String newSessionWithOneTurn(int port) throws Exception {
@@ -105,6 +323,11 @@ class RestartRecoveryIntegrationTests {
     }
 
     private Process start(int port, Path data, Path spill, String budget) throws Exception {
+        return start(port, data, spill, budget, 0);
+    }
+
+    /** Starts the packaged service; {@code pgPort} above 0 fixes its embedded PostgreSQL's port. */
+    private Process start(int port, Path data, Path spill, String budget, int pgPort) throws Exception {
         assertThat(JAR).as("the packaged service jar (failsafe runs after package)").exists();
         Path log = Files.createTempFile("hr-service", ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -117,7 +340,8 @@ class RestartRecoveryIntegrationTests {
                 "--headroom.sessions.database.data-directory=" + data,
                 "--headroom.sessions.tiers.spill-directory=" + spill,
                 "--headroom.sessions.tiers.device-budget=" + budget,
-                "--headroom.sessions.tiers.host-budget=" + budget)
+                "--headroom.sessions.tiers.host-budget=" + budget,
+                "--headroom.sessions.database.port=" + pgPort)
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(p);
         long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();

@@ -23,13 +23,27 @@ final class ServiceTestSupport {
     private ServiceTestSupport() {
     }
 
-    /** The settings every in-process service test shares: shipped model, 2 threads, fresh directories. */
+    /**
+     * The settings every in-process service test shares: shipped model, 2 threads, fresh directories,
+     * a database of its own ({@link TestDatabase}).
+     */
     static void commonProperties(org.springframework.test.context.DynamicPropertyRegistry r) {
         r.add("headroom.engine.model", MODEL::toString);
         r.add("headroom.engine.pattern", PATTERN::toString);
         r.add("headroom.engine.threads", () -> "2");
         r.add("headroom.sessions.database.data-directory", () -> tempDir("hr-pg").toString());
         r.add("headroom.sessions.tiers.spill-directory", () -> tempDir("hr-kv").toString());
+        TestDatabase.register(r);
+    }
+
+    /** Whether java.net.http would send this path (a malformed escape it refuses goes over a raw socket). */
+    static boolean validUri(String path) {
+        try {
+            java.net.URI.create("http://localhost" + path);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     static Path tempDir(String prefix) {

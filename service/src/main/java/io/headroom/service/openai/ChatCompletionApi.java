@@ -23,7 +23,7 @@ public final class ChatCompletionApi {
         "top_logprobs", "audio", "modalities", "prediction", "reasoning_effort", "service_tier", "store", "metadata",
         "web_search_options", "user", "verbosity", "safety_identifier", "prompt_cache_key"})
     public record ChatCompletionRequest(
-            @Schema(requiredMode = RequiredMode.REQUIRED) String model,
+            @Schema(requiredMode = RequiredMode.REQUIRED, example = "headroom-passkey") String model,
             @ArraySchema(minItems = 1, schema = @Schema(implementation = ChatMessage.class),
                     arraySchema = @Schema(requiredMode = RequiredMode.REQUIRED)) List<ChatMessage> messages,
             @Schema(minimum = "1", description = "deprecated by OpenAI for max_completion_tokens") Integer maxTokens,
@@ -76,7 +76,7 @@ public final class ChatCompletionApi {
             @Schema(requiredMode = RequiredMode.REQUIRED) long created,
             @Schema(requiredMode = RequiredMode.REQUIRED) String model,
             @Schema(requiredMode = RequiredMode.REQUIRED) List<Choice> choices,
-            @Schema(requiredMode = RequiredMode.REQUIRED) Usage usage,
+            @Schema(requiredMode = RequiredMode.REQUIRED) CompletionUsage usage,
             @Schema(nullable = true) String systemFingerprint) {
     }
 
@@ -96,7 +96,7 @@ public final class ChatCompletionApi {
     }
 
     /** Token counts; the prompt includes a session's context. */
-    public record Usage(
+    public record CompletionUsage(
             @Schema(requiredMode = RequiredMode.REQUIRED) int promptTokens,
             @Schema(requiredMode = RequiredMode.REQUIRED) int completionTokens,
             @Schema(requiredMode = RequiredMode.REQUIRED) int totalTokens) {
@@ -110,7 +110,7 @@ public final class ChatCompletionApi {
             @Schema(requiredMode = RequiredMode.REQUIRED) String model,
             @Schema(nullable = true) String systemFingerprint,
             @Schema(requiredMode = RequiredMode.REQUIRED) List<ChunkChoice> choices,
-            @JsonInclude(JsonInclude.Include.NON_NULL) Usage usage) {
+            @JsonInclude(JsonInclude.Include.NON_NULL) CompletionUsage usage) {
     }
 
     /** A choice of a chunk. */

@@ -19,7 +19,7 @@ import io.headroom.service.openai.ChatCompletionApi.ChunkChoice;
 import io.headroom.service.openai.ChatCompletionApi.Delta;
 import io.headroom.service.openai.ChatCompletionApi.Model;
 import io.headroom.service.openai.ChatCompletionApi.ModelList;
-import io.headroom.service.openai.ChatCompletionApi.Usage;
+import io.headroom.service.openai.ChatCompletionApi.CompletionUsage;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
@@ -211,7 +211,7 @@ public class OpenAiController {
                         finish(r.finishReason()))), usage(r), null);
     }
 
-    private ServerSentEvent<String> chunk(String id, Delta delta, String finishReason, Usage usage,
+    private ServerSentEvent<String> chunk(String id, Delta delta, String finishReason, CompletionUsage usage,
             boolean withUsage) {
         List<ChunkChoice> choices = delta == null ? List.of() : List.of(new ChunkChoice(0, delta, null, finishReason));
         ChatCompletionChunk c = new ChatCompletionChunk(id, "chat.completion.chunk", System.currentTimeMillis() / 1000,
@@ -224,9 +224,9 @@ public class OpenAiController {
         return ServerSentEvent.<String>builder().data(data).build();
     }
 
-    private static Usage usage(SessionEngine.TurnResult r) {
+    private static CompletionUsage usage(SessionEngine.TurnResult r) {
         int prompt = r.usage().promptTokens() + r.usage().contextTokens();
-        return new Usage(prompt, r.usage().completionTokens(), prompt + r.usage().completionTokens());
+        return new CompletionUsage(prompt, r.usage().completionTokens(), prompt + r.usage().completionTokens());
     }
 
     static String finish(FinishReason r) {

@@ -211,6 +211,24 @@ class KvTiersTests {
         }
     }
 
+    @Test
+    void spillFilesShouldBeTheServicesAloneAndTornOnesRemovedAtStart() throws Exception {
+        Path torn = spill.resolve(UUID.randomUUID() + ".kv.tmp");
+        Files.write(torn, new byte[] {1, 2, 3});
+        Files.setPosixFilePermissions(spill, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        try (KvTiers tiers = tiers(1, 1)) {
+            assertThat(torn).as("a spill a crash cut off").doesNotExist();
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(spill)))
+                    .isEqualTo("rwx------");
+            UUID id = UUID.randomUUID();
+            tiers.checkin(id, filled());
+            Path file = spill.resolve(id + ".kv");
+            assertThat(file).exists();
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+                    .isEqualTo("rw-------");
+        }
+    }
+
     /**
      * A checkout that recomputes (here: held on a latch) does not hold the tiers' lock: the metrics,
      * another session's checkin and checkout, and questions about any session go on meanwhile. Each is

@@ -1,0 +1,60 @@
+package io.headroom.engine.sched;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The engine's bounded queue: fast refusal when full, and a Retry-After computed from its jobs. */
+class EngineQueueTests {
+
+    static Object sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return null;
+    }
+
+    @Test
+    void aFullQueueShouldRefuseAtOnceWithTheTimeItsJobsTakeToDrain() throws Exception {
+        try (EngineQueue queue = new EngineQueue(2)) {
+            // teach the queue that jobs take about 1.2 s
+            queue.submit(() -> sleep(1200)).get(10, TimeUnit.SECONDS);
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch started = new CountDownLatch(1);
+            queue.submit(() -> {
+                started.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return null;
+            });
+            assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+            queue.submit(() -> null);
+            queue.submit(() -> null);
+            long t0 = System.nanoTime();
+            assertThatThrownBy(() -> queue.submit(() -> null)).isInstanceOfSatisfying(
+                    EngineQueue.QueueFullException.class, e -> {
+                        // two waiting and one running, at ~1.2 s each: 3.6 s, rounded up
+                        assertThat(e.retryAfter()).isEqualTo(Duration.ofSeconds(4));
+                        assertThat(e.getMessage()).contains("retry in 4 s");
+                    });
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
+            release.countDown();
+        }
+    }
+
+    @Test
+    void anIdleQueueShouldSayOneSecond() {
+        try (EngineQueue queue = new EngineQueue(1)) {
+            assertThat(queue.drainTime()).isEqualTo(Duration.ofSeconds(1));
+        }
+    }
+}
