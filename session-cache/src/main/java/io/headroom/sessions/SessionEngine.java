@@ -19,7 +19,9 @@ import io.headroom.sessions.store.SessionNotFoundException;
 import io.headroom.sessions.store.SessionRecord;
 import io.headroom.sessions.store.SessionStore;
 import io.headroom.sessions.store.StreamingStateRecord;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -27,9 +29,14 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One call per operation for the service and batch jobs: acquire a session's KV (paging it in from
@@ -44,7 +51,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class SessionEngine implements AutoCloseable {
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SessionEngine.class);
+    private static final Logger LOG = LoggerFactory.getLogger(SessionEngine.class);
 
     /** Token accounting of one operation. */
     public record Usage(int promptTokens, int contextTokens, int completionTokens) {
@@ -77,7 +84,7 @@ public final class SessionEngine implements AutoCloseable {
     private final EngineQueue queue;
     private final String modelName;
     /** Sessions running an operation now (one at a time per session). */
-    private final Set<UUID> busy = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<UUID> busy = ConcurrentHashMap.newKeySet();
     /** Database work that follows engine work, in submission order (partial saves before their commit). */
     private final ExecutorService persistence = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "headroom-persist");
@@ -86,7 +93,7 @@ public final class SessionEngine implements AutoCloseable {
     });
 
     /** How often a streaming answer is saved, so that a crash loses at most this much of it. */
-    static final long PARTIAL_SAVE_INTERVAL_NANOS = java.time.Duration.ofMillis(500).toNanos();
+    static final long PARTIAL_SAVE_INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
 
     public SessionEngine(LoadedModel model, String modelName, AttentionPattern pattern, KvTiers tiers,
             SessionStore store, EngineQueue queue) {
@@ -158,8 +165,10 @@ public final class SessionEngine implements AutoCloseable {
 
     /** Prefills a document into the session's context and records it. */
     public CompletableFuture<AppendResult> appendDocument(String owner, UUID id, String name, String text) {
-        SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
+        store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id)); // another user's: no lock taken
         return exclusive(id, () -> {
+            // read under the session's lock: the operation before this one may have just committed
+            SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
             int start = s.getTokenCount();
             int[] tokens = model.chatTemplate().isModelTemplate()
                     ? chatTokens(history(id), new ChatMessage("user", documentText(name, text)), false, start)
@@ -204,8 +213,10 @@ public final class SessionEngine implements AutoCloseable {
      */
     public CompletableFuture<TurnResult> turn(String owner, UUID id, String message, GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
-        SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
+        store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id)); // another user's: no lock taken
         return exclusive(id, () -> {
+            // read under the session's lock: the operation before this one may have just committed
+            SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
             int start = s.getTokenCount();
             int[] prompt = model.chatTemplate().isModelTemplate()
                     ? chatTokens(history(id), ChatMessage.user(message), true, start)
@@ -283,7 +294,7 @@ public final class SessionEngine implements AutoCloseable {
      * Runs {@code operation} as the session's only one: refused with {@link SessionBusyException}
      * while another runs, released when the future it returns completes (or it throws).
      */
-    private <T> CompletableFuture<T> exclusive(UUID id, java.util.function.Supplier<CompletableFuture<T>> operation) {
+    private <T> CompletableFuture<T> exclusive(UUID id, Supplier<CompletableFuture<T>> operation) {
         if (!busy.add(id)) {
             throw new SessionBusyException(id);
         }
@@ -322,7 +333,7 @@ public final class SessionEngine implements AutoCloseable {
             text.append(piece);
             if (tokenId >= 0) {
                 if (count == tokens.length) {
-                    tokens = java.util.Arrays.copyOf(tokens, count * 2);
+                    tokens = Arrays.copyOf(tokens, count * 2);
                 }
                 tokens[count++] = tokenId;
             }
@@ -330,7 +341,7 @@ public final class SessionEngine implements AutoCloseable {
             if (now - lastSave >= PARTIAL_SAVE_INTERVAL_NANOS) {
                 lastSave = now;
                 String content = text.toString();
-                int[] ids = java.util.Arrays.copyOf(tokens, count);
+                int[] ids = Arrays.copyOf(tokens, count);
                 persistence.execute(() -> {
                     try {
                         store.savePartialAnswer(id, expectedTokens, content, ids);
@@ -416,7 +427,7 @@ public final class SessionEngine implements AutoCloseable {
             @Override
             public KvCache recompute() {
                 KvCache kv = model.model().newCache(layout, model.options().kvPageTokens());
-                int[] all = store.segments(id).stream().flatMapToInt(seg -> java.util.Arrays.stream(seg.tokens()))
+                int[] all = store.segments(id).stream().flatMapToInt(seg -> Arrays.stream(seg.tokens()))
                         .toArray();
                 try {
                     if (all.length > 0) {
@@ -475,7 +486,7 @@ public final class SessionEngine implements AutoCloseable {
     public void close() {
         persistence.shutdown();
         try {
-            if (!persistence.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!persistence.awaitTermination(30, TimeUnit.SECONDS)) {
                 persistence.shutdownNow();
             }
         } catch (InterruptedException e) {
