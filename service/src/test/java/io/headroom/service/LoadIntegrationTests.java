@@ -58,6 +58,8 @@ class LoadIntegrationTests {
     static final JsonMapper JSON = JsonMapper.builder().build();
     final AtomicInteger refused = new AtomicInteger();
     final List<Long> latencies = Collections.synchronizedList(new ArrayList<>());
+    /** Model time of each turn (prefill + decode, from the answer's timing), for the overhead figure. */
+    final List<Long> modelTimes = Collections.synchronizedList(new ArrayList<>());
 
     WebClient client() {
         return WebClient.builder().baseUrl("http://localhost:" + port)
@@ -79,10 +81,13 @@ class LoadIntegrationTests {
                 continue;
             }
             assertThat(status.is2xxSuccessful()).as(path + " " + body + " -> " + status + " " + r.getBody()).isTrue();
+            JsonNode json = JSON.readTree(r.getBody());
             if (path.endsWith("/turns")) {
                 latencies.add(System.nanoTime() - t0);
+                modelTimes.add((long) ((json.at("/timing/prefill_ms").asDouble() + json.at("/timing/decode_ms")
+                        .asDouble()) * 1e6));
             }
-            return JSON.readTree(r.getBody());
+            return json;
         }
         throw new AssertionError("still refused after 200 attempts: " + path);
     }
@@ -126,6 +131,7 @@ class LoadIntegrationTests {
         }
         double soloSeconds = (System.nanoTime() - soloStart) / 1e9;
         List<Long> soloLatencies = new ArrayList<>(latencies);
+        List<Long> soloModel = new ArrayList<>(modelTimes);
         latencies.clear();
         int correct = 0;
         for (List<String> a : solo.values()) {
@@ -145,10 +151,10 @@ class LoadIntegrationTests {
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        System.out.printf("[load] %d sessions: alone %.1f s (turn p50 %.0f ms, p95 %.0f ms), together %.1f s "
-                + "(turn p50 %.0f ms, p95 %.0f ms incl. retries), %d documented 429s retried, passkey correct %d/%d%n",
-                SESSIONS, soloSeconds, pct(soloLatencies, 50), pct(soloLatencies, 95), seconds, pct(latencies, 50),
-                pct(latencies, 95), refused.get(), correct, SESSIONS);
+        System.out.printf("[load] %d sessions: alone %.1f s (turn p50 %.0f ms, p95 %.0f ms, model p50 %.0f ms), "
+                + "together %.1f s (turn p50 %.0f ms, p95 %.0f ms incl. retries), %d documented 429s retried, "
+                + "passkey correct %d/%d%n", SESSIONS, soloSeconds, pct(soloLatencies, 50), pct(soloLatencies, 95),
+                pct(soloModel, 50), seconds, pct(latencies, 50), pct(latencies, 95), refused.get(), correct, SESSIONS);
         for (int u = 0; u < SESSIONS; u++) {
             assertThat(together.get(u)).as("user " + u + "'s answers together vs alone").isEqualTo(solo.get(u));
         }

@@ -13,7 +13,8 @@ import tools.jackson.databind.node.ObjectNode;
  * id (path, method, parameters, body schema, documented responses), sample bodies built from the
  * schemas, and a validator for the subset of JSON Schema the document uses ({@code $ref},
  * {@code type}, {@code nullable}, {@code enum}, {@code required}, {@code properties},
- * {@code additionalProperties}, {@code items}, {@code oneOf}, {@code minimum}/{@code maximum},
+ * {@code additionalProperties}, {@code items}, {@code oneOf}, {@code minimum} (and
+ * {@code exclusiveMinimum})/{@code maximum},
  * {@code minItems}, {@code minLength}). Tests that drive the API from it break when the document
  * and the wire disagree.
  */
@@ -179,6 +180,9 @@ final class OpenApiDocument {
         if (v.isNumber()) {
             if (s.has("minimum") && v.asDouble() < s.get("minimum").asDouble()) {
                 errors.add(at + ": below the minimum " + s.get("minimum"));
+            }
+            if (s.path("exclusiveMinimum").asBoolean(false) && v.asDouble() <= s.get("minimum").asDouble()) {
+                errors.add(at + ": not above the exclusive minimum " + s.get("minimum"));
             }
             if (s.has("maximum") && v.asDouble() > s.get("maximum").asDouble()) {
                 errors.add(at + ": above the maximum " + s.get("maximum"));

@@ -206,10 +206,10 @@ public final class SessionEngine implements AutoCloseable {
      * mid-answer) is kept as generated (as last saved, after a crash) with finish reason
      * {@link FinishReason#CANCELLED}, and is part of the context of the next turn.
      *
-     * <p>The engine thread does model work only: the turn is recorded as pending before it is
-     * queued, its partial answer is saved now and then, and the commit runs after the engine has
-     * moved on, on the persistence thread. A session runs one operation at a time; a second is
-     * refused with {@link SessionBusyException}.
+     * <p>The engine thread does model work only: once the turn has its place in the queue it is
+     * recorded as pending (while the engine starts on it), its partial answer is saved now and then,
+     * and the commit runs after the engine has moved on, all on the persistence thread. A session
+     * runs one operation at a time; a second is refused with {@link SessionBusyException}.
      */
     public CompletableFuture<TurnResult> turn(String owner, UUID id, String message, GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
@@ -222,38 +222,36 @@ public final class SessionEngine implements AutoCloseable {
                     ? chatTokens(history(id), ChatMessage.user(message), true, start)
                     : model.tokenizer().encode(start > 0 ? " " + message : message, start == 0);
             checkContext(prompt.length + options.maxTokens(), start);
-            store.beginTurn(owner, id, start, message, prompt);
             PartialAnswer partial = new PartialAnswer(id, start, listener);
             long queued = System.nanoTime();
-            CompletableFuture<Engined<GenerationResult>> engined;
-            try {
-                engined = queue.submit(() -> {
-                    long t0 = System.nanoTime();
-                    KvTiers.Checkout c = checkout(s);
-                    KvCache kv = c.kv();
-                    try {
-                        GenerationResult r = generator(s).generate(request(prompt, options, partial, cancelled), kv);
-                        int[] answer = r.tokens();
-                        if (answer.length > 0) {
-                            // the last sampled token is not in the KV yet: add it, so KV and stored tokens agree
-                            model.model().forward(new int[] {answer[answer.length - 1]}, kv, new int[0]);
-                        }
-                        byte[] streaming = kv.exportStreaming();
-                        tiers.checkin(id, kv);
-                        return new Engined<>(r, streaming, c.source(), t0 - queued, System.nanoTime() - t0);
-                    } catch (RuntimeException e) {
-                        kv.close();
-                        tiers.drop(id);
-                        throw e;
+            CompletableFuture<Engined<GenerationResult>> engined = queue.submit(() -> {
+                long t0 = System.nanoTime();
+                KvTiers.Checkout c = checkout(s);
+                KvCache kv = c.kv();
+                try {
+                    GenerationResult r = generator(s).generate(request(prompt, options, partial, cancelled), kv);
+                    int[] answer = r.tokens();
+                    if (answer.length > 0) {
+                        // the last sampled token is not in the KV yet: add it, so KV and stored tokens agree
+                        model.model().forward(new int[] {answer[answer.length - 1]}, kv, new int[0]);
                     }
-                });
-            } catch (RuntimeException e) {
-                store.abandonTurn(id);
-                throw e;
-            }
-            return engined.whenCompleteAsync((e, failure) -> {
+                    byte[] streaming = kv.exportStreaming();
+                    tiers.checkin(id, kv);
+                    return new Engined<>(r, streaming, c.source(), t0 - queued, System.nanoTime() - t0);
+                } catch (RuntimeException e) {
+                    kv.close();
+                    tiers.drop(id);
+                    throw e;
+                }
+            });
+            // the turn has its place in the queue: record it as pending while the engine starts on it (the
+            // persistence thread runs this before the turn's partial saves and its commit)
+            CompletableFuture<Void> begun = CompletableFuture.runAsync(() -> store.beginTurn(owner, id, start, message,
+                    prompt), persistence);
+            return begun.thenCombine(engined, (b, e) -> e).whenCompleteAsync((e, failure) -> {
                 if (failure != null) {
                     store.abandonTurn(id); // the client gets the error; there is no answer to keep
+                    engined.whenComplete((x, y) -> tiers.drop(id)); // nor KV for what was not recorded
                 }
             }, persistence).thenApplyAsync(e -> {
                 GenerationResult r = e.value();

@@ -29,10 +29,10 @@ public final class ChatCompletionApi {
             @Schema(minimum = "1", description = "deprecated by OpenAI for max_completion_tokens") Integer maxTokens,
             @Schema(minimum = "1") Integer maxCompletionTokens,
             @Schema(minimum = "0", maximum = "2", description = "default 1; 0 is greedy") Float temperature,
-            @Schema(exclusiveMinimumValue = 0, maximum = "1") Float topP,
+            @Schema(minimum = "0", exclusiveMinimum = true, maximum = "1") Float topP,
             @Schema(minimum = "0", description = "Headroom extension") Integer topK,
             @Schema(minimum = "0", maximum = "1", description = "Headroom extension") Float minP,
-            @Schema(exclusiveMinimumValue = 0, maximum = "10", description = "Headroom extension")
+            @Schema(minimum = "0", exclusiveMinimum = true, maximum = "10", description = "Headroom extension")
             Float repetitionPenalty,
             @Schema(minimum = "-2", maximum = "2") Float presencePenalty,
             @Schema(minimum = "-2", maximum = "2") Float frequencyPenalty,

@@ -43,20 +43,8 @@ public class PendingTurnRecord {
     @Column(name = "updated_at", nullable = false)
     private Instant updatedAt;
 
+    /** Rows are written by {@link PendingTurnRepository#begin} and read back by recovery. */
     protected PendingTurnRecord() {
-    }
-
-    PendingTurnRecord(UUID sessionId, String owner, int expectedTokens, String userContent, int[] userTokens,
-            Instant now) {
-        this.sessionId = sessionId;
-        this.owner = owner;
-        this.expectedTokens = expectedTokens;
-        this.userContent = userContent;
-        this.userTokenIds = TokenIds.toBytes(userTokens);
-        this.partialContent = "";
-        this.partialTokenIds = new byte[0];
-        this.startedAt = now;
-        this.updatedAt = now;
     }
 
     public UUID getSessionId() {

@@ -109,17 +109,14 @@ public class SessionStore {
      */
     @Transactional
     public void beginTurn(String owner, UUID id, int expectedTokens, String userContent, int[] userTokens) {
-        locked(owner, id, expectedTokens);
-        pendingTurns.findById(id).ifPresent(pendingTurns::delete); // a leftover the session lock outlived
-        pendingTurns.flush();
-        pendingTurns.save(new PendingTurnRecord(id, owner, expectedTokens, userContent, userTokens,
-                clock.instant()));
+        // the caller holds the session's lock and read expectedTokens under it; commitTurn checks it again
+        pendingTurns.begin(id, owner, expectedTokens, userContent, TokenIds.toBytes(userTokens), clock.instant());
     }
 
-    /** Forgets a turn that was accepted but never ran (the engine queue refused it). */
+    /** Forgets a turn that failed before it had an answer (the client got the error). */
     @Transactional
     public void abandonTurn(UUID id) {
-        pendingTurns.deleteById(id);
+        pendingTurns.end(id);
     }
 
     /** Saves a running turn's answer so far; a no-op once the turn is committed. */
@@ -138,7 +135,7 @@ public class SessionStore {
         SessionRecord s = locked(owner, id, expectedTokens);
         appendTurn(s, userContent, userTokens, assistantContent, assistantTokens, finishReason);
         saveStreaming(id, s.getTokenCount(), streamingState);
-        pendingTurns.findById(id).ifPresent(pendingTurns::delete);
+        pendingTurns.end(id);
     }
 
     /**
