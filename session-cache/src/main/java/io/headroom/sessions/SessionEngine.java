@@ -83,6 +83,8 @@ public final class SessionEngine implements AutoCloseable {
     private final SessionStore store;
     private final EngineQueue queue;
     private final String modelName;
+    /** Quotas: asked before work is queued, told what it consumed. */
+    private volatile Admission admission = Admission.UNLIMITED;
     /** Sessions running an operation now (one at a time per session). */
     private final Set<UUID> busy = ConcurrentHashMap.newKeySet();
     /** Database work that follows engine work, in submission order (partial saves before their commit). */
@@ -110,6 +112,11 @@ public final class SessionEngine implements AutoCloseable {
 
     public String modelName() {
         return modelName;
+    }
+
+    /** Puts operations under {@code admission} (the service's quotas); unlimited until set. */
+    public void setAdmission(Admission admission) {
+        this.admission = admission;
     }
 
     public LoadedModel model() {
@@ -144,7 +151,10 @@ public final class SessionEngine implements AutoCloseable {
             systemTokens = chatTokens(List.of(), new ChatMessage("system", systemPrompt), false, 0);
             checkContext(systemTokens.length, 0);
         }
-        return store.create(owner, modelName, sparsity, systemPrompt, systemTokens);
+        if (systemTokens != null) {
+            admission.admit(owner, systemTokens.length, 0);
+        }
+        return store.create(owner, modelName, sparsity, systemPrompt, systemTokens, admission.maxSessions(owner));
     }
 
     public SessionInfo info(String owner, UUID id) {
@@ -174,6 +184,7 @@ public final class SessionEngine implements AutoCloseable {
                     ? chatTokens(history(id), new ChatMessage("user", documentText(name, text)), false, start)
                     : model.tokenizer().encode(start > 0 ? "\n" + text : text, start == 0);
             checkContext(tokens.length, start);
+            admission.admit(owner, tokens.length, tokens.length);
             long queued = System.nanoTime();
             CompletableFuture<Engined<Void>> engined = queue.submit(() -> {
                 long t0 = System.nanoTime();
@@ -193,6 +204,7 @@ public final class SessionEngine implements AutoCloseable {
             });
             return engined.thenApplyAsync(e -> {
                 persisted(id, () -> store.commitDocument(owner, id, start, name, text, tokens, e.streaming()));
+                admission.consumed(owner, tokens.length);
                 return new AppendResult(tokens.length, start + tokens.length, new Timing(e.queueNanos(),
                         e.engineNanos(), 0, e.source()));
             }, persistence);
@@ -222,6 +234,7 @@ public final class SessionEngine implements AutoCloseable {
                     ? chatTokens(history(id), ChatMessage.user(message), true, start)
                     : model.tokenizer().encode(start > 0 ? " " + message : message, start == 0);
             checkContext(prompt.length + options.maxTokens(), start);
+            admission.admit(owner, prompt.length + options.maxTokens(), prompt.length);
             PartialAnswer partial = new PartialAnswer(id, start, listener);
             long queued = System.nanoTime();
             CompletableFuture<Engined<GenerationResult>> engined = queue.submit(() -> {
@@ -257,6 +270,7 @@ public final class SessionEngine implements AutoCloseable {
                 GenerationResult r = e.value();
                 persisted(id, () -> store.commitTurn(owner, id, start, message, prompt, r.text(), r.tokens(),
                         storedFinish(r.finishReason()), e.streaming()));
+                admission.consumed(owner, prompt.length + r.tokens().length);
                 return new TurnResult(r.text(), r.tokens(), r.finishReason(),
                         new Usage(prompt.length, start, r.tokens().length),
                         new Timing(e.queueNanos(), r.prefillNanos(), r.decodeNanos(), e.source()));
@@ -353,7 +367,7 @@ public final class SessionEngine implements AutoCloseable {
     }
 
     /** A stateless completion of a whole conversation (OpenAI requests without a session). */
-    public CompletableFuture<TurnResult> complete(List<ChatMessage> messages, GenerationOptions options,
+    public CompletableFuture<TurnResult> complete(String owner, List<ChatMessage> messages, GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
         if (messages.isEmpty()) {
             throw new IllegalArgumentException("messages must not be empty");
@@ -366,15 +380,20 @@ public final class SessionEngine implements AutoCloseable {
                     .toList()), true);
         }
         checkContext(prompt.length + options.maxTokens(), 0);
+        admission.admit(owner, 0, prompt.length);
         long queued = System.nanoTime();
-        return queue.submit(() -> {
+        return queue.<TurnResult>submit(() -> {
             long t0 = System.nanoTime();
             Generator g = model.generator();
             GenerationResult r = g.generate(request(prompt, options, listener, cancelled));
             return new TurnResult(r.text(), r.tokens(), r.finishReason(), new Usage(prompt.length, 0,
                     r.tokens().length), new Timing(t0 - queued, r.prefillNanos(), r.decodeNanos(),
                     KvTiers.Source.EMPTY));
-        });
+        }).whenCompleteAsync((r, e) -> { // accounting is database work: not on the engine thread
+            if (r != null) {
+                admission.consumed(owner, r.usage().promptTokens() + r.usage().completionTokens());
+            }
+        }, persistence);
     }
 
     /** Moves idle sessions down a tier; runs as an engine job so it never races a turn. */

@@ -36,6 +36,14 @@ public class ApiErrorWebExceptionHandler implements WebExceptionHandler {
         if (a.status().is5xxServerError()) {
             LOG.error("request {} {} failed", exchange.getRequest().getMethod(), exchange.getRequest().getPath(), ex);
         }
+        if (ex instanceof MethodNotAllowedException m) {
+            exchange.getResponse().getHeaders().setAllow(m.getSupportedMethods());
+        }
+        return render(exchange, a);
+    }
+
+    /** Writes {@code a} as the response: its status, {@code Retry-After} where it has one, the envelope. */
+    public static Mono<Void> render(ServerWebExchange exchange, ApiException a) {
         var response = exchange.getResponse();
         response.setStatusCode(a.status());
         response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
@@ -43,9 +51,6 @@ public class ApiErrorWebExceptionHandler implements WebExceptionHandler {
             response.getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, a.retryAfter().toSeconds())));
         } else if (a.status() == HttpStatus.TOO_MANY_REQUESTS || a.status() == HttpStatus.SERVICE_UNAVAILABLE) {
             response.getHeaders().set(HttpHeaders.RETRY_AFTER, "1");
-        }
-        if (ex instanceof MethodNotAllowedException m) {
-            response.getHeaders().setAllow(m.getSupportedMethods());
         }
         byte[] body = JSON.writeValueAsString(ApiErrors.envelope(a)).getBytes(StandardCharsets.UTF_8);
         DataBuffer buffer = response.bufferFactory().wrap(body);

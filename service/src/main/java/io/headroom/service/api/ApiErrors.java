@@ -2,7 +2,9 @@ package io.headroom.service.api;
 
 import io.headroom.engine.ModelFormatException;
 import io.headroom.engine.sched.EngineQueue;
+import io.headroom.service.apikeys.ApiKeyStore;
 import io.headroom.sessions.ContextLimitException;
+import io.headroom.sessions.QuotaExceededException;
 import io.headroom.sessions.SessionBusyException;
 import io.headroom.sessions.store.SessionNotFoundException;
 import java.util.Collection;
@@ -46,7 +48,9 @@ import tools.jackson.databind.exc.UnrecognizedPropertyException;
  * {@code invalid_value}, {@code invalid_uri}, {@code request_too_large}, {@code unsupported_media_type},
  * {@code not_acceptable}, {@code method_not_allowed}, {@code not_found}, {@code session_not_found},
  * {@code model_not_found}, {@code session_busy}, {@code context_length_exceeded},
- * {@code engine_queue_full}.
+ * {@code engine_queue_full}, {@code quota_exceeded} (param: which quota), {@code api_key_limit_reached};
+ * authentication: {@code missing_credentials}, {@code invalid_token}, {@code invalid_api_key} (401),
+ * {@code permission_denied}, {@code csrf_token_invalid} (403).
  */
 public final class ApiErrors {
 
@@ -67,6 +71,10 @@ public final class ApiErrors {
                     b.getMessage(), "session_id", "session_busy");
             case ContextLimitException c -> new ApiException(HttpStatus.BAD_REQUEST, "invalid_request_error",
                     c.getMessage(), "messages", "context_length_exceeded");
+            case QuotaExceededException q -> new ApiException(HttpStatus.TOO_MANY_REQUESTS, "rate_limit_error",
+                    q.getMessage(), q.quota(), "quota_exceeded").retryAfter(q.retryAfter());
+            case ApiKeyStore.KeyLimitException k -> new ApiException(HttpStatus.CONFLICT, "invalid_request_error",
+                    k.getMessage(), null, "api_key_limit_reached");
             case EngineQueue.QueueFullException q -> new ApiException(HttpStatus.TOO_MANY_REQUESTS,
                     "rate_limit_error", q.getMessage(), null, "engine_queue_full")
                     .retryAfter(q.retryAfter());
@@ -293,7 +301,7 @@ public final class ApiErrors {
     }
 
     /** Removes anything that reads like a Java type name from a message meant for a client. */
-    static String clientTerms(String message) {
+    public static String clientTerms(String message) {
         if (message == null || message.isBlank()) {
             return "the request is not valid";
         }

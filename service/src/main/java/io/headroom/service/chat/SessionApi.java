@@ -27,6 +27,7 @@ public final class SessionApi {
     /** A session as clients see it. */
     public record SessionView(
             @Schema(requiredMode = RequiredMode.REQUIRED, format = "uuid") String id,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "the user the session belongs to") String owner,
             @Schema(requiredMode = RequiredMode.REQUIRED) String model,
             @Schema(nullable = true) Double sparsity,
             @Schema(nullable = true) String systemPrompt,

@@ -9,7 +9,6 @@ import io.headroom.sessions.store.SessionRecord;
 import io.headroom.sessions.store.SessionStore;
 import io.headroom.service.api.ApiErrors;
 import io.headroom.service.api.ApiException;
-import io.headroom.service.api.CurrentUser;
 import io.headroom.service.api.Sampling;
 import io.headroom.service.chat.SessionApi.AppendContext;
 import io.headroom.service.chat.SessionApi.ContextAppended;
@@ -21,7 +20,9 @@ import io.headroom.service.chat.SessionApi.TokenEvent;
 import io.headroom.service.chat.SessionApi.TurnDone;
 import io.headroom.service.chat.SessionApi.TurnRequest;
 import io.headroom.service.chat.SessionApi.TurnResponse;
+import io.headroom.service.audit.AuditLog;
 import io.headroom.service.config.EngineProperties;
+import io.headroom.service.security.Caller;
 import io.headroom.service.config.SessionProperties;
 import io.headroom.service.api.GenerationMetrics;
 import io.headroom.service.chat.SessionApi.MessageList;
@@ -67,7 +68,7 @@ public class SessionController {
 
     private final SessionEngine engine;
     private final SessionStore store;
-    private final CurrentUser user;
+    private final AuditLog audit;
     private final EngineProperties engineProperties;
     private final SessionProperties sessionProperties;
     private final GenerationMetrics metrics;
@@ -78,12 +79,12 @@ public class SessionController {
     /** The longest document name, in characters. */
     static final int MAX_NAME_LENGTH = 1024;
 
-    public SessionController(SessionEngine engine, SessionStore store, CurrentUser user,
+    public SessionController(SessionEngine engine, SessionStore store, AuditLog audit,
             EngineProperties engineProperties, SessionProperties sessionProperties, GenerationMetrics metrics,
             JsonMapper json) {
         this.engine = engine;
         this.store = store;
-        this.user = user;
+        this.audit = audit;
         this.engineProperties = engineProperties;
         this.sessionProperties = sessionProperties;
         this.metrics = metrics;
@@ -94,7 +95,7 @@ public class SessionController {
     @Operation(operationId = "createSession", summary = "Create a session")
     @ApiResponse(responseCode = "201", description = "created",
             content = @Content(mediaType = "application/json", schema = @Schema(implementation = SessionView.class)))
-    public Mono<ResponseEntity<SessionView>> create(@RequestBody CreateSession body) {
+    public Mono<ResponseEntity<SessionView>> create(@RequestBody CreateSession body, Caller caller) {
         if (body.model() != null && !body.model().equals(engine.modelName())) {
             return Mono.error(new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "unknown model '"
                     + body.model() + "' (this service runs " + engine.modelName() + ")", "model", "model_not_found"));
@@ -109,22 +110,26 @@ public class SessionController {
         if (body.systemPrompt() != null && tooLarge(body.systemPrompt())) {
             return Mono.error(tooLargeError("system_prompt"));
         }
-        return blocking(() -> engine.create(user.owner(), body.sparsity(), body.systemPrompt()))
-                .map(r -> ResponseEntity.status(HttpStatus.CREATED).body(view(r)));
+        return blocking(() -> {
+            SessionRecord r = engine.create(caller.id(), body.sparsity(), body.systemPrompt());
+            audit.record(caller, "session.create", "session", r.getId().toString(), caller.id());
+            return r;
+        }).map(r -> ResponseEntity.status(HttpStatus.CREATED).body(view(r)));
     }
 
     @GetMapping
     @Operation(operationId = "listSessions", summary = "The caller's sessions, newest first")
     public Mono<SessionPage> list(
             @Parameter(schema = @Schema(minimum = "0")) @RequestParam(defaultValue = "0") int page,
-            @Parameter(schema = @Schema(minimum = "1", maximum = "200")) @RequestParam(defaultValue = "20") int size) {
+            @Parameter(schema = @Schema(minimum = "1", maximum = "200")) @RequestParam(defaultValue = "20") int size,
+            Caller caller) {
         if (page < 0) {
             return Mono.error(ApiException.invalid("page must be >= 0, got " + page, "page"));
         }
         if (size < 1 || size > MAX_PAGE_SIZE) {
             return Mono.error(ApiException.invalid("size must be in [1, " + MAX_PAGE_SIZE + "], got " + size, "size"));
         }
-        return blocking(() -> store.list(user.owner(), PageRequest.of(page, size,
+        return blocking(() -> store.list(caller.id(), PageRequest.of(page, size,
                 Sort.by(Sort.Direction.DESC, "createdAt"))))
                 .map((Page<SessionRecord> p) -> new SessionPage(p.getContent().stream().map(this::view).toList(),
                         page, size, p.getTotalElements()));
@@ -132,37 +137,44 @@ public class SessionController {
 
     @GetMapping("/{id}")
     @Operation(operationId = "getSession", summary = "A session: its size and where its KV is")
-    public Mono<SessionView> get(@PathVariable String id) {
+    public Mono<SessionView> get(@PathVariable String id, Caller caller) {
         UUID sid = parse(id);
-        return blocking(() -> view(store.find(user.owner(), sid).orElseThrow(() -> new SessionNotFoundException(sid))));
+        return blocking(() -> {
+            SessionRecord r = readable(caller, sid);
+            audit.record(caller, "session.read", "session", id, r.getOwner());
+            return view(r);
+        });
     }
 
     @DeleteMapping("/{id}")
     @Operation(operationId = "deleteSession", summary = "Delete a session, its history and its KV in every tier")
     @ApiResponse(responseCode = "204", description = "deleted")
-    public Mono<ResponseEntity<Void>> delete(@PathVariable String id) {
+    public Mono<ResponseEntity<Void>> delete(@PathVariable String id, Caller caller) {
         UUID sid = parse(id);
-        return blocking(() -> engine.delete(user.owner(), sid)).map(deleted -> {
-            if (!deleted) {
+        return blocking(() -> {
+            if (!engine.delete(caller.id(), sid)) {
                 throw new SessionNotFoundException(sid);
             }
+            audit.record(caller, "session.delete", "session", id, caller.id());
             return ResponseEntity.noContent().<Void>build();
         });
     }
 
     @GetMapping("/{id}/messages")
     @Operation(operationId = "listMessages", summary = "The conversation, in order")
-    public Mono<MessageList> messages(@PathVariable String id) {
+    public Mono<MessageList> messages(@PathVariable String id, Caller caller) {
         UUID sid = parse(id);
         return blocking(() -> {
-            store.find(user.owner(), sid).orElseThrow(() -> new SessionNotFoundException(sid));
+            SessionRecord r = readable(caller, sid);
+            audit.record(caller, "session.messages.read", "session", id, r.getOwner());
             return new MessageList(store.messages(sid).stream().map(SessionController::message).toList());
         });
     }
 
     @PostMapping(value = "/{id}/context", consumes = MediaType.APPLICATION_JSON_VALUE)
     @Operation(operationId = "appendContext", summary = "Prefill a document into the session's context")
-    public Mono<ContextAppended> appendContext(@PathVariable String id, @RequestBody AppendContext body) {
+    public Mono<ContextAppended> appendContext(@PathVariable String id, @RequestBody AppendContext body,
+            Caller caller) {
         UUID sid = parse(id);
         if (body.text() == null || body.text().isEmpty()) {
             return Mono.error(ApiException.invalid("text is required and must not be empty", "text"));
@@ -173,7 +185,11 @@ public class SessionController {
         if (body.name() != null && body.name().length() > MAX_NAME_LENGTH) {
             return Mono.error(ApiException.invalid("name is longer than " + MAX_NAME_LENGTH + " characters", "name"));
         }
-        return blocking(() -> engine.appendDocument(user.owner(), sid, body.name(), body.text()))
+        return blocking(() -> {
+            var appended = engine.appendDocument(caller.id(), sid, body.name(), body.text());
+            audit.record(caller, "session.context.append", "session", id, caller.id());
+            return appended;
+        })
                 .flatMap(Mono::fromFuture)
                 .map(r -> new ContextAppended(r.documentTokens(), r.sessionTokens(), source(r.timing().kvSource()),
                         r.timing().prefillNanos() / 1e6));
@@ -188,7 +204,7 @@ public class SessionController {
         @Content(mediaType = "application/json", schema = @Schema(implementation = TurnResponse.class)),
         @Content(mediaType = "text/event-stream", schema = @Schema(type = "string",
                 description = "event: token / data: TokenEvent ... event: done / data: TurnDone"))})
-    public Mono<ResponseEntity<?>> turn(@PathVariable String id, @RequestBody TurnRequest body) {
+    public Mono<ResponseEntity<?>> turn(@PathVariable String id, @RequestBody TurnRequest body, Caller caller) {
         UUID sid = parse(id);
         if (body.message() == null || body.message().isBlank()) {
             return Mono.error(ApiException.invalid("message is required and must not be blank", "message"));
@@ -209,7 +225,11 @@ public class SessionController {
                 pieces.tryEmitNext(text);
             }
         });
-        return blocking(() -> engine.turn(user.owner(), sid, body.message(), options, listener, cancelled))
+        return blocking(() -> {
+            var future = engine.turn(caller.id(), sid, body.message(), options, listener, cancelled);
+            audit.record(caller, "session.turn", "session", id, caller.id());
+            return future;
+        })
                 .map(future -> {
                     future.whenComplete((r, e) -> {
                         pieces.tryEmitComplete();
@@ -235,6 +255,12 @@ public class SessionController {
                             .doOnCancel(() -> cancelled.set(true));
                     return ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM).body(all);
                 });
+    }
+
+    /** The caller's session, or for an admin anyone's (reads only); else 404. */
+    private SessionRecord readable(Caller caller, UUID sid) {
+        return (caller.admin() ? store.findAnyOwner(sid) : store.find(caller.id(), sid))
+                .orElseThrow(() -> new SessionNotFoundException(sid));
     }
 
     private boolean tooLarge(String text) {
@@ -272,11 +298,16 @@ public class SessionController {
     }
 
     private SessionView view(SessionRecord r) {
+        return view(engine, r);
+    }
+
+    /** A session as clients see it, with where its KV is now. */
+    public static SessionView view(SessionEngine engine, SessionRecord r) {
         SessionEngine.SessionInfo info = engine.info(r.getOwner(), r.getId());
         Map<String, Long> bytes = info.kvBytes().entrySet().stream().collect(Collectors.toMap(
                 e -> e.getKey().name().toLowerCase(Locale.ROOT), Map.Entry::getValue, (a, b) -> a,
                 java.util.LinkedHashMap::new));
-        return new SessionView(r.getId().toString(), r.getModel(), r.getSparsity(), r.getSystemPrompt(),
+        return new SessionView(r.getId().toString(), r.getOwner(), r.getModel(), r.getSparsity(), r.getSystemPrompt(),
                 r.getTokenCount(), info.state(), bytes, r.getCreatedAt(), r.getLastActiveAt());
     }
 

@@ -1,7 +1,6 @@
 package io.headroom.service.config;
 
 import jakarta.validation.Valid;
-import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,9 +10,8 @@ import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 /**
- * {@code headroom.sessions.*}: who callers are until SSO, how large inputs may be, where KV lives.
+ * {@code headroom.sessions.*}: how large inputs may be, where KV lives.
  *
- * @param defaultOwner the identity every request acts as until authentication is configured
  * @param maxAppendSize the largest document or message body accepted (413 beyond)
  * @param tiers KV budgets per tier and idle handling
  * @param database the embedded PostgreSQL used when {@code spring.datasource.url} is not set
@@ -21,7 +19,6 @@ import org.springframework.validation.annotation.Validated;
 @Validated
 @ConfigurationProperties("headroom.sessions")
 public record SessionProperties(
-        @NotBlank @DefaultValue("local-user") String defaultOwner,
         @NotNull @DefaultValue("4MB") DataSize maxAppendSize,
         @Valid @NotNull @DefaultValue Tiers tiers,
         @Valid @NotNull @DefaultValue Database database) {

@@ -5,10 +5,11 @@ import io.headroom.engine.generate.TokenListener;
 import io.headroom.sessions.SessionEngine;
 import io.headroom.service.api.ApiErrors;
 import io.headroom.service.api.ApiException;
-import io.headroom.service.api.CurrentUser;
 import io.headroom.service.api.Sampling;
 import io.headroom.service.api.GenerationMetrics;
+import io.headroom.service.audit.AuditLog;
 import io.headroom.service.config.EngineProperties;
+import io.headroom.service.security.Caller;
 import io.headroom.service.openai.ChatCompletionApi.AssistantMessage;
 import io.headroom.service.openai.ChatCompletionApi.ChatCompletion;
 import io.headroom.service.openai.ChatCompletionApi.ChatCompletionChunk;
@@ -58,16 +59,16 @@ import tools.jackson.databind.json.JsonMapper;
 public class OpenAiController {
 
     private final SessionEngine engine;
-    private final CurrentUser user;
+    private final AuditLog audit;
     private final EngineProperties limits;
     private final GenerationMetrics metrics;
     private final JsonMapper json;
     private final long created = System.currentTimeMillis() / 1000;
 
-    public OpenAiController(SessionEngine engine, CurrentUser user, EngineProperties limits, GenerationMetrics metrics,
+    public OpenAiController(SessionEngine engine, AuditLog audit, EngineProperties limits, GenerationMetrics metrics,
             JsonMapper json) {
         this.engine = engine;
-        this.user = user;
+        this.audit = audit;
         this.limits = limits;
         this.metrics = metrics;
         this.json = json;
@@ -101,7 +102,7 @@ public class OpenAiController {
         @Content(mediaType = "application/json", schema = @Schema(implementation = ChatCompletion.class)),
         @Content(mediaType = "text/event-stream", schema = @Schema(type = "string",
                 description = "data: ChatCompletionChunk ... data: [DONE]"))})
-    public Mono<ResponseEntity<?>> completions(@RequestBody ChatCompletionRequest body) {
+    public Mono<ResponseEntity<?>> completions(@RequestBody ChatCompletionRequest body, Caller caller) {
         if (body.model() == null) {
             return Mono.error(ApiException.invalid("you must provide a model parameter", "model"));
         }
@@ -146,7 +147,7 @@ public class OpenAiController {
                     }
                 });
         // the request takes its place in the engine queue (or is refused with 429) before any byte is sent
-        return Mono.fromCallable(() -> start(session, messages, options, listener, cancelled))
+        return Mono.fromCallable(() -> start(caller, session, messages, options, listener, cancelled))
                 .subscribeOn(Schedulers.boundedElastic())
                 .map(future -> {
                     future.whenComplete((r, e) -> {
@@ -196,13 +197,17 @@ public class OpenAiController {
         }
     }
 
-    private CompletableFuture<SessionEngine.TurnResult> start(UUID session,
+    private CompletableFuture<SessionEngine.TurnResult> start(Caller caller, UUID session,
             List<io.headroom.engine.tokenizer.ChatMessage> messages, SessionEngine.GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
         if (session == null) {
-            return engine.complete(messages, options, listener, cancelled);
+            audit.record(caller, "chat_completion.create", null, null, null);
+            return engine.complete(caller.id(), messages, options, listener, cancelled);
         }
-        return engine.turn(user.owner(), session, messages.getLast().content(), options, listener, cancelled);
+        CompletableFuture<SessionEngine.TurnResult> turn = engine.turn(caller.id(), session,
+                messages.getLast().content(), options, listener, cancelled);
+        audit.record(caller, "session.turn", "session", session.toString(), caller.id());
+        return turn;
     }
 
     private ChatCompletion completion(String id, SessionEngine.TurnResult r) {

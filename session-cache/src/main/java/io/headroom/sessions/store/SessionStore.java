@@ -40,8 +40,19 @@ public class SessionStore {
         this.clock = Clock.systemUTC();
     }
 
+    /**
+     * Creates a session, or throws {@link io.headroom.sessions.QuotaExceededException} when the
+     * owner holds {@code maxSessions} already (counted under a per-owner lock, so concurrent creates
+     * cannot pass the limit together).
+     */
     @Transactional
-    public SessionRecord create(String owner, String model, Double sparsity, String systemPrompt, int[] systemTokens) {
+    public SessionRecord create(String owner, String model, Double sparsity, String systemPrompt, int[] systemTokens,
+            int maxSessions) {
+        sessions.lockOwner(owner);
+        if (sessions.countByOwner(owner) >= maxSessions) {
+            throw new io.headroom.sessions.QuotaExceededException("sessions", "you hold " + maxSessions
+                    + " sessions, the most your quota allows; delete one first", java.time.Duration.ofMinutes(1));
+        }
         SessionRecord s = new SessionRecord(UUID.randomUUID(), owner, model, sparsity, systemPrompt, clock.instant());
         sessions.save(s);
         if (systemPrompt != null) {
@@ -60,6 +71,30 @@ public class SessionStore {
     @Transactional(readOnly = true)
     public Page<SessionRecord> list(String owner, Pageable pageable) {
         return sessions.findByOwner(owner, pageable);
+    }
+
+    /** A session whoever owns it: for an admin's reads only. */
+    @Transactional(readOnly = true)
+    public Optional<SessionRecord> findAnyOwner(UUID id) {
+        return sessions.findById(id);
+    }
+
+    /** Every user's sessions, or one user's when {@code owner} is given: for an admin's reads only. */
+    @Transactional(readOnly = true)
+    public Page<SessionRecord> listAnyOwner(String owner, Pageable pageable) {
+        return owner == null ? sessions.findAll(pageable) : sessions.findByOwner(owner, pageable);
+    }
+
+    /** Tokens stored across the owner's sessions. */
+    @Transactional(readOnly = true)
+    public long storedTokens(String owner) {
+        return sessions.sumTokensByOwner(owner);
+    }
+
+    /** The ids of the owner's sessions. */
+    @Transactional(readOnly = true)
+    public List<UUID> sessionIds(String owner) {
+        return sessions.idsByOwner(owner);
     }
 
     @Transactional
