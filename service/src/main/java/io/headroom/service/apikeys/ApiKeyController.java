@@ -94,10 +94,17 @@ public class ApiKeyController {
     }
 
     @GetMapping("/{id}")
-    @Operation(operationId = "getApiKey", summary = "One of the caller's API keys")
+    @Operation(operationId = "getApiKey", summary = "One of the caller's API keys (an admin's: anyone's)")
     public Mono<ApiKeyView> get(@PathVariable String id, Caller caller) {
         UUID kid = parse(id);
-        return blocking(() -> view(keys.find(caller.id(), kid).orElseThrow(() -> notFound(id))));
+        return blocking(() -> {
+            ApiKeyStore.ApiKey k = (caller.admin() ? keys.findAnyOwner(kid) : keys.find(caller.id(), kid))
+                    .orElseThrow(() -> notFound(id));
+            if (!k.owner().equals(caller.id())) {
+                audit.record(caller, "api_key.read", "api_key", id, k.owner());
+            }
+            return view(k);
+        });
     }
 
     @DeleteMapping("/{id}")
