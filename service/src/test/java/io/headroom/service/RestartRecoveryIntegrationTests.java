@@ -46,6 +46,16 @@ class RestartRecoveryIntegrationTests {
         }
     }
 
+    /** The spill file of a session: named by its id and a digest of its owner ({@code SessionKey}). */
+    static Path spillFileOf(Path spill, String session) throws java.io.IOException {
+        try (var files = Files.list(spill)) {
+            List<Path> found = files.filter(f -> f.getFileName().toString().startsWith(session + "-")
+                    && f.getFileName().toString().endsWith(".kv")).toList();
+            assertThat(found).as("the spill file of session %s", session).hasSize(1);
+            return found.getFirst();
+        }
+    }
+
     @Test
     void sessionsShouldContinueIdenticallyAfterKillNineAndRestart() throws Exception {
         Path data = ServiceTestSupport.tempDir("hr-restart-pg");
@@ -56,8 +66,8 @@ class RestartRecoveryIntegrationTests {
         Process first = start(port, data, spill, "1B");
         String spilled = newSessionWithOneTurn(port);
         String corrupted = newSessionWithOneTurn(port);
-        Path corruptFile = spill.resolve(corrupted + ".kv");
-        assertThat(spill.resolve(spilled + ".kv")).exists();
+        Path corruptFile = spillFileOf(spill, corrupted);
+        assertThat(spillFileOf(spill, spilled)).exists();
         assertThat(corruptFile).exists();
         first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hooks, no flushing
         // the embedded PostgreSQL does not outlive its service: its watchdog stops it

@@ -15,6 +15,7 @@ import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.sched.EngineQueue;
 import io.headroom.engine.tokenizer.ChatMessage;
 import io.headroom.sessions.kv.KvTiers;
+import io.headroom.sessions.kv.SessionKey;
 import io.headroom.sessions.store.SessionNotFoundException;
 import io.headroom.sessions.store.SessionRecord;
 import io.headroom.sessions.store.SessionStore;
@@ -159,16 +160,17 @@ public final class SessionEngine implements AutoCloseable {
 
     public SessionInfo info(String owner, UUID id) {
         SessionRecord r = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
-        KvTiers.Tier tier = tiers.tierOf(id);
+        SessionKey key = new SessionKey(owner, id);
+        KvTiers.Tier tier = tiers.tierOf(key);
         String state = tier == KvTiers.Tier.DEVICE ? "active" : tier == KvTiers.Tier.HOST ? "idle" : "cold";
-        return new SessionInfo(r, tiers.bytes(id), state);
+        return new SessionInfo(r, tiers.bytes(key), state);
     }
 
     /** Deletes the session's rows and its KV in every tier. */
     public boolean delete(String owner, UUID id) {
         boolean deleted = store.delete(owner, id);
         if (deleted) {
-            tiers.drop(id);
+            tiers.drop(new SessionKey(owner, id));
         }
         return deleted;
     }
@@ -176,6 +178,7 @@ public final class SessionEngine implements AutoCloseable {
     /** Prefills a document into the session's context and records it. */
     public CompletableFuture<AppendResult> appendDocument(String owner, UUID id, String name, String text) {
         store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id)); // another user's: no lock taken
+        SessionKey key = new SessionKey(owner, id);
         return exclusive(id, () -> {
             // read under the session's lock: the operation before this one may have just committed
             SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
@@ -196,14 +199,14 @@ public final class SessionEngine implements AutoCloseable {
                     streaming = kv.exportStreaming();
                 } catch (RuntimeException e) {
                     kv.close();
-                    tiers.drop(id); // the KV may hold tokens the database does not: rebuild next time
+                    tiers.drop(key); // the KV may hold tokens the database does not: rebuild next time
                     throw e;
                 }
-                tiers.checkin(id, kv);
+                tiers.checkin(key, kv);
                 return new Engined<Void>(null, streaming, c.source(), t0 - queued, System.nanoTime() - t0);
             });
             return engined.thenApplyAsync(e -> {
-                persisted(id, () -> store.commitDocument(owner, id, start, name, text, tokens, e.streaming()));
+                persisted(key, () -> store.commitDocument(owner, id, start, name, text, tokens, e.streaming()));
                 admission.consumed(owner, tokens.length);
                 return new AppendResult(tokens.length, start + tokens.length, new Timing(e.queueNanos(),
                         e.engineNanos(), 0, e.source()));
@@ -226,6 +229,7 @@ public final class SessionEngine implements AutoCloseable {
     public CompletableFuture<TurnResult> turn(String owner, UUID id, String message, GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
         store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id)); // another user's: no lock taken
+        SessionKey key = new SessionKey(owner, id);
         return exclusive(id, () -> {
             // read under the session's lock: the operation before this one may have just committed
             SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
@@ -249,11 +253,11 @@ public final class SessionEngine implements AutoCloseable {
                         model.model().forward(new int[] {answer[answer.length - 1]}, kv, new int[0]);
                     }
                     byte[] streaming = kv.exportStreaming();
-                    tiers.checkin(id, kv);
+                    tiers.checkin(key, kv);
                     return new Engined<>(r, streaming, c.source(), t0 - queued, System.nanoTime() - t0);
                 } catch (RuntimeException e) {
                     kv.close();
-                    tiers.drop(id);
+                    tiers.drop(key);
                     throw e;
                 }
             });
@@ -264,11 +268,11 @@ public final class SessionEngine implements AutoCloseable {
             return begun.thenCombine(engined, (b, e) -> e).whenCompleteAsync((e, failure) -> {
                 if (failure != null) {
                     store.abandonTurn(id); // the client gets the error; there is no answer to keep
-                    engined.whenComplete((x, y) -> tiers.drop(id)); // nor KV for what was not recorded
+                    engined.whenComplete((x, y) -> tiers.drop(key)); // nor KV for what was not recorded
                 }
             }, persistence).thenApplyAsync(e -> {
                 GenerationResult r = e.value();
-                persisted(id, () -> store.commitTurn(owner, id, start, message, prompt, r.text(), r.tokens(),
+                persisted(key, () -> store.commitTurn(owner, id, start, message, prompt, r.text(), r.tokens(),
                         storedFinish(r.finishReason()), e.streaming()));
                 admission.consumed(owner, prompt.length + r.tokens().length);
                 return new TurnResult(r.text(), r.tokens(), r.finishReason(),
@@ -293,11 +297,11 @@ public final class SessionEngine implements AutoCloseable {
     }
 
     /** Runs a commit; when it fails, the KV (which holds what the database does not) is dropped. */
-    private void persisted(UUID id, Runnable commit) {
+    private void persisted(SessionKey key, Runnable commit) {
         try {
             commit.run();
         } catch (RuntimeException e) {
-            tiers.drop(id);
+            tiers.drop(key);
             throw e;
         }
     }
@@ -434,7 +438,7 @@ public final class SessionEngine implements AutoCloseable {
     private KvTiers.Checkout checkout(SessionRecord s) {
         DuoLayout layout = layout(s);
         UUID id = s.getId();
-        return tiers.checkout(id, s.getTokenCount(), layout, new KvTiers.Rebuild() {
+        return tiers.checkout(new SessionKey(s.getOwner(), id), s.getTokenCount(), layout, new KvTiers.Rebuild() {
             @Override
             public byte[] streamingState(int tokens) {
                 Optional<StreamingStateRecord> r = store.streamingState(id);

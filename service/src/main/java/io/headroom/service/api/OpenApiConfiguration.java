@@ -53,6 +53,11 @@ public class OpenApiConfiguration {
                 api.setComponents(new Components());
             }
             api.getComponents().addSchemas("ErrorEnvelope", envelopeSchema());
+            api.getComponents().addSecuritySchemes("bearer", new io.swagger.v3.oas.models.security.SecurityScheme()
+                    .type(io.swagger.v3.oas.models.security.SecurityScheme.Type.HTTP).scheme("bearer")
+                    .description("an API key (hr_...) or an access token from the identity provider; in local mode "
+                            + "none is needed"));
+            api.addSecurityItem(new io.swagger.v3.oas.models.security.SecurityRequirement().addList("bearer"));
             if (api.getPaths() == null) {
                 return;
             }
@@ -109,15 +114,22 @@ public class OpenApiConfiguration {
         ApiResponses responses = op.getResponses() == null ? new ApiResponses() : op.getResponses();
         Map<String, String> errors = new LinkedHashMap<>();
         errors.put("400", "the request is not valid (the message names the field)");
-        errors.put("404", "no such object for this caller, or no such model");
+        errors.put("401", "no credentials, or credentials that are not valid (WWW-Authenticate says why)");
+        errors.put("403", "admin routes for a user who is not an admin; a browser request without its CSRF token; "
+                + "an API key creating API keys");
+        errors.put("404", "no such object for this caller (another user's object is a 404 too), or no such model");
         if (op.getRequestBody() != null) {
             errors.put("413", "the body or a field is larger than the limit");
             errors.put("415", "the body is not application/json");
         }
         if (ENGINE_OPERATIONS.contains(op.getOperationId())) {
             errors.put("409", "the session is busy with another turn or document");
-            errors.put("429", "the engine queue is full; Retry-After says when to try again");
         }
+        if ("createApiKey".equals(op.getOperationId())) {
+            errors.put("409", "the caller holds the most API keys allowed");
+        }
+        errors.put("429", "a quota is used up (param names it), or the engine queue is full; Retry-After says when "
+                + "to try again");
         errors.put("500", "internal error (nothing about it is sent)");
         errors.forEach((status, description) -> {
             if (!responses.containsKey(status)) {

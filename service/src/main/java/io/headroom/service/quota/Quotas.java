@@ -134,7 +134,7 @@ public class Quotas implements Admission {
     public long kvBytes(String owner) {
         long sum = 0;
         for (UUID id : store.sessionIds(owner)) {
-            for (long b : engine.tiers().bytes(id).values()) {
+            for (long b : engine.tiers().bytes(new io.headroom.sessions.kv.SessionKey(owner, id)).values()) {
                 sum += b;
             }
         }

@@ -6,8 +6,9 @@ import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.stereotype.Component;
 
 /**
- * {@code local} mode has no authentication, so it serves this machine only: the server binds the
- * loopback interface, and a configured non-loopback {@code server.address} stops start-up.
+ * {@code local} mode has no authentication, and in {@code dev-oidc} mode anyone may sign in as
+ * anyone: both serve this machine only. The server binds the loopback interface, and a configured
+ * non-loopback {@code server.address} stops start-up.
  */
 @Component
 class LocalModeGuard implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory> {
@@ -20,7 +21,7 @@ class LocalModeGuard implements WebServerFactoryCustomizer<NettyReactiveWebServe
 
     @Override
     public void customize(NettyReactiveWebServerFactory factory) {
-        if (properties.effectiveMode() != SecurityProperties.Mode.LOCAL) {
+        if (properties.effectiveMode() == SecurityProperties.Mode.OIDC) {
             return;
         }
         InetAddress configured = factory.getAddress();
@@ -28,8 +29,9 @@ class LocalModeGuard implements WebServerFactoryCustomizer<NettyReactiveWebServe
             factory.setAddress(InetAddress.getLoopbackAddress());
         } else if (!configured.isLoopbackAddress()) {
             throw new IllegalStateException("server.address " + configured.getHostAddress() + " is not a loopback "
-                    + "address, but local mode has no authentication and serves this machine only: configure an "
-                    + "identity provider (headroom.security.issuer-uri and audience) to serve a network");
+                    + "address, but " + properties.effectiveMode().name().toLowerCase(java.util.Locale.ROOT).replace('_',
+                    '-') + " mode serves this machine only (no real sign-in): configure an identity provider "
+                    + "(headroom.security.issuer-uri and audience) to serve a network");
         }
     }
 }

@@ -25,7 +25,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +52,9 @@ import org.slf4j.LoggerFactory;
 public final class KvTiers implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(KvTiers.class);
+    /** A spill file named by the session id alone (the format before {@link SessionKey}). */
+    private static final java.util.regex.Pattern UNKEYED_SPILL = java.util.regex.Pattern.compile(
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.kv");
 
     /** Storage tiers, fastest first. */
     public enum Tier { DEVICE, HOST, DISK }
@@ -98,8 +100,8 @@ public final class KvTiers implements AutoCloseable {
     private final Duration idleTimeout;
     private final Path spillDirectory;
     private final KvShape shape;
-    private final LinkedHashMap<UUID, Resident> device = new LinkedHashMap<>(16, 0.75f, true);
-    private final LinkedHashMap<UUID, Parked> host = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<SessionKey, Resident> device = new LinkedHashMap<>(16, 0.75f, true);
+    private final LinkedHashMap<SessionKey, Parked> host = new LinkedHashMap<>(16, 0.75f, true);
     private final Map<Source, AtomicLong> checkouts = new EnumMap<>(Source.class);
     /** The memory tiers' bytes and sessions as of the last change (published under the lock). */
     private volatile Snapshot snapshot = new Snapshot(0, 0, 0, 0);
@@ -126,7 +128,9 @@ public final class KvTiers implements AutoCloseable {
     /**
      * Spill files hold users' conversations as KV: the directory is the service's alone (0700, files
      * 0600, where the file system has POSIX permissions). A {@code .tmp} file is a spill a crash cut
-     * off (the finished ones are renamed into place); it is deleted here.
+     * off (the finished ones are renamed into place); it is deleted here, as is a spill named by the
+     * session id alone (written before spills were keyed by owner too, see {@link SessionKey}): no
+     * key names it any more.
      */
     static void prepareSpillDirectory(Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -135,8 +139,12 @@ public final class KvTiers implements AutoCloseable {
         }
         try (var files = Files.list(dir)) {
             for (Path f : (Iterable<Path>) files::iterator) {
-                if (f.getFileName().toString().endsWith(".kv.tmp")) {
+                String name = f.getFileName().toString();
+                if (name.endsWith(".kv.tmp")) {
                     LOG.info("removing {}: a spill cut off by an earlier crash", f);
+                    Files.deleteIfExists(f);
+                } else if (UNKEYED_SPILL.matcher(name).matches()) {
+                    LOG.info("removing {}: a spill from before spills were keyed by owner", f);
                     Files.deleteIfExists(f);
                 }
             }
@@ -147,7 +155,7 @@ public final class KvTiers implements AutoCloseable {
      * Takes the session's cache out of the tiers for a turn: from the fastest tier that holds it for
      * exactly {@code tokens} tokens, else rebuilt. Until {@link #checkin} the tiers do not hold it.
      */
-    public Checkout checkout(UUID id, int tokens, DuoLayout layout, Rebuild rebuild) {
+    public Checkout checkout(SessionKey id, int tokens, DuoLayout layout, Rebuild rebuild) {
         Resident r;
         Parked p;
         synchronized (this) { // the session leaves the tiers; what follows is the caller's alone
@@ -160,7 +168,7 @@ public final class KvTiers implements AutoCloseable {
         return c;
     }
 
-    private Checkout find(UUID id, int tokens, DuoLayout layout, Rebuild rebuild, Resident r, Parked p) {
+    private Checkout find(SessionKey id, int tokens, DuoLayout layout, Rebuild rebuild, Resident r, Parked p) {
         if (r != null) {
             if (r.kv.length() == tokens && r.kv.layout().equals(layout)) {
                 return new Checkout(r.kv, Source.DEVICE);
@@ -202,7 +210,7 @@ public final class KvTiers implements AutoCloseable {
     }
 
     /** Returns a session's cache after a turn; then budgets are enforced. */
-    public synchronized void checkin(UUID id, KvCache kv) {
+    public synchronized void checkin(SessionKey id, KvCache kv) {
         Resident old = device.put(id, new Resident(kv, kv.bytes(), Instant.now()));
         if (old != null && old.kv != kv) {
             old.kv.close();
@@ -217,13 +225,13 @@ public final class KvTiers implements AutoCloseable {
     /** Moves sessions idle longer than the idle timeout from device to host (and host to disk). */
     public synchronized void evictIdle(Instant now) {
         Instant limit = now.minus(idleTimeout);
-        for (UUID id : new ArrayList<>(device.keySet())) {
+        for (SessionKey id : new ArrayList<>(device.keySet())) {
             Resident r = device.get(id);
             if (r.lastUsed.isBefore(limit)) {
                 park(id, device.remove(id));
             }
         }
-        for (UUID id : new ArrayList<>(host.keySet())) {
+        for (SessionKey id : new ArrayList<>(host.keySet())) {
             Parked p = host.get(id);
             if (p.lastUsed.isBefore(limit.minus(idleTimeout))) {
                 spill(id, host.remove(id));
@@ -237,7 +245,7 @@ public final class KvTiers implements AutoCloseable {
     }
 
     /** Forgets a session in every tier (its spill file too). */
-    public synchronized void drop(UUID id) {
+    public synchronized void drop(SessionKey id) {
         Resident r = device.remove(id);
         if (r != null) {
             r.kv.close();
@@ -251,7 +259,7 @@ public final class KvTiers implements AutoCloseable {
     }
 
     /** Bytes this session holds per tier. */
-    public synchronized Map<Tier, Long> bytes(UUID id) {
+    public synchronized Map<Tier, Long> bytes(SessionKey id) {
         Map<Tier, Long> out = new EnumMap<>(Tier.class);
         Resident r = device.get(id);
         Parked p = host.get(id);
@@ -269,7 +277,7 @@ public final class KvTiers implements AutoCloseable {
     }
 
     /** The fastest tier holding the session, or null when none does. */
-    public synchronized Tier tierOf(UUID id) {
+    public synchronized Tier tierOf(SessionKey id) {
         if (device.containsKey(id)) {
             return Tier.DEVICE;
         }
@@ -301,15 +309,15 @@ public final class KvTiers implements AutoCloseable {
     }
 
     private void enforceBudgets() {
-        Iterator<Map.Entry<UUID, Resident>> d = device.entrySet().iterator();
+        Iterator<Map.Entry<SessionKey, Resident>> d = device.entrySet().iterator();
         while (deviceBytes() > deviceBudget && d.hasNext()) { // LRU first (access order)
-            Map.Entry<UUID, Resident> e = d.next();
+            Map.Entry<SessionKey, Resident> e = d.next();
             d.remove();
             park(e.getKey(), e.getValue());
         }
-        Iterator<Map.Entry<UUID, Parked>> h = host.entrySet().iterator();
+        Iterator<Map.Entry<SessionKey, Parked>> h = host.entrySet().iterator();
         while (hostBytes() > hostBudget && h.hasNext()) {
-            Map.Entry<UUID, Parked> e = h.next();
+            Map.Entry<SessionKey, Parked> e = h.next();
             h.remove();
             spill(e.getKey(), e.getValue());
         }
@@ -333,7 +341,7 @@ public final class KvTiers implements AutoCloseable {
      * as bytes. The device memory is freed whatever happens; when the move fails (host memory
      * exhausted, a failed copy) the session holds no KV and recomputes on its next turn.
      */
-    private void park(UUID id, Resident r) {
+    private void park(SessionKey id, Resident r) {
         Arena arena = Arena.ofShared();
         try {
             RetrievalBlock retrieval = r.kv.exportRetrieval(arena);
@@ -353,7 +361,7 @@ public final class KvTiers implements AutoCloseable {
         return KvStateCodec.importStreaming(block, layout, shape.headDim(), shape.pageTokens(), shape.maxPositions());
     }
 
-    private void spill(UUID id, Parked p) {
+    private void spill(SessionKey id, Parked p) {
         Path file = spillFile(id);
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -382,8 +390,8 @@ public final class KvTiers implements AutoCloseable {
         return new FileAttribute<?>[0];
     }
 
-    Path spillFile(UUID id) {
-        return spillDirectory.resolve(id + ".kv");
+    Path spillFile(SessionKey id) {
+        return spillDirectory.resolve(id.fileName());
     }
 
     private static void deleteQuietly(Path f) {

@@ -23,6 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KvTiersLargeSessionTests {
 
+    /** A session of one user (the tiers key every session by owner and id). */
+    static SessionKey newKey() {
+        return new SessionKey("user-a", UUID.randomUUID());
+    }
+
     static final DuoLayout LAYOUT = DuoLayout.full(1, 1);
     static final int HEAD_DIM = 128;
     static final int TOKENS = 2_200_000;
@@ -94,7 +99,7 @@ class KvTiersLargeSessionTests {
             long hostBudget = via == KvTiers.Source.HOST ? 1L << 40 : 1;
             try (KvTiers tiers = new KvTiers(1, hostBudget, Duration.ofMinutes(10), spill,
                     new KvTiers.KvShape(HEAD_DIM, 4, TOKENS))) {
-                UUID id = UUID.randomUUID();
+                SessionKey id = newKey();
                 tiers.checkin(id, new LargeCache()); // over the device budget: moved down at once
                 long held = tiers.bytes(id).get(via == KvTiers.Source.HOST ? KvTiers.Tier.HOST : KvTiers.Tier.DISK);
                 assertThat(held).isGreaterThan(Integer.MAX_VALUE);

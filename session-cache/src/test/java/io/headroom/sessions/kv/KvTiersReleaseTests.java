@@ -24,6 +24,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KvTiersReleaseTests {
 
+    /** A session of one user (the tiers key every session by owner and id). */
+    static SessionKey newKey() {
+        return new SessionKey("user-a", UUID.randomUUID());
+    }
+
     static final DuoLayout LAYOUT = DuoLayout.streamingOnly(2, 2, 2, 4);
     static final int HEAD_DIM = 8;
 
@@ -115,8 +120,8 @@ class KvTiersReleaseTests {
         try (KvTiers t = tiers(1500)) { // room for one
             RecordingCache a = new RecordingCache(5);
             RecordingCache b = new RecordingCache(5);
-            t.checkin(UUID.randomUUID(), a);
-            t.checkin(UUID.randomUUID(), b);
+            t.checkin(newKey(), a);
+            t.checkin(newKey(), b);
             assertThat(a.copies).isEqualTo(1);
             assertThat(a.closes).isEqualTo(1);
             assertThat(b.closes).isZero();
@@ -126,7 +131,7 @@ class KvTiersReleaseTests {
     @Test
     void comingBackFromHostShouldGoThroughTheBackend() {
         try (KvTiers t = tiers(1L << 30)) {
-            UUID id = UUID.randomUUID();
+            SessionKey id = newKey();
             RecordingCache a = new RecordingCache(5);
             t.checkin(id, a);
             t.evictIdle(Instant.now().plus(Duration.ofMinutes(11)));
@@ -141,7 +146,7 @@ class KvTiersReleaseTests {
     @Test
     void checkedOutCachesShouldNotBeReleasedAndDroppedOnesShould() {
         try (KvTiers t = tiers(1L << 30)) {
-            UUID id = UUID.randomUUID();
+            SessionKey id = newKey();
             RecordingCache a = new RecordingCache(5);
             t.checkin(id, a);
             KvTiers.Checkout c = t.checkout(id, 5, LAYOUT, rebuild(5));
@@ -159,13 +164,13 @@ class KvTiersReleaseTests {
         RecordingCache kept = new RecordingCache(3);
         RecordingCache stale = new RecordingCache(4);
         try (KvTiers t = tiers(1L << 30)) {
-            UUID id = UUID.randomUUID();
+            SessionKey id = newKey();
             t.checkin(id, stale);
             // the session has 6 tokens now (say another instance wrote): the resident one is stale
             KvTiers.Checkout c = t.checkout(id, 6, LAYOUT, rebuild(6));
             assertThat(c.source()).isEqualTo(KvTiers.Source.RECOMPUTED);
             assertThat(stale.closes).isEqualTo(1);
-            t.checkin(UUID.randomUUID(), kept);
+            t.checkin(newKey(), kept);
         }
         assertThat(kept.closes).isEqualTo(1);
     }

@@ -31,6 +31,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** Tier movement, budgets, idle eviction and the fallbacks to recomputation, on the shipped model. */
 class KvTiersTests {
 
+    /** A session of one user (the tiers key every session by owner and id). */
+    static SessionKey newKey() {
+        return new SessionKey("user-a", UUID.randomUUID());
+    }
+
     static LoadedModel model;
     static DuoLayout layout;
     static int[] tokens;
@@ -102,7 +107,7 @@ class KvTiersTests {
     @Test
     void residentSessionShouldComeBackFromTheDevice() {
         try (KvTiers tiers = tiers(1L << 30, 1L << 30)) {
-            UUID id = UUID.randomUUID();
+            SessionKey id = newKey();
             SequenceKv kv = filled();
             Db db = new Db(kv);
             tiers.checkin(id, kv);
@@ -118,8 +123,8 @@ class KvTiersTests {
         SequenceKv a = filled();
         long one = a.memory().totalBytes();
         try (KvTiers tiers = tiers(one, 1)) { // room for one session on the device, none in host memory
-            UUID first = UUID.randomUUID();
-            UUID second = UUID.randomUUID();
+            SessionKey first = newKey();
+            SessionKey second = newKey();
             Db db = new Db(a);
             byte[] expected = KvStateCodec.export(a, KvStateCodec.Part.STREAMING);
             tiers.checkin(first, a);
@@ -152,12 +157,12 @@ class KvTiersTests {
         int next = model.tokenizer().encode(" yes", false)[0];
         for (KvTiers.Source via : new KvTiers.Source[] {KvTiers.Source.HOST, KvTiers.Source.DISK}) {
             try (KvTiers tiers = tiers(1, via == KvTiers.Source.HOST ? 1L << 30 : 1)) {
-                UUID id = UUID.randomUUID();
+                SessionKey id = newKey();
                 SequenceKv kv = filled(mixed);
                 byte[][] expected = state(kv);
                 Db db = new Db(kv);
                 tiers.checkin(id, kv);
-                tiers.checkin(UUID.randomUUID(), filled(mixed)); // over the device budget: the first moves down
+                tiers.checkin(newKey(), filled(mixed)); // over the device budget: the first moves down
                 assertThat(tiers.tierOf(id)).isEqualTo(via == KvTiers.Source.HOST ? KvTiers.Tier.HOST
                         : KvTiers.Tier.DISK);
                 KvTiers.Checkout back = tiers.checkout(id, tokens.length, mixed, db);
@@ -176,7 +181,7 @@ class KvTiersTests {
     void idleSessionsShouldMoveToHostAndComeBackFromThere() {
         try (KvTiers tiers = new KvTiers(1L << 30, 1L << 30, Duration.ofSeconds(1), spill, new KvTiers.KvShape(
                 model.config().headDim(), 16, model.config().maxPositions()))) {
-            UUID id = UUID.randomUUID();
+            SessionKey id = newKey();
             SequenceKv kv = filled();
             Db db = new Db(kv);
             tiers.checkin(id, kv);
@@ -190,13 +195,13 @@ class KvTiersTests {
     @Test
     void corruptOrStaleSpillFilesShouldBeRecomputedAndRemoved() throws Exception {
         try (KvTiers tiers = tiers(1, 1)) {
-            UUID corrupt = UUID.randomUUID();
-            UUID stale = UUID.randomUUID();
+            SessionKey corrupt = newKey();
+            SessionKey stale = newKey();
             SequenceKv kv = filled();
             Db db = new Db(kv);
             tiers.checkin(corrupt, kv);
             tiers.checkin(stale, filled());
-            Path file = spill.resolve(corrupt + ".kv");
+            Path file = tiers.spillFile(corrupt);
             byte[] bytes = Files.readAllBytes(file);
             bytes[bytes.length / 3] ^= 1;
             Files.write(file, bytes);
@@ -212,17 +217,51 @@ class KvTiersTests {
     }
 
     @Test
+    void anotherUsersKeyForTheSameSessionIdShouldReachNoTierOfTheOwners() {
+        UUID shared = UUID.randomUUID();
+        SessionKey owner = new SessionKey("user-a", shared);
+        SessionKey forged = new SessionKey("user-b", shared);
+        try (KvTiers tiers = tiers(1L << 30, 1L << 30)) {
+            SequenceKv kv = filled();
+            Db db = new Db(kv);
+            tiers.checkin(owner, kv);
+            assertThat(tiers.bytes(forged).values()).containsOnly(0L);
+            KvTiers.Checkout c = tiers.checkout(forged, tokens.length, layout, db);
+            assertThat(c.source()).isEqualTo(KvTiers.Source.RECOMPUTED);
+            assertThat(c.kv()).isNotSameAs(kv);
+            c.kv().close();
+            assertThat(tiers.checkout(owner, tokens.length, layout, db).source()).isEqualTo(KvTiers.Source.DEVICE);
+        }
+        try (KvTiers tiers = tiers(1, 1)) { // every checkin spills to disk
+            SequenceKv kv = filled();
+            Db db = new Db(kv);
+            tiers.checkin(owner, kv);
+            assertThat(tiers.spillFile(owner)).exists();
+            assertThat(tiers.spillFile(forged)).doesNotExist().isNotEqualTo(tiers.spillFile(owner));
+            KvTiers.Checkout c = tiers.checkout(forged, tokens.length, layout, db);
+            assertThat(c.source()).isEqualTo(KvTiers.Source.RECOMPUTED);
+            c.kv().close();
+            KvTiers.Checkout mine = tiers.checkout(owner, tokens.length, layout, db);
+            assertThat(mine.source()).isEqualTo(KvTiers.Source.DISK);
+            mine.kv().close();
+        }
+    }
+
+    @Test
     void spillFilesShouldBeTheServicesAloneAndTornOnesRemovedAtStart() throws Exception {
         Path torn = spill.resolve(UUID.randomUUID() + ".kv.tmp");
         Files.write(torn, new byte[] {1, 2, 3});
+        Path unkeyed = spill.resolve(UUID.randomUUID() + ".kv");
+        Files.write(unkeyed, new byte[] {1, 2, 3});
         Files.setPosixFilePermissions(spill, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         try (KvTiers tiers = tiers(1, 1)) {
             assertThat(torn).as("a spill a crash cut off").doesNotExist();
+            assertThat(unkeyed).as("a spill named by the session id alone").doesNotExist();
             assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(spill)))
                     .isEqualTo("rwx------");
-            UUID id = UUID.randomUUID();
+            SessionKey id = newKey();
             tiers.checkin(id, filled());
-            Path file = spill.resolve(id + ".kv");
+            Path file = tiers.spillFile(id);
             assertThat(file).exists();
             assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
                     .isEqualTo("rw-------");
@@ -237,8 +276,8 @@ class KvTiersTests {
     @Test
     void aLongRecomputationShouldNotHoldUpMetricsOrOtherSessions() throws Exception {
         try (KvTiers tiers = tiers(1L << 30, 1L << 30)) {
-            UUID slow = UUID.randomUUID();
-            UUID other = UUID.randomUUID();
+            SessionKey slow = newKey();
+            SessionKey other = newKey();
             SequenceKv committed = filled();
             CountDownLatch inside = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
@@ -282,12 +321,12 @@ class KvTiersTests {
     @Test
     void dropShouldForgetTheSessionInEveryTier() {
         try (KvTiers tiers = tiers(1, 1)) {
-            UUID id = UUID.randomUUID();
+            SessionKey id = newKey();
             tiers.checkin(id, filled());
-            assertThat(spill.resolve(id + ".kv")).exists();
+            assertThat(tiers.spillFile(id)).exists();
             tiers.drop(id);
             assertThat(tiers.tierOf(id)).isNull();
-            assertThat(spill.resolve(id + ".kv")).doesNotExist();
+            assertThat(tiers.spillFile(id)).doesNotExist();
             assertThat(Arrays.stream(KvTiers.Tier.values()).mapToLong(t -> tiers.bytes(id).get(t)).sum()).isZero();
         }
     }
