@@ -289,6 +289,18 @@ class IdentityIntegrationTests {
     }
 
     @Test
+    void tokensSignedWithTheProvidersNextKeyShouldWorkWithoutARestart() {
+        assertThat(call("GET", "/v1/sessions", bearer(PROVIDER.accessToken("oscar", false)), null).status())
+                .isEqualTo(200);
+        PROVIDER.rotateKeys(); // a new key id the service has not seen: it fetches the JWKS again
+        assertThat(call("GET", "/v1/sessions", bearer(PROVIDER.accessToken("oscar", false)), null).status())
+                .isEqualTo(200);
+        assertThat(call("GET", "/v1/sessions", bearer(OidcTestProvider.sign(PROVIDER.claims("oscar", PROVIDER.issuer(),
+                OidcTestProvider.AUDIENCE, Instant.now(), Duration.ofHours(1), false), PROVIDER.strangerKey())), null)
+                .status()).as("a stranger's key under the new key id").isEqualTo(401);
+    }
+
+    @Test
     void apiKeysShouldWorkInOpenAiClientsAndStopWhenRevokedOrExpired() throws Exception {
         String carol = bearer(PROVIDER.accessToken("carol", false));
         Answer created = call("POST", "/v1/api-keys", carol, "{\"name\": \"ci robot\"}");
@@ -506,10 +518,12 @@ class IdentityIntegrationTests {
 
     @Test
     void signInShouldRefuseToReturnAnywhereButThisSite() {
-        for (String target : List.of("https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)",
+        for (String target : List.of("https://evil.example/", "//evil.example", "/\\evil.example",
+                "javascript:alert(1)",
                 "/\r\nSet-Cookie:x=y")) {
             Browser b = new Browser();
-            Browser.Hop h = b.get(base() + "/auth/login?return_to=" + URLEncoder.encode(target, StandardCharsets.UTF_8));
+            Browser.Hop h = b.get(base() + "/auth/login?return_to="
+                    + URLEncoder.encode(target, StandardCharsets.UTF_8));
             assertThat(h.status()).as(target).isEqualTo(400);
         }
         Browser ok = signIn("ivan", false, "/v1/models");
@@ -530,9 +544,13 @@ class IdentityIntegrationTests {
         String cookie = browser.cookie(serviceHost(), "HEADROOM_SESSION");
         String logs = output.getAll();
         assertThat(logs).contains("judy");
+        Answer metrics = call("GET", "/actuator/prometheus", null, null);
+        assertThat(metrics.status()).isEqualTo(200);
+        assertThat(metrics.body()).contains("http_server_requests");
         for (String secret : List.of(OidcTestProvider.CLIENT_SECRET, token, token.split("\\.")[2], key,
                 key.substring(3), expired.split("\\.")[2], cookie)) {
             assertThat(logs).as("a secret in the logs").doesNotContain(secret);
+            assertThat(metrics.body()).as("a secret in the metrics").doesNotContain(secret);
         }
     }
 }

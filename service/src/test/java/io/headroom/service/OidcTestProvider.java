@@ -39,7 +39,38 @@ final class OidcTestProvider implements AutoCloseable {
     /** The audience API tokens for the service carry. */
     static final String AUDIENCE = "headroom-api";
 
-    private final KeyProvider keys = new KeyProvider();
+    private final RotatingKeys keys = new RotatingKeys();
+
+    /** The provider's signing key, which the test may rotate (the JWKS then publishes the new one only). */
+    static final class RotatingKeys extends KeyProvider {
+        private volatile RSAKey current = newKey("key-1");
+
+        RotatingKeys() {
+            super(List.of(), "RS256");
+        }
+
+        @Override
+        public com.nimbusds.jose.jwk.JWK signingKey(String issuerId) {
+            return current;
+        }
+
+        void rotate() {
+            current = newKey("key-" + UUID.randomUUID());
+        }
+
+        private static RSAKey newKey(String kid) {
+            try {
+                return new RSAKeyGenerator(2048).keyID(kid).generate();
+            } catch (com.nimbusds.jose.JOSEException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** The provider starts signing with a new key (a new key id), as providers do on rotation. */
+    void rotateKeys() {
+        keys.rotate();
+    }
     private final MockOAuth2Server server;
 
     OidcTestProvider() {

@@ -6,6 +6,7 @@ import io.headroom.service.admin.AdminApi.EngineStatus;
 import io.headroom.service.admin.AdminApi.QuotaLimits;
 import io.headroom.service.admin.AdminApi.UserQuotas;
 import io.headroom.service.api.ApiException;
+import io.headroom.service.api.Blocking;
 import io.headroom.service.audit.AuditLog;
 import io.headroom.service.chat.SessionApi.SessionPage;
 import io.headroom.service.chat.SessionController;
@@ -31,7 +32,6 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 
 /**
  * What only admins see (the API chain lets no one else in: 403): every user's sessions, the audit
@@ -64,7 +64,8 @@ public class AdminController {
             @Parameter(schema = @Schema(minimum = "1", maximum = "200")) @RequestParam(defaultValue = "20") int size,
             Caller caller) {
         checkPage(page, size);
-        return blocking(() -> {
+        checkFilter("owner", owner);
+        return Blocking.call(() -> {
             var p = store.listAnyOwner(owner, PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt")));
             audit.record(caller, "admin.sessions.list", "session", null, owner);
             return new SessionPage(p.getContent().stream().map(r -> SessionController.view(engine, r)).toList(), page,
@@ -83,10 +84,13 @@ public class AdminController {
             return Mono.error(ApiException.invalid("limit must be in [1, " + MAX_PAGE_SIZE + "], got " + limit,
                     "limit"));
         }
+        checkFilter("actor", actor);
+        checkFilter("action", action);
+        checkFilter("owner", owner);
         if (before != null && before < 1) {
             return Mono.error(ApiException.invalid("before must be >= 1, got " + before, "before"));
         }
-        return blocking(() -> {
+        return Blocking.call(() -> {
             List<AuditLog.Event> events = audit.page(actor, action, owner, before, limit + 1);
             boolean more = events.size() > limit;
             List<AuditEvent> page = events.stream().limit(limit).map(e -> new AuditEvent(e.id(), e.occurredAt(),
@@ -110,7 +114,7 @@ public class AdminController {
     @Operation(operationId = "adminGetQuotas", summary = "A user's quotas: in effect, overridden, used")
     public Mono<UserQuotas> getQuotas(@PathVariable String user) {
         checkUser(user);
-        return blocking(() -> userQuotas(user));
+        return Blocking.call(() -> userQuotas(user));
     }
 
     @PutMapping(value = "/quotas/{user}", consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -124,7 +128,7 @@ public class AdminController {
                 return Mono.error(ApiException.invalid(e.getKey() + " must be >= 0", e.getKey()));
             }
         }
-        return blocking(() -> {
+        return Blocking.call(() -> {
             quotas.setOverrides(user, new Quotas.Overrides(body.sessions(), body.storedTokens(), body.kvBytes(),
                     body.requestsPerMinute(), body.tokensPerMinute()));
             audit.record(caller, "admin.quotas.set", "user", user, user);
@@ -152,6 +156,14 @@ public class AdminController {
         }
     }
 
+    /** A filter value from the query string: a user name or an action, never control characters. */
+    private static void checkFilter(String name, String value) {
+        if (value != null && (value.length() > MAX_USER_LENGTH || value.chars().anyMatch(c -> c < 0x20))) {
+            throw ApiException.invalid(name + " must be at most " + MAX_USER_LENGTH + " characters without control "
+                    + "characters", name);
+        }
+    }
+
     private static void checkPage(int page, int size) {
         if (page < 0) {
             throw ApiException.invalid("page must be >= 0, got " + page, "page");
@@ -161,7 +173,4 @@ public class AdminController {
         }
     }
 
-    private static <T> Mono<T> blocking(java.util.concurrent.Callable<T> work) {
-        return Mono.fromCallable(work).subscribeOn(Schedulers.boundedElastic());
-    }
 }

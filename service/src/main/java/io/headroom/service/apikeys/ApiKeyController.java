@@ -1,6 +1,7 @@
 package io.headroom.service.apikeys;
 
 import io.headroom.service.api.ApiException;
+import io.headroom.service.api.Blocking;
 import io.headroom.service.apikeys.ApiKeyApi.ApiKeyCreated;
 import io.headroom.service.apikeys.ApiKeyApi.ApiKeyList;
 import io.headroom.service.apikeys.ApiKeyApi.ApiKeyView;
@@ -25,7 +26,6 @@ import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 
 /**
  * A user's API keys, for service accounts and OpenAI client libraries: created (the secret shown
@@ -77,7 +77,7 @@ public class ApiKeyController {
                         + settings.maxLifetime().toDays() + " days ahead on this service", "expires_at"));
             }
         }
-        return blocking(() -> {
+        return Blocking.call(() -> {
             ApiKeyStore.Created c = keys.create(caller.id(), name, body.expiresAt(), settings.maxPerUser());
             audit.record(caller, "api_key.create", "api_key", c.key().id().toString(), caller.id());
             ApiKeyStore.ApiKey k = c.key();
@@ -89,7 +89,7 @@ public class ApiKeyController {
     @GetMapping
     @Operation(operationId = "listApiKeys", summary = "The caller's API keys (never their secrets)")
     public Mono<ApiKeyList> list(Caller caller) {
-        return blocking(() -> new ApiKeyList("list", keys.list(caller.id()).stream().map(ApiKeyController::view)
+        return Blocking.call(() -> new ApiKeyList("list", keys.list(caller.id()).stream().map(ApiKeyController::view)
                 .toList()));
     }
 
@@ -97,7 +97,7 @@ public class ApiKeyController {
     @Operation(operationId = "getApiKey", summary = "One of the caller's API keys (an admin's: anyone's)")
     public Mono<ApiKeyView> get(@PathVariable String id, Caller caller) {
         UUID kid = parse(id);
-        return blocking(() -> {
+        return Blocking.call(() -> {
             ApiKeyStore.ApiKey k = (caller.admin() ? keys.findAnyOwner(kid) : keys.find(caller.id(), kid))
                     .orElseThrow(() -> notFound(id));
             if (!k.owner().equals(caller.id())) {
@@ -112,7 +112,7 @@ public class ApiKeyController {
     @ApiResponse(responseCode = "204", description = "revoked")
     public Mono<ResponseEntity<Void>> delete(@PathVariable String id, Caller caller) {
         UUID kid = parse(id);
-        return blocking(() -> {
+        return Blocking.call(() -> {
             if (!keys.revoke(caller.id(), kid)) {
                 throw notFound(id);
             }
@@ -139,7 +139,4 @@ public class ApiKeyController {
                 "api_key_not_found");
     }
 
-    private static <T> Mono<T> blocking(java.util.concurrent.Callable<T> work) {
-        return Mono.fromCallable(work).subscribeOn(Schedulers.boundedElastic());
-    }
 }

@@ -121,7 +121,8 @@ public class ApiKeyStore {
 
     private static ApiKey row(java.sql.ResultSet rs, int n) throws java.sql.SQLException {
         return new ApiKey(rs.getObject("id", UUID.class), rs.getString("owner"), rs.getString("name"),
-                rs.getString("prefix"), instant(rs.getTimestamp("created_at")), instant(rs.getTimestamp("last_used_at")),
+                rs.getString("prefix"), instant(rs.getTimestamp("created_at")),
+                instant(rs.getTimestamp("last_used_at")),
                 instant(rs.getTimestamp("expires_at")), instant(rs.getTimestamp("revoked_at")));
     }
 

@@ -55,7 +55,6 @@ import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
-import reactor.core.scheduler.Schedulers;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -326,6 +325,6 @@ public class SessionController {
 
     /** Runs blocking work (JPA, tokenisation, queueing) off the event loop. */
     static <T> Mono<T> blocking(java.util.concurrent.Callable<T> work) {
-        return Mono.fromCallable(work).subscribeOn(Schedulers.boundedElastic());
+        return io.headroom.service.api.Blocking.call(work);
     }
 }

@@ -12,7 +12,11 @@ import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
-/** Counts every authenticated API request against its user's per-minute quota; over it: 429. */
+/**
+ * Counts every authenticated API request against its user's per-minute quota; over it: 429. The
+ * local mode's one user is not counted: the limit shares a service fairly among users, and a
+ * loopback-only service has one.
+ */
 public final class RequestQuotaFilter implements WebFilter {
 
     private final Quotas quotas;
@@ -27,6 +31,7 @@ public final class RequestQuotaFilter implements WebFilter {
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
         return ReactiveSecurityContextHolder.getContext().map(SecurityContext::getAuthentication)
                 .mapNotNull(callers::from)
+                .filter(c -> c.via() != io.headroom.service.security.Caller.Via.LOCAL)
                 .flatMap(c -> Mono.fromCallable(() -> {
                     quotas.countRequest(c.id());
                     return true;

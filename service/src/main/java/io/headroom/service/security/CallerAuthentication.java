@@ -14,7 +14,8 @@ public final class CallerAuthentication extends AbstractAuthenticationToken {
     private final Caller caller;
 
     public CallerAuthentication(Caller caller) {
-        super(caller.admin() ? List.of(new SimpleGrantedAuthority("ROLE_USER"), new SimpleGrantedAuthority("ROLE_ADMIN"))
+        super(caller.admin()
+                ? List.of(new SimpleGrantedAuthority("ROLE_USER"), new SimpleGrantedAuthority("ROLE_ADMIN"))
                 : List.of(new SimpleGrantedAuthority("ROLE_USER")));
         this.caller = caller;
         setAuthenticated(true);

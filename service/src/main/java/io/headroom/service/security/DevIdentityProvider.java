@@ -9,6 +9,7 @@ import no.nav.security.mock.oauth2.MockOAuth2Server;
 import no.nav.security.mock.oauth2.OAuth2Config;
 import no.nav.security.mock.oauth2.http.NettyWrapper;
 import no.nav.security.mock.oauth2.token.DefaultOAuth2TokenCallback;
+import no.nav.security.mock.oauth2.token.KeyProvider;
 import no.nav.security.mock.oauth2.token.OAuth2TokenProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,7 +32,9 @@ public final class DevIdentityProvider implements AutoCloseable {
     private final MockOAuth2Server server;
 
     public DevIdentityProvider(int port) {
-        OAuth2Config config = new OAuth2Config(true, null, null, false, new OAuth2TokenProvider(),
+        // keys made now (the library's default keys ship inside its jar: anyone could sign with them)
+        OAuth2Config config = new OAuth2Config(true, null, null, false,
+                new OAuth2TokenProvider(new KeyProvider(List.of(), "RS256")),
                 Set.of(new DefaultOAuth2TokenCallback(NAME, "dev-user", "JWT", List.of(NAME), Map.of(), 3600)),
                 new NettyWrapper());
         server = new MockOAuth2Server(config);

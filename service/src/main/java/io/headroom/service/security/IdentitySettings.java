@@ -58,7 +58,8 @@ public record IdentitySettings(SecurityProperties.Mode mode, URI issuer, String 
             case DEV_OIDC -> "security: dev-oidc mode, the in-process provider at " + issuer
                     + " signs users in (sign in at /auth/login)";
             case OIDC -> "security: oidc mode, issuer " + issuer + ", audience " + audience
-                    + (browserLogin() ? ", browser sign-in as client " + clientId : ", no browser sign-in (no client-id)");
+                    + (browserLogin() ? ", browser sign-in as client " + clientId
+                            : ", no browser sign-in (no client-id)");
         };
     }
 

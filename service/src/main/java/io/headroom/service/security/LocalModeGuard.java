@@ -28,10 +28,10 @@ class LocalModeGuard implements WebServerFactoryCustomizer<NettyReactiveWebServe
         if (configured == null) {
             factory.setAddress(InetAddress.getLoopbackAddress());
         } else if (!configured.isLoopbackAddress()) {
+            String mode = properties.effectiveMode().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
             throw new IllegalStateException("server.address " + configured.getHostAddress() + " is not a loopback "
-                    + "address, but " + properties.effectiveMode().name().toLowerCase(java.util.Locale.ROOT).replace('_',
-                    '-') + " mode serves this machine only (no real sign-in): configure an identity provider "
-                    + "(headroom.security.issuer-uri and audience) to serve a network");
+                    + "address, but " + mode + " mode serves this machine only (no real sign-in): configure an "
+                    + "identity provider (headroom.security.issuer-uri and audience) to serve a network");
         }
     }
 }

@@ -28,12 +28,12 @@ import org.springframework.security.config.web.server.SecurityWebFiltersOrder;
 import org.springframework.security.config.web.server.ServerHttpSecurity;
 import org.springframework.security.core.Authentication;
 import org.springframework.security.core.context.ReactiveSecurityContextHolder;
+import org.springframework.security.core.context.SecurityContext;
 import org.springframework.security.oauth2.jwt.JwtClaimValidator;
 import org.springframework.security.oauth2.jwt.JwtIssuerValidator;
 import org.springframework.security.oauth2.jwt.JwtTimestampValidator;
 import org.springframework.security.oauth2.jwt.JwtTypeValidator;
 import org.springframework.security.oauth2.jwt.NimbusReactiveJwtDecoder;
-import org.springframework.security.oauth2.jwt.ReactiveJwtDecoder;
 import org.springframework.security.oauth2.core.DelegatingOAuth2TokenValidator;
 import org.springframework.security.oauth2.server.resource.InvalidBearerTokenException;
 import org.springframework.security.oauth2.server.resource.authentication.BearerTokenAuthenticationToken;
@@ -136,12 +136,12 @@ public class SecurityConfiguration {
         NoOpServerSecurityContextRepository none = NoOpServerSecurityContextRepository.getInstance();
         return new ServerSecurityContextRepository() {
             @Override
-            public Mono<Void> save(ServerWebExchange exchange, org.springframework.security.core.context.SecurityContext c) {
+            public Mono<Void> save(ServerWebExchange exchange, SecurityContext c) {
                 return bearer(exchange) ? none.save(exchange, c) : sessions.save(exchange, c);
             }
 
             @Override
-            public Mono<org.springframework.security.core.context.SecurityContext> load(ServerWebExchange exchange) {
+            public Mono<SecurityContext> load(ServerWebExchange exchange) {
                 return bearer(exchange) ? none.load(exchange) : sessions.load(exchange);
             }
         };

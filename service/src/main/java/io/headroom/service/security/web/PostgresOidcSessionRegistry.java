@@ -40,7 +40,8 @@ public final class PostgresOidcSessionRegistry implements ReactiveOidcSessionReg
                     + "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id_hash) DO UPDATE SET issuer = EXCLUDED.issuer, "
                     + "sid = EXCLUDED.sid, subject = EXCLUDED.subject, principal = EXCLUDED.principal")
                     .params(PostgresWebSessionStore.hash(info.getSessionId()), String.valueOf(user.getIssuer()),
-                            user.getClaimAsString("sid"), user.getSubject(), SessionSerializer.write((java.io.Serializable) user),
+                            user.getClaimAsString("sid"), user.getSubject(),
+                            SessionSerializer.write((java.io.Serializable) user),
                             Timestamp.from(Instant.now()))
                     .update();
         }).subscribeOn(Schedulers.boundedElastic()).then();
@@ -48,7 +49,8 @@ public final class PostgresOidcSessionRegistry implements ReactiveOidcSessionReg
 
     @Override
     public Mono<OidcSessionInformation> removeSessionInformation(String clientSessionId) {
-        return Mono.fromCallable(() -> jdbc.sql("DELETE FROM oidc_sessions WHERE session_id_hash = ? RETURNING principal")
+        return Mono.fromCallable(() -> jdbc.sql("DELETE FROM oidc_sessions WHERE session_id_hash = ? "
+                + "RETURNING principal")
                 .param(PostgresWebSessionStore.hash(clientSessionId))
                 .query((rs, n) -> SessionSerializer.read(rs.getBytes("principal"))).optional()
                 .filter(OidcUser.class::isInstance)

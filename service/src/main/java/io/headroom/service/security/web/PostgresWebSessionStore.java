@@ -134,7 +134,8 @@ public final class PostgresWebSessionStore implements WebSessionStore {
     }
 
     private static String principal(Map<String, Object> attributes) {
-        Object context = attributes.get(WebSessionServerSecurityContextRepository.DEFAULT_SPRING_SECURITY_CONTEXT_ATTR_NAME);
+        Object context = attributes.get(
+                WebSessionServerSecurityContextRepository.DEFAULT_SPRING_SECURITY_CONTEXT_ATTR_NAME);
         return context instanceof SecurityContext c && c.getAuthentication() != null
                 ? c.getAuthentication().getName() : null;
     }
