@@ -169,15 +169,17 @@ class ApiFuzzIntegrationTests {
                 continue;
             }
             String own = session();
-            String path = op.path().replace("{id}", op.path().startsWith("/v1/models") ? "headroom-passkey" : own);
+            String path = op.path().replace("{id}", op.path().startsWith("/v1/models") ? "headroom-passkey" : own)
+                    .replaceAll("\\{[a-z_]+\\}", UUID.randomUUID().toString());
             JsonNode bodySchema = op.bodySchema();
             String base = bodySchema == null ? null : doc.sample(bodySchema).toString();
             // the valid request itself is answered as documented
             probe(op, op.method(), path, base == null ? null : "application/json", base, "sample " + base);
             for (String bad : BAD_IDS) {
-                if (op.path().contains("{id}")) {
-                    probe(op, op.method(), op.path().replace("{id}", bad), base == null ? null : "application/json",
-                            base, "path id " + abbreviate(bad));
+                if (op.path().contains("{")) {
+                    probe(op, op.method(), op.path().replaceAll("\\{[a-z_]+\\}", java.util.regex.Matcher
+                            .quoteReplacement(bad)), base == null ? null : "application/json", base,
+                            "path id " + abbreviate(bad));
                 }
             }
             for (JsonNode q : op.parameters("query")) {

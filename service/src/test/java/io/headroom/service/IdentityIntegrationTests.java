@@ -107,11 +107,28 @@ class IdentityIntegrationTests {
     }
 
     Answer call(String method, String path, String authorization, String body) {
+        return call(method, path, authorization, body, "application/json");
+    }
+
+    /** A multipart/form-data body with one file part named {@code file}. */
+    static final String BOUNDARY = "headroom-test-boundary";
+
+    static String multipart(String filename, String content) {
+        return "--" + BOUNDARY + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename
+                + "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + content + "\r\n--" + BOUNDARY + "--\r\n";
+    }
+
+    Answer upload(String path, String authorization, String filename, String content) {
+        return call("POST", path, authorization, multipart(filename, content),
+                "multipart/form-data; boundary=" + BOUNDARY);
+    }
+
+    Answer call(String method, String path, String authorization, String body, String contentType) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base() + path)).timeout(Duration.ofSeconds(60))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {
-            b.header("content-type", "application/json");
+            b.header("content-type", contentType);
         }
         if (authorization != null) {
             b.header("authorization", authorization);
@@ -135,7 +152,8 @@ class IdentityIntegrationTests {
         List<Browser.Hop> hops = browser.follow(browser.get(base() + "/auth/login"
                 + (returnTo == null ? "" : "?return_to=" + URLEncoder.encode(returnTo, StandardCharsets.UTF_8))));
         Browser.Hop last = hops.getLast();
-        assertThat(last.status()).as("sign-in ends on the page asked for: %s", hops).isEqualTo(200);
+        assertThat(last.status()).as("sign-in ends on the page asked for: %s", hops.stream()
+                .map(h -> h.status() + " " + h.uri().getPath()).toList()).isEqualTo(200);
         return browser;
     }
 
@@ -293,11 +311,17 @@ class IdentityIntegrationTests {
         assertThat(call("GET", "/v1/sessions", bearer(PROVIDER.accessToken("oscar", false)), null).status())
                 .isEqualTo(200);
         PROVIDER.rotateKeys(); // a new key id the service has not seen: it fetches the JWKS again
+        try {
+            assertThat(call("GET", "/v1/sessions", bearer(PROVIDER.accessToken("oscar", false)), null).status())
+                    .isEqualTo(200);
+            assertThat(call("GET", "/v1/sessions", bearer(OidcTestProvider.sign(PROVIDER.claims("oscar",
+                    PROVIDER.issuer(), OidcTestProvider.AUDIENCE, Instant.now(), Duration.ofHours(1), false),
+                    PROVIDER.strangerKey())), null).status()).as("a stranger's key under the new key id").isEqualTo(401);
+        } finally {
+            PROVIDER.restoreKeys();
+        }
         assertThat(call("GET", "/v1/sessions", bearer(PROVIDER.accessToken("oscar", false)), null).status())
-                .isEqualTo(200);
-        assertThat(call("GET", "/v1/sessions", bearer(OidcTestProvider.sign(PROVIDER.claims("oscar", PROVIDER.issuer(),
-                OidcTestProvider.AUDIENCE, Instant.now(), Duration.ofHours(1), false), PROVIDER.strangerKey())), null)
-                .status()).as("a stranger's key under the new key id").isEqualTo(401);
+                .as("and back to the first key").isEqualTo(200);
     }
 
     @Test
@@ -381,7 +405,11 @@ class IdentityIntegrationTests {
         assertThat(call("POST", "/v1/sessions/" + session + "/turns", dave, "{\"message\": \"" + QUESTION
                 + "\", \"max_tokens\": 4, \"stream\": false}").status()).isEqualTo(200);
         String key = call("POST", "/v1/api-keys", dave, "{\"name\": \"daves\"}").json().path("id").asString();
-        Map<String, String> owned = Map.of("session", session, "api-key", key);
+        String corpus = call("POST", "/v1/corpora", dave, "{\"name\": \"data room\"}").json().path("id").asString();
+        Answer uploaded = upload("/v1/corpora/" + corpus + "/files", dave, "memo.txt", DOCUMENT);
+        assertThat(uploaded.status()).as(uploaded.body()).isEqualTo(201);
+        String file = uploaded.json().path("data").get(0).path("id").asString();
+        Map<String, String> owned = Map.of("session", session, "api-key", key, "corpus", corpus, "file", file);
         String before = call("GET", "/v1/sessions/" + session + "/messages", dave, null).body();
 
         OpenApiDocument doc = new OpenApiDocument(JSON.readTree(call("GET", "/v3/api-docs", null, null).body()));
@@ -396,16 +424,21 @@ class IdentityIntegrationTests {
                 path = op.path().replace("{id}", owned.get("session"));
             } else if (op.path().startsWith("/v1/api-keys/{id}")) {
                 path = op.path().replace("{id}", owned.get("api-key"));
+            } else if (op.path().startsWith("/v1/corpora/{id}")) {
+                path = op.path().replace("{id}", owned.get("corpus")).replace("{file_id}", owned.get("file"));
             } else {
                 uncovered.add(op.method() + " " + op.path());
                 continue;
             }
             JsonNode schema = op.bodySchema();
-            String body = schema == null ? null : doc.sample(schema).toString();
-            Answer a = call(op.method(), path, erin, body);
+            boolean multipart = op.node().at("/requestBody/content").has("multipart/form-data");
+            String body = multipart ? multipart("x.txt", "erin's text") : schema == null ? null
+                    : doc.sample(schema).toString();
+            String type = multipart ? "multipart/form-data; boundary=" + BOUNDARY : "application/json";
+            Answer a = call(op.method(), path, erin, body, type);
             assertThat(a.status()).as("erin: %s %s -> %s", op.method(), path, a.body()).isEqualTo(404);
             assertThat(a.code()).as(op.id()).endsWith("not_found");
-            Answer admin = call(op.method(), path, root, body);
+            Answer admin = call(op.method(), path, root, body, type);
             if (op.method().equals("GET")) {
                 assertThat(admin.status()).as("admin reads %s", path).isEqualTo(200);
             } else {
@@ -416,6 +449,8 @@ class IdentityIntegrationTests {
         assertThat(uncovered).as("routes with an object id but no ownership check in this test").isEmpty();
         assertThat(checked).isGreaterThanOrEqualTo(7);
         assertThat(call("GET", "/v1/sessions/" + session + "/messages", dave, null).body()).isEqualTo(before);
+        assertThat(call("GET", "/v1/corpora/" + corpus + "/files", dave, null).json().path("data").size())
+                .as("dave's corpus still holds his one file").isEqualTo(1);
         assertThat(call("GET", "/v1/sessions", erin, null).body()).doesNotContain(session);
         assertThat(call("GET", "/v1/api-keys", erin, null).body()).doesNotContain(key);
         assertThat(call("POST", "/v1/chat/completions", erin, "{\"model\": \"headroom-passkey\", \"max_tokens\": 2, "

@@ -54,8 +54,22 @@ final class OidcTestProvider implements AutoCloseable {
             return current;
         }
 
+        /** The provider checks its own tokens (UserInfo) against this. */
+        @Override
+        public List<com.nimbusds.jose.jwk.JWK> get(com.nimbusds.jose.jwk.JWKSelector selector,
+                com.nimbusds.jose.proc.SecurityContext context) {
+            return selector == null ? List.of()
+                    : selector.select(new com.nimbusds.jose.jwk.JWKSet(current).toPublicJWKSet());
+        }
+
+        private final RSAKey first = current;
+
         void rotate() {
             current = newKey("key-" + UUID.randomUUID());
+        }
+
+        void restore() {
+            current = first;
         }
 
         private static RSAKey newKey(String kid) {
@@ -70,6 +84,11 @@ final class OidcTestProvider implements AutoCloseable {
     /** The provider starts signing with a new key (a new key id), as providers do on rotation. */
     void rotateKeys() {
         keys.rotate();
+    }
+
+    /** Back to the first key. */
+    void restoreKeys() {
+        keys.restore();
     }
     private final MockOAuth2Server server;
 

@@ -50,7 +50,8 @@ public final class AdminApi {
             @Schema(nullable = true, minimum = "0") Long storedTokens,
             @Schema(nullable = true, minimum = "0") Long kvBytes,
             @Schema(nullable = true, minimum = "0") Integer requestsPerMinute,
-            @Schema(nullable = true, minimum = "0") Long tokensPerMinute) {
+            @Schema(nullable = true, minimum = "0") Long tokensPerMinute,
+            @Schema(nullable = true, minimum = "0") Long uploadBytes) {
     }
 
     /** A user's quotas: in effect, their own overrides, and what they use now. */

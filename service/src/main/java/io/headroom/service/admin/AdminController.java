@@ -1,5 +1,6 @@
 package io.headroom.service.admin;
 
+import io.headroom.jobs.corpus.CorpusStore;
 import io.headroom.service.admin.AdminApi.AuditEvent;
 import io.headroom.service.admin.AdminApi.AuditPage;
 import io.headroom.service.admin.AdminApi.EngineStatus;
@@ -49,12 +50,15 @@ public class AdminController {
     private final SessionStore store;
     private final AuditLog audit;
     private final Quotas quotas;
+    private final CorpusStore uploads;
 
-    public AdminController(SessionEngine engine, SessionStore store, AuditLog audit, Quotas quotas) {
+    public AdminController(SessionEngine engine, SessionStore store, AuditLog audit, Quotas quotas,
+            CorpusStore uploads) {
         this.engine = engine;
         this.store = store;
         this.audit = audit;
         this.quotas = quotas;
+        this.uploads = uploads;
     }
 
     @GetMapping("/sessions")
@@ -123,14 +127,14 @@ public class AdminController {
         checkUser(user);
         for (var e : Map.of("sessions", nn(body.sessions()), "stored_tokens", nn(body.storedTokens()), "kv_bytes",
                 nn(body.kvBytes()), "requests_per_minute", nn(body.requestsPerMinute()), "tokens_per_minute",
-                nn(body.tokensPerMinute())).entrySet()) {
+                nn(body.tokensPerMinute()), "upload_bytes", nn(body.uploadBytes())).entrySet()) {
             if (e.getValue() < 0) {
                 return Mono.error(ApiException.invalid(e.getKey() + " must be >= 0", e.getKey()));
             }
         }
         return Blocking.call(() -> {
             quotas.setOverrides(user, new Quotas.Overrides(body.sessions(), body.storedTokens(), body.kvBytes(),
-                    body.requestsPerMinute(), body.tokensPerMinute()));
+                    body.requestsPerMinute(), body.tokensPerMinute(), body.uploadBytes()));
             audit.record(caller, "admin.quotas.set", "user", user, user);
             return userQuotas(user);
         });
@@ -138,11 +142,12 @@ public class AdminController {
 
     private UserQuotas userQuotas(String user) {
         Quotas.Limits l = quotas.limits(user);
-        Quotas.Overrides o = quotas.overrides(user).orElse(new Quotas.Overrides(null, null, null, null, null));
+        Quotas.Overrides o = quotas.overrides(user).orElse(new Quotas.Overrides(null, null, null, null, null, null));
         return new UserQuotas(user, new QuotaLimits(l.sessions(), l.storedTokens(), l.kvBytes(), l.requestsPerMinute(),
-                l.tokensPerMinute()), new QuotaLimits(o.sessions(), o.storedTokens(), o.kvBytes(),
-                o.requestsPerMinute(), o.tokensPerMinute()), new QuotaLimits((int) store.sessionIds(user).size(),
-                store.storedTokens(user), quotas.kvBytes(user), null, null));
+                l.tokensPerMinute(), l.uploadBytes()), new QuotaLimits(o.sessions(), o.storedTokens(), o.kvBytes(),
+                o.requestsPerMinute(), o.tokensPerMinute(), o.uploadBytes()),
+                new QuotaLimits((int) store.sessionIds(user).size(), store.storedTokens(user), quotas.kvBytes(user),
+                        null, null, uploads.userBytes(user)));
     }
 
     private static long nn(Number n) {

@@ -2,6 +2,8 @@ package io.headroom.service.api;
 
 import io.headroom.engine.ModelFormatException;
 import io.headroom.engine.sched.EngineQueue;
+import io.headroom.jobs.corpus.CorpusNotFoundException;
+import io.headroom.jobs.corpus.UploadRefusedException;
 import io.headroom.service.apikeys.ApiKeyStore;
 import io.headroom.sessions.ContextLimitException;
 import io.headroom.sessions.QuotaExceededException;
@@ -73,6 +75,19 @@ public final class ApiErrors {
                     c.getMessage(), "messages", "context_length_exceeded");
             case QuotaExceededException q -> new ApiException(HttpStatus.TOO_MANY_REQUESTS, "rate_limit_error",
                     q.getMessage(), q.quota(), "quota_exceeded").retryAfter(q.retryAfter());
+            case CorpusNotFoundException c -> new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error",
+                    c.getMessage(), "corpus_id", "corpus_not_found");
+            case UploadRefusedException u -> new ApiException(switch (u.kind()) {
+                case TOO_LARGE -> HttpStatus.PAYLOAD_TOO_LARGE;
+                case UNSUPPORTED_TYPE -> HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+                case CONFLICT -> HttpStatus.CONFLICT;
+                case INVALID -> HttpStatus.BAD_REQUEST;
+            }, "invalid_request_error", u.getMessage(), u.limit(), switch (u.kind()) {
+                case TOO_LARGE -> "upload_too_large";
+                case UNSUPPORTED_TYPE -> "unsupported_file_type";
+                case CONFLICT -> "file_exists";
+                case INVALID -> "invalid_upload";
+            });
             case ApiKeyStore.KeyLimitException k -> new ApiException(HttpStatus.CONFLICT, "invalid_request_error",
                     k.getMessage(), null, "api_key_limit_reached");
             case EngineQueue.QueueFullException q -> new ApiException(HttpStatus.TOO_MANY_REQUESTS,

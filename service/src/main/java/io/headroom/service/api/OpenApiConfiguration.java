@@ -128,6 +128,9 @@ public class OpenApiConfiguration {
         if ("createApiKey".equals(op.getOperationId())) {
             errors.put("409", "the caller holds the most API keys allowed");
         }
+        if ("uploadCorpusFiles".equals(op.getOperationId())) {
+            errors.put("409", "the corpus already has a file at one of the paths");
+        }
         errors.put("429", "a quota is used up (param names it), or the engine queue is full; Retry-After says when "
                 + "to try again");
         errors.put("500", "internal error (nothing about it is sent)");

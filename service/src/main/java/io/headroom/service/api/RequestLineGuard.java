@@ -40,12 +40,19 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
 
     /** Discarding the body of a refused request until its last part. */
     private boolean discarding;
+    /** Bytes discarded so far; past {@link #MAX_DISCARD} the connection is closed without waiting. */
+    private long discarded;
+    static final long MAX_DISCARD = 1 << 20;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (discarding) {
-            if (msg instanceof LastHttpContent) {
+            if (msg instanceof HttpContent c) {
+                discarded += c.content().readableBytes();
+            }
+            if (msg instanceof LastHttpContent || discarded > MAX_DISCARD) {
                 discarding = false;
+                ctx.close(); // the body is read: closing now sends no reset that could destroy the answer
             }
             ReferenceCountUtil.release(msg);
             return;
@@ -56,7 +63,7 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
                 HttpResponseStatus status = status(request.decoderResult());
                 discarding = !(msg instanceof LastHttpContent);
                 ReferenceCountUtil.release(msg);
-                refuse(ctx, status, problem);
+                refuse(ctx, status, problem, !discarding);
                 return;
             }
         } else if (msg instanceof HttpContent && discarding) {
@@ -99,7 +106,13 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
         return HttpResponseStatus.BAD_REQUEST;
     }
 
-    private static void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String message) {
+    /**
+     * Answers and closes the connection: at once when the request is complete, else once its body
+     * has been read and discarded (closing with unread bytes would make the kernel reset the
+     * connection, and the client could lose the answer).
+     */
+    private static void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String message,
+            boolean closeNow) {
         ApiException error = new ApiException(org.springframework.http.HttpStatus.valueOf(status.code()),
                 "invalid_request_error", message, null, status.code() == 400 ? "invalid_uri" : "request_too_large");
         byte[] body = JSON.writeValueAsString(ApiErrors.envelope(error)).getBytes(StandardCharsets.UTF_8);
@@ -108,7 +121,11 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
                 .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        if (closeNow) {
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ctx.writeAndFlush(response);
+        }
     }
 
     /** Puts the guard right after Reactor Netty's HTTP/1.1 codec on every connection. */

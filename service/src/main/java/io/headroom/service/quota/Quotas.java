@@ -25,7 +25,8 @@ import org.springframework.stereotype.Component;
 public class Quotas implements Admission {
 
     /** One user's limits in effect. */
-    public record Limits(int sessions, long storedTokens, long kvBytes, int requestsPerMinute, long tokensPerMinute) {
+    public record Limits(int sessions, long storedTokens, long kvBytes, int requestsPerMinute, long tokensPerMinute,
+            long uploadBytes) {
     }
 
     private final SecurityProperties.Quotas defaults;
@@ -44,39 +45,43 @@ public class Quotas implements Admission {
     /** The limits in effect for {@code owner}: the defaults, overridden where their row says so. */
     public Limits limits(String owner) {
         Limits d = new Limits(defaults.sessions(), defaults.storedTokens(), defaults.kvBytes().toBytes(),
-                defaults.requestsPerMinute(), defaults.tokensPerMinute());
-        return jdbc.sql("SELECT sessions, stored_tokens, kv_bytes, requests_per_minute, tokens_per_minute "
-                + "FROM user_quotas WHERE owner = ?").param(owner).query((rs, n) -> new Limits(
+                defaults.requestsPerMinute(), defaults.tokensPerMinute(), defaults.uploadBytes().toBytes());
+        return jdbc.sql("SELECT sessions, stored_tokens, kv_bytes, requests_per_minute, tokens_per_minute, "
+                + "upload_bytes FROM user_quotas WHERE owner = ?").param(owner).query((rs, n) -> new Limits(
                         orDefault(rs.getObject("sessions", Integer.class), d.sessions()),
                         orDefault(rs.getObject("stored_tokens", Long.class), d.storedTokens()),
                         orDefault(rs.getObject("kv_bytes", Long.class), d.kvBytes()),
                         orDefault(rs.getObject("requests_per_minute", Integer.class), d.requestsPerMinute()),
-                        orDefault(rs.getObject("tokens_per_minute", Long.class), d.tokensPerMinute())))
+                        orDefault(rs.getObject("tokens_per_minute", Long.class), d.tokensPerMinute()),
+                        orDefault(rs.getObject("upload_bytes", Long.class), d.uploadBytes())))
                 .optional().orElse(d);
     }
 
     /** The override row of {@code owner}, if any (null fields: the default applies). */
     public Optional<Overrides> overrides(String owner) {
-        return jdbc.sql("SELECT sessions, stored_tokens, kv_bytes, requests_per_minute, tokens_per_minute "
-                + "FROM user_quotas WHERE owner = ?").param(owner).query((rs, n) -> new Overrides(
+        return jdbc.sql("SELECT sessions, stored_tokens, kv_bytes, requests_per_minute, tokens_per_minute, "
+                + "upload_bytes FROM user_quotas WHERE owner = ?").param(owner).query((rs, n) -> new Overrides(
                         rs.getObject("sessions", Integer.class), rs.getObject("stored_tokens", Long.class),
                         rs.getObject("kv_bytes", Long.class), rs.getObject("requests_per_minute", Integer.class),
-                        rs.getObject("tokens_per_minute", Long.class))).optional();
+                        rs.getObject("tokens_per_minute", Long.class), rs.getObject("upload_bytes", Long.class)))
+                .optional();
     }
 
     /** Per-user overrides; a null field keeps the default. */
     public record Overrides(Integer sessions, Long storedTokens, Long kvBytes, Integer requestsPerMinute,
-            Long tokensPerMinute) {
+            Long tokensPerMinute, Long uploadBytes) {
     }
 
     /** Replaces {@code owner}'s overrides (all null: back to the defaults). */
     public void setOverrides(String owner, Overrides o) {
         jdbc.sql("INSERT INTO user_quotas (owner, sessions, stored_tokens, kv_bytes, requests_per_minute, "
-                + "tokens_per_minute, updated_at) VALUES (?, ?, ?, ?, ?, ?, now()) ON CONFLICT (owner) DO UPDATE SET "
-                + "sessions = EXCLUDED.sessions, stored_tokens = EXCLUDED.stored_tokens, kv_bytes = EXCLUDED.kv_bytes, "
+                + "tokens_per_minute, upload_bytes, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, now()) "
+                + "ON CONFLICT (owner) DO UPDATE SET sessions = EXCLUDED.sessions, "
+                + "stored_tokens = EXCLUDED.stored_tokens, kv_bytes = EXCLUDED.kv_bytes, "
                 + "requests_per_minute = EXCLUDED.requests_per_minute, tokens_per_minute = EXCLUDED.tokens_per_minute, "
-                + "updated_at = now()")
-                .params(owner, o.sessions(), o.storedTokens(), o.kvBytes(), o.requestsPerMinute(), o.tokensPerMinute())
+                + "upload_bytes = EXCLUDED.upload_bytes, updated_at = now()")
+                .params(owner, o.sessions(), o.storedTokens(), o.kvBytes(), o.requestsPerMinute(), o.tokensPerMinute(),
+                        o.uploadBytes())
                 .update();
     }
 

@@ -46,6 +46,7 @@ import org.springframework.security.web.server.context.NoOpServerSecurityContext
 import org.springframework.security.web.server.context.ServerSecurityContextRepository;
 import org.springframework.security.web.server.context.WebSessionServerSecurityContextRepository;
 import org.springframework.security.web.server.csrf.WebSessionServerCsrfTokenRepository;
+import org.springframework.security.web.server.firewall.ServerExchangeRejectedHandler;
 import org.springframework.security.web.server.header.ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy;
 import org.springframework.security.web.server.savedrequest.NoOpServerRequestCache;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher;
@@ -117,6 +118,24 @@ public class SecurityConfiguration {
         ids.addCookieInitializer(b -> b.httpOnly(true).secure(cookie.secure()).sameSite(cookie.sameSite()).path("/"));
         manager.setSessionIdResolver(ids);
         return manager;
+    }
+
+    /**
+     * Requests the firewall refuses (an encoded NUL, {@code ..}, an encoded slash in the path): a
+     * 400 in the error envelope on the API, a plain 400 elsewhere.
+     */
+    @Bean
+    ServerExchangeRejectedHandler rejectedRequests() {
+        return (exchange, rejected) -> {
+            if (io.headroom.service.api.ApiErrorWebExceptionHandler.isApi(exchange.getRequest().getPath().value())) {
+                return io.headroom.service.api.ApiErrorWebExceptionHandler.render(exchange,
+                        new io.headroom.service.api.ApiException(org.springframework.http.HttpStatus.BAD_REQUEST,
+                                "invalid_request_error", "the request path holds a sequence this service refuses "
+                                + "(an encoded NUL, slash or backslash, or a '..' segment)", null, "invalid_uri"));
+            }
+            exchange.getResponse().setStatusCode(org.springframework.http.HttpStatus.BAD_REQUEST);
+            return exchange.getResponse().setComplete();
+        };
     }
 
     @Bean

@@ -108,12 +108,14 @@ public record SecurityProperties(
      * @param kvBytes KV bytes a user's sessions may hold across the tiers (engine, host memory, spill files)
      * @param requestsPerMinute API requests per minute
      * @param tokensPerMinute prompt and generated tokens per minute
+     * @param uploadBytes bytes of uploaded corpus files a user keeps (each distinct content once)
      */
     public record Quotas(
             @Min(0) @DefaultValue("1000") int sessions,
             @Min(0) @DefaultValue("100000000") long storedTokens,
             @NotNull @DefaultValue("64GB") DataSize kvBytes,
             @Min(0) @DefaultValue("1200") int requestsPerMinute,
-            @Min(0) @DefaultValue("10000000") long tokensPerMinute) {
+            @Min(0) @DefaultValue("10000000") long tokensPerMinute,
+            @NotNull @DefaultValue("20GB") DataSize uploadBytes) {
     }
 }

@@ -1,0 +1,52 @@
+package io.headroom.service.config;
+
+import io.headroom.jobs.corpus.UploadLimits;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import java.nio.file.Path;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * {@code headroom.jobs.*}: where uploaded corpora are kept and what an upload may be.
+ *
+ * @param dataDirectory uploaded files, content-addressed ({@code <tmp>/headroom-corpora} when unset)
+ * @param uploads the limits every upload is held to while it streams
+ */
+@Validated
+@ConfigurationProperties("headroom.jobs")
+public record JobsProperties(Path dataDirectory, @Valid @NotNull @DefaultValue Uploads uploads) {
+
+    public Path dataDirectoryOrDefault() {
+        return dataDirectory != null ? dataDirectory : Path.of(System.getProperty("java.io.tmpdir"),
+                "headroom-corpora");
+    }
+
+    /**
+     * @param maxFileSize one uploaded file, or one file inside an archive
+     * @param maxCorpusSize one corpus
+     * @param maxFilesPerCorpus files one corpus may hold
+     * @param maxFilesPerArchive files one archive may hold
+     * @param maxArchiveDepth archives inside archives (1: an archive may not hold another)
+     * @param maxExpansionRatio bytes expanded per byte of archive (zip bombs)
+     * @param maxExpandedSize bytes expanded from one upload, all levels together
+     */
+    public record Uploads(
+            @NotNull @DefaultValue("256MB") DataSize maxFileSize,
+            @NotNull @DefaultValue("4GB") DataSize maxCorpusSize,
+            @Min(1) @DefaultValue("10000") int maxFilesPerCorpus,
+            @Min(1) @DefaultValue("10000") int maxFilesPerArchive,
+            @Min(1) @DefaultValue("3") int maxArchiveDepth,
+            @Min(1) @DefaultValue("100") long maxExpansionRatio,
+            @NotNull @DefaultValue("4GB") DataSize maxExpandedSize) {
+
+        /** The engine-free limits record, with the user's upload quota. */
+        public UploadLimits limits(long userBytes) {
+            return new UploadLimits(maxFileSize.toBytes(), maxCorpusSize.toBytes(), userBytes, maxFilesPerArchive,
+                    maxArchiveDepth, maxExpansionRatio, maxExpandedSize.toBytes(), maxFilesPerCorpus);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package io.headroom.service.corpora;
+
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.media.Schema.RequiredMode;
+import java.time.Instant;
+import java.util.List;
+
+/** Bodies of {@code /v1/corpora} (JSON, snake_case). */
+public final class CorpusApi {
+
+    private CorpusApi() {
+    }
+
+    /** POST /v1/corpora. */
+    public record CreateCorpus(
+            @Schema(requiredMode = RequiredMode.REQUIRED, minLength = 1, maxLength = 200) String name) {
+    }
+
+    /** A corpus. */
+    public record CorpusView(
+            @Schema(requiredMode = RequiredMode.REQUIRED, format = "uuid") String id,
+            @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = "corpus") String object,
+            @Schema(requiredMode = RequiredMode.REQUIRED) String owner,
+            @Schema(requiredMode = RequiredMode.REQUIRED) String name,
+            @Schema(requiredMode = RequiredMode.REQUIRED) int fileCount,
+            @Schema(requiredMode = RequiredMode.REQUIRED) long bytes,
+            @Schema(requiredMode = RequiredMode.REQUIRED) Instant createdAt) {
+    }
+
+    /** The caller's corpora. */
+    public record CorpusList(
+            @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = "list") String object,
+            @Schema(requiredMode = RequiredMode.REQUIRED) List<CorpusView> data) {
+    }
+
+    /** One file of a corpus. */
+    public record CorpusFileView(
+            @Schema(requiredMode = RequiredMode.REQUIRED, format = "uuid") String id,
+            @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = "corpus.file") String object,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "the file's name, or its path inside the "
+                    + "archive it came in (archive.zip/dir/file.pdf)") String path,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "sniffed from the bytes") String mediaType,
+            @Schema(requiredMode = RequiredMode.REQUIRED) long bytes,
+            @Schema(requiredMode = RequiredMode.REQUIRED) String sha256,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "the same bytes were already stored for "
+                    + "this user, so they were not stored again") boolean deduplicated,
+            @Schema(requiredMode = RequiredMode.REQUIRED) Instant createdAt) {
+    }
+
+    /** Files of a corpus, or the files an upload added. */
+    public record CorpusFileList(
+            @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = "list") String object,
+            @Schema(requiredMode = RequiredMode.REQUIRED) List<CorpusFileView> data) {
+    }
+}

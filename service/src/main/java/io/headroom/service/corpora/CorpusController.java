@@ -1,0 +1,254 @@
+package io.headroom.service.corpora;
+
+import io.headroom.jobs.corpus.BlobStore;
+import io.headroom.jobs.corpus.CorpusNotFoundException;
+import io.headroom.jobs.corpus.CorpusStore;
+import io.headroom.jobs.corpus.CorpusUploads;
+import io.headroom.jobs.corpus.UploadLimits;
+import io.headroom.service.api.ApiException;
+import io.headroom.service.api.Blocking;
+import io.headroom.service.audit.AuditLog;
+import io.headroom.service.config.JobsProperties;
+import io.headroom.service.corpora.CorpusApi.CorpusFileList;
+import io.headroom.service.corpora.CorpusApi.CorpusFileView;
+import io.headroom.service.corpora.CorpusApi.CorpusList;
+import io.headroom.service.corpora.CorpusApi.CorpusView;
+import io.headroom.service.corpora.CorpusApi.CreateCorpus;
+import io.headroom.service.quota.Quotas;
+import io.headroom.service.security.Caller;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Encoding;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.codec.multipart.FilePartEvent;
+import org.springframework.http.codec.multipart.PartEvent;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * A user's corpora and their files. Files arrive as {@code multipart/form-data} parts named
+ * {@code file}, streamed to disk as they come (never held whole in memory), counted and hashed on
+ * the way, sniffed from their bytes, opened when they are archives, and added all or nothing
+ * ({@link CorpusUploads}). Another user's corpus is a 404; an admin may read any.
+ */
+@RestController
+@RequestMapping("/v1/corpora")
+public class CorpusController {
+
+    static final int MAX_NAME_LENGTH = 200;
+
+    private final CorpusStore store;
+    private final CorpusUploads uploads;
+    private final BlobStore blobs;
+    private final JobsProperties jobs;
+    private final Quotas quotas;
+    private final AuditLog audit;
+
+    public CorpusController(CorpusStore store, CorpusUploads uploads, BlobStore blobs, JobsProperties jobs,
+            Quotas quotas, AuditLog audit) {
+        this.store = store;
+        this.uploads = uploads;
+        this.blobs = blobs;
+        this.jobs = jobs;
+        this.quotas = quotas;
+        this.audit = audit;
+    }
+
+    @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(operationId = "createCorpus", summary = "Create an empty corpus")
+    @ApiResponse(responseCode = "201", description = "created",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = CorpusView.class)))
+    public Mono<ResponseEntity<CorpusView>> create(@RequestBody CreateCorpus body, Caller caller) {
+        String name = body.name() == null ? "" : body.name().strip();
+        if (name.isEmpty() || name.length() > MAX_NAME_LENGTH || name.chars().anyMatch(Character::isISOControl)) {
+            return Mono.error(ApiException.invalid("name is required: 1 to " + MAX_NAME_LENGTH
+                    + " characters without control characters", "name"));
+        }
+        return Blocking.call(() -> {
+            CorpusStore.Corpus c = store.create(caller.id(), name);
+            audit.record(caller, "corpus.create", "corpus", c.id().toString(), caller.id());
+            return ResponseEntity.status(HttpStatus.CREATED).body(view(c));
+        });
+    }
+
+    @GetMapping
+    @Operation(operationId = "listCorpora", summary = "The caller's corpora, newest first")
+    public Mono<CorpusList> list(Caller caller) {
+        return Blocking.call(() -> new CorpusList("list", store.list(caller.id()).stream()
+                .map(CorpusController::view).toList()));
+    }
+
+    @GetMapping("/{id}")
+    @Operation(operationId = "getCorpus", summary = "A corpus and its totals")
+    public Mono<CorpusView> get(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> {
+            CorpusStore.Corpus c = readable(caller, cid);
+            audit.record(caller, "corpus.read", "corpus", id, c.owner());
+            return view(c);
+        });
+    }
+
+    @DeleteMapping("/{id}")
+    @Operation(operationId = "deleteCorpus", summary = "Delete a corpus and the bytes no other corpus keeps")
+    @ApiResponse(responseCode = "204", description = "deleted")
+    public Mono<ResponseEntity<Void>> delete(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> {
+            if (!uploads.deleteCorpus(caller.id(), cid)) {
+                throw new CorpusNotFoundException(cid);
+            }
+            audit.record(caller, "corpus.delete", "corpus", id, caller.id());
+            return ResponseEntity.noContent().<Void>build();
+        });
+    }
+
+    @GetMapping("/{id}/files")
+    @Operation(operationId = "listCorpusFiles", summary = "A corpus's files, by path")
+    public Mono<CorpusFileList> files(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> {
+            CorpusStore.Corpus c = readable(caller, cid);
+            audit.record(caller, "corpus.files.read", "corpus", id, c.owner());
+            return new CorpusFileList("list", store.files(cid).stream().map(f -> view(f, false)).toList());
+        });
+    }
+
+    @DeleteMapping("/{id}/files/{file_id}")
+    @Operation(operationId = "deleteCorpusFile", summary = "Remove one file from a corpus")
+    @ApiResponse(responseCode = "204", description = "deleted")
+    public Mono<ResponseEntity<Void>> deleteFile(@PathVariable String id, @PathVariable("file_id") String fileId,
+            Caller caller) {
+        UUID cid = parse(id);
+        UUID fid = parse(fileId);
+        return Blocking.call(() -> {
+            if (!uploads.deleteFile(caller.id(), cid, fid)) {
+                throw new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "file " + fileId
+                        + " not found in corpus " + id, "file_id", "file_not_found");
+            }
+            audit.record(caller, "corpus.file.delete", "corpus", id, caller.id());
+            return ResponseEntity.noContent().<Void>build();
+        });
+    }
+
+    @PostMapping(value = "/{id}/files", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
+    @Operation(operationId = "uploadCorpusFiles", summary = "Add files (parts named file; PDF, DOCX, PPTX, XLSX, "
+            + "HTML, Markdown, text, source code, or zip/tar/tar.gz archives of them), all or nothing",
+            requestBody = @io.swagger.v3.oas.annotations.parameters.RequestBody(required = true, content = @Content(
+                    mediaType = MediaType.MULTIPART_FORM_DATA_VALUE, schema = @Schema(type = "object",
+                            requiredProperties = "file", description = "one or more parts named file"),
+                    encoding = @Encoding(name = "file", contentType = "application/octet-stream"))))
+    @ApiResponse(responseCode = "201", description = "the files added", content = @Content(
+            mediaType = "application/json", schema = @Schema(implementation = CorpusFileList.class)))
+    public Mono<ResponseEntity<CorpusFileList>> upload(@PathVariable String id,
+            @RequestBody(required = false) Flux<PartEvent> parts, Caller caller) {
+        UUID cid = parse(id);
+        List<CorpusUploads.Upload> received = new CopyOnWriteArrayList<>();
+        return Blocking.call(() -> {
+            store.find(caller.id(), cid).orElseThrow(() -> new CorpusNotFoundException(cid));
+            return jobs.uploads().limits(quotas.limits(caller.id()).uploadBytes());
+        }).flatMap(limits -> receive(parts == null ? Flux.empty() : parts, limits, received).then(Mono.defer(() -> {
+            if (received.isEmpty()) {
+                return Mono.error(ApiException.invalid("the upload holds no files: send multipart/form-data with "
+                        + "parts named 'file'", "file"));
+            }
+            return Blocking.call(() -> {
+                CorpusUploads.Added added = uploads.add(caller.id(), cid, List.copyOf(received), limits);
+                received.clear();
+                audit.record(caller, "corpus.files.add", "corpus", id, caller.id());
+                return added;
+            });
+        }))).map(added -> ResponseEntity.status(HttpStatus.CREATED).body(new CorpusFileList("list", added.files()
+                .stream().map(f -> view(f, added.deduplicated().contains(f.id()))).toList())))
+                .doFinally(signal -> discard(received));
+    }
+
+    /** Streams each file part into {@code incoming/} under the per-file limit. */
+    private Mono<Void> receive(Flux<PartEvent> parts, UploadLimits limits, List<CorpusUploads.Upload> received) {
+        return parts.windowUntil(PartEvent::isLast).concatMap(part -> part.switchOnFirst((signal, events) -> {
+            if (!signal.hasValue()) {
+                return events.then();
+            }
+            PartEvent first = signal.get();
+            if (!(first instanceof FilePartEvent file) || !"file".equals(first.name())) {
+                return events.doOnNext(e -> DataBufferUtils.release(e.content())).then(Mono.error(ApiException.invalid(
+                        "unexpected form part '" + first.name() + "': send files as parts named 'file' with a file name",
+                        first.name())));
+            }
+            BlobStore.Writer writer = blobs.writer(limits.maxFileSize(), "max_file_size");
+            return events.concatMap(e -> Mono.fromCallable(() -> {
+                write(writer, e.content());
+                return true;
+            }).subscribeOn(Schedulers.boundedElastic()))
+                    .then(Mono.fromCallable(writer::finish).subscribeOn(Schedulers.boundedElastic()))
+                    .doOnNext(staged -> received.add(new CorpusUploads.Upload(file.filename(), staged)))
+                    .doOnError(e -> writer.abort())
+                    .doOnCancel(writer::abort)
+                    .then();
+        })).then();
+    }
+
+    private static void write(BlobStore.Writer writer, DataBuffer buffer) throws IOException {
+        try (DataBuffer.ByteBufferIterator it = buffer.readableByteBuffers()) {
+            while (it.hasNext()) {
+                writer.write(it.next());
+            }
+        } finally {
+            DataBufferUtils.release(buffer);
+        }
+    }
+
+    private static void discard(List<CorpusUploads.Upload> received) {
+        for (CorpusUploads.Upload u : received) {
+            try {
+                Files.deleteIfExists(u.staged().file());
+            } catch (IOException e) {
+                // incoming/ is emptied at the next start
+            }
+        }
+    }
+
+    private CorpusStore.Corpus readable(Caller caller, UUID id) {
+        return (caller.admin() ? store.findAnyOwner(id) : store.find(caller.id(), id))
+                .orElseThrow(() -> new CorpusNotFoundException(id));
+    }
+
+    private static CorpusView view(CorpusStore.Corpus c) {
+        return new CorpusView(c.id().toString(), "corpus", c.owner(), c.name(), c.fileCount(), c.bytes(),
+                c.createdAt());
+    }
+
+    private static CorpusFileView view(CorpusStore.CorpusFile f, boolean deduplicated) {
+        return new CorpusFileView(f.id().toString(), "corpus.file", f.path(), f.mediaType(), f.size(), f.sha256(),
+                deduplicated, f.createdAt());
+    }
+
+    static UUID parse(String id) {
+        try {
+            return UUID.fromString(id);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "not found: " + id, null,
+                    "not_found");
+        }
+    }
+
+}

@@ -1,0 +1,207 @@
+package io.headroom.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Corpus uploads through the real HTTP stack: multipart files streamed to disk, types sniffed from
+ * the bytes, archives opened, re-uploads stored once, and every limit a 4xx naming it with nothing
+ * left behind (no row, no stored bytes, no incoming file).
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ExtendWith(ThreadDumpOnTimeout.class)
+class CorporaIntegrationTests {
+
+    static final Path DATA = ServiceTestSupport.tempDir("hr-corpora");
+    static final JsonMapper JSON = JsonMapper.builder().build();
+    static final String BOUNDARY = "corpus-test-boundary";
+    static final byte[] PDF = ("%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+            .getBytes(StandardCharsets.US_ASCII);
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry r) {
+        ServiceTestSupport.commonProperties(r);
+        r.add("headroom.jobs.data-directory", DATA::toString);
+        r.add("headroom.jobs.uploads.max-file-size", () -> "200KB");
+        r.add("headroom.jobs.uploads.max-corpus-size", () -> "600KB");
+        r.add("headroom.jobs.uploads.max-expansion-ratio", () -> "20");
+    }
+
+    @LocalServerPort
+    int port;
+    @Autowired
+    JdbcClient jdbc;
+
+    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    record Answer(int status, JsonNode json) {
+        String code() {
+            return json.path("error").path("code").asString(null);
+        }
+
+        String param() {
+            return json.path("error").path("param").asString(null);
+        }
+    }
+
+    Answer send(String method, String path, String contentType, byte[] body) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
+                .timeout(Duration.ofSeconds(60)).method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofByteArray(body));
+        if (contentType != null) {
+            b.header("content-type", contentType);
+        }
+        try {
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            return new Answer(r.statusCode(), r.body().isEmpty() ? JSON.createObjectNode() : JSON.readTree(r.body()));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    String corpus(String name) {
+        return send("POST", "/v1/corpora", "application/json", ("{\"name\": \"" + name + "\"}").getBytes())
+                .json().path("id").asString();
+    }
+
+    Answer upload(String corpus, Map<String, byte[]> files) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (var f : files.entrySet()) {
+            out.writeBytes(("--" + BOUNDARY + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+                    + f.getKey() + "\"\r\nContent-Type: application/pdf\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+            out.writeBytes(f.getValue());
+            out.writeBytes("\r\n".getBytes());
+        }
+        out.writeBytes(("--" + BOUNDARY + "--\r\n").getBytes());
+        return send("POST", "/v1/corpora/" + corpus + "/files", "multipart/form-data; boundary=" + BOUNDARY,
+                out.toByteArray());
+    }
+
+    static byte[] zip(Map<String, byte[]> entries) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (ZipOutputStream z = new ZipOutputStream(out)) {
+            for (var e : entries.entrySet()) {
+                z.putNextEntry(new ZipEntry(e.getKey()));
+                z.write(e.getValue());
+                z.closeEntry();
+            }
+        }
+        return out.toByteArray();
+    }
+
+    static Map<String, byte[]> files(Object... nameAndBytes) {
+        Map<String, byte[]> m = new LinkedHashMap<>();
+        for (int i = 0; i < nameAndBytes.length; i += 2) {
+            m.put((String) nameAndBytes[i], (byte[]) nameAndBytes[i + 1]);
+        }
+        return m;
+    }
+
+    long storedFiles() throws IOException {
+        try (Stream<Path> s = Files.walk(DATA.resolve("blobs"))) {
+            return s.filter(Files::isRegularFile).count();
+        }
+    }
+
+    long incomingFiles() throws IOException {
+        try (Stream<Path> s = Files.list(DATA.resolve("incoming"))) {
+            return s.count();
+        }
+    }
+
+    @Test
+    void uploadsShouldBeSniffedOpenedAndStoredOnce() throws IOException {
+        String room = corpus("data room");
+        byte[] memo = ServiceTestSupport.DOCUMENT.getBytes(StandardCharsets.UTF_8);
+        Answer first = upload(room, files("contract.txt", PDF, "memo.md", memo,
+                "bundle.zip", zip(files("notes/readme.txt", "hello".getBytes(), "again.pdf", PDF))));
+        assertThat(first.status()).as(first.json().toString()).isEqualTo(201);
+        Map<String, String> types = new LinkedHashMap<>();
+        first.json().path("data").forEach(f -> types.put(f.path("path").asString(), f.path("media_type").asString()));
+        assertThat(types).containsEntry("contract.txt", "application/pdf").containsEntry("bundle.zip/again.pdf",
+                "application/pdf").containsKeys("memo.md", "bundle.zip/notes/readme.txt");
+        assertThat(types.get("memo.md")).startsWith("text/");
+        assertThat(storedFiles()).as("the PDF twice in one upload is stored once").isEqualTo(3);
+
+        String other = corpus("second room");
+        Answer again = upload(other, files("copy.pdf", PDF));
+        assertThat(again.json().path("data").get(0).path("deduplicated").asBoolean()).isTrue();
+        assertThat(storedFiles()).isEqualTo(3);
+        assertThat(send("GET", "/v1/corpora/" + room, null, null).json().path("file_count").asInt()).isEqualTo(4);
+
+        Answer same = upload(room, files("contract.txt", memo));
+        assertThat(same.status()).isEqualTo(409);
+        assertThat(same.code()).isEqualTo("file_exists");
+
+        assertThat(send("DELETE", "/v1/corpora/" + room, null, null).status()).isEqualTo(204);
+        assertThat(storedFiles()).as("only the bytes the second corpus keeps").isEqualTo(1);
+        assertThat(send("GET", "/v1/corpora/" + room, null, null).status()).isEqualTo(404);
+    }
+
+    @Test
+    void everyLimitShouldBeA4xxNamingItWithNothingLeftBehind() throws IOException {
+        String room = corpus("limits");
+        long rows = jdbc.sql("SELECT count(*) FROM corpus_files").query(Long.class).single();
+        long stored = storedFiles();
+        byte[] big = "lindor muzo a pawimu wipako. ".repeat(8_000).getBytes(StandardCharsets.US_ASCII); // 232 KB
+        byte[] exe = new byte[] {'M', 'Z', (byte) 0x90, 0, 3, 0, 0, 0, 4, 0, 0, 0, (byte) 0xff, (byte) 0xff, 0, 0};
+        Map<String, Answer> refused = new LinkedHashMap<>();
+        refused.put("max_file_size", upload(room, files("ok.pdf", PDF, "big.txt", big)));
+        refused.put("max_expansion_ratio", upload(room, files("bomb.zip", zip(files("zeros.txt",
+                new byte[150_000])))));
+        refused.put("file_type", upload(room, files("report.pdf", exe)));
+        refused.put("entry_name", upload(room, files("evil.zip", zip(files("../../escape.txt", PDF)))));
+        refused.put("max_corpus_size", upload(room, files("a.txt", big(190_000, 'a'), "b.txt", big(190_000, 'b'),
+                "c.txt", big(190_000, 'c'), "d.txt", big(190_000, 'd'))));
+        refused.put("filename", upload(room, files("", PDF)));
+        Map<String, Integer> statuses = Map.of("max_file_size", 413, "max_expansion_ratio", 413, "file_type", 415,
+                "entry_name", 400, "max_corpus_size", 413, "filename", 400);
+        for (var e : refused.entrySet()) {
+            assertThat(e.getValue().status()).as(e.getKey() + ": " + e.getValue().json()).isEqualTo(
+                    statuses.get(e.getKey()));
+            assertThat(e.getValue().param()).as(e.getKey()).isEqualTo(e.getKey());
+        }
+        assertThat(jdbc.sql("SELECT count(*) FROM corpus_files").query(Long.class).single()).isEqualTo(rows);
+        assertThat(storedFiles()).isEqualTo(stored);
+        assertThat(incomingFiles()).isZero();
+        assertThat(send("POST", "/v1/corpora/" + room + "/files", "application/json", "{}".getBytes()).status())
+                .isEqualTo(415);
+        Answer empty = send("POST", "/v1/corpora/" + room + "/files", "multipart/form-data; boundary=" + BOUNDARY,
+                ("--" + BOUNDARY + "--\r\n").getBytes());
+        assertThat(empty.status()).isEqualTo(400);
+        assertThat(List.of(upload(room, files("fine.pdf", PDF)).status())).containsExactly(201);
+    }
+
+    static byte[] big(int n, char c) {
+        return String.valueOf(c).repeat(n).getBytes(StandardCharsets.US_ASCII);
+    }
+}
