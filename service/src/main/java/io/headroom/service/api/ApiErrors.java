@@ -77,17 +77,7 @@ public final class ApiErrors {
                     q.getMessage(), q.quota(), "quota_exceeded").retryAfter(q.retryAfter());
             case CorpusNotFoundException c -> new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error",
                     c.getMessage(), "corpus_id", "corpus_not_found");
-            case UploadRefusedException u -> new ApiException(switch (u.kind()) {
-                case TOO_LARGE -> HttpStatus.PAYLOAD_TOO_LARGE;
-                case UNSUPPORTED_TYPE -> HttpStatus.UNSUPPORTED_MEDIA_TYPE;
-                case CONFLICT -> HttpStatus.CONFLICT;
-                case INVALID -> HttpStatus.BAD_REQUEST;
-            }, "invalid_request_error", u.getMessage(), u.limit(), switch (u.kind()) {
-                case TOO_LARGE -> "upload_too_large";
-                case UNSUPPORTED_TYPE -> "unsupported_file_type";
-                case CONFLICT -> "file_exists";
-                case INVALID -> "invalid_upload";
-            });
+            case UploadRefusedException u -> upload(u);
             case ApiKeyStore.KeyLimitException k -> new ApiException(HttpStatus.CONFLICT, "invalid_request_error",
                     k.getMessage(), null, "api_key_limit_reached");
             case EngineQueue.QueueFullException q -> new ApiException(HttpStatus.TOO_MANY_REQUESTS,
@@ -123,6 +113,23 @@ public final class ApiErrors {
         error.put("param", a.param());
         error.put("code", a.code());
         return Map.of("error", error);
+    }
+
+    /** An upload refused: 413 too large, 415 a type Headroom does not read, 409 a path taken, else 400. */
+    private static ApiException upload(UploadRefusedException u) {
+        HttpStatus status = switch (u.kind()) {
+            case TOO_LARGE -> HttpStatus.PAYLOAD_TOO_LARGE;
+            case UNSUPPORTED_TYPE -> HttpStatus.UNSUPPORTED_MEDIA_TYPE;
+            case CONFLICT -> HttpStatus.CONFLICT;
+            case INVALID -> HttpStatus.BAD_REQUEST;
+        };
+        String code = switch (u.kind()) {
+            case TOO_LARGE -> "upload_too_large";
+            case UNSUPPORTED_TYPE -> "unsupported_file_type";
+            case CONFLICT -> "file_exists";
+            case INVALID -> "invalid_upload";
+        };
+        return new ApiException(status, "invalid_request_error", u.getMessage(), u.limit(), code);
     }
 
     private static ApiException tooLarge() {
