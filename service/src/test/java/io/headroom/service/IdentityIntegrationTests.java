@@ -316,7 +316,8 @@ class IdentityIntegrationTests {
                     .isEqualTo(200);
             assertThat(call("GET", "/v1/sessions", bearer(OidcTestProvider.sign(PROVIDER.claims("oscar",
                     PROVIDER.issuer(), OidcTestProvider.AUDIENCE, Instant.now(), Duration.ofHours(1), false),
-                    PROVIDER.strangerKey())), null).status()).as("a stranger's key under the new key id").isEqualTo(401);
+                    PROVIDER.strangerKey())), null).status()).as("a stranger's key under the new key id")
+                    .isEqualTo(401);
         } finally {
             PROVIDER.restoreKeys();
         }

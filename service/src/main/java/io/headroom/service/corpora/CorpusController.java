@@ -191,7 +191,8 @@ public class CorpusController {
             PartEvent first = signal.get();
             if (!(first instanceof FilePartEvent file) || !"file".equals(first.name())) {
                 return events.doOnNext(e -> DataBufferUtils.release(e.content())).then(Mono.error(ApiException.invalid(
-                        "unexpected form part '" + first.name() + "': send files as parts named 'file' with a file name",
+                        "unexpected form part '" + first.name() + "': send files as parts named 'file' with a file "
+                                + "name",
                         first.name())));
             }
             BlobStore.Writer writer = blobs.writer(limits.maxFileSize(), "max_file_size");
