@@ -227,6 +227,53 @@ class RestartRecoveryIntegrationTests {
         }
     }
 
+    @Test
+    void anUploadCutOffByKillNineShouldLeaveNothingBehind() throws Exception {
+        Path data = ServiceTestSupport.tempDir("hr-upload-pg");
+        Path spill = ServiceTestSupport.tempDir("hr-upload-kv");
+        Path corpora = ServiceTestSupport.tempDir("hr-upload-corpora");
+        String where = "--headroom.jobs.data-directory=" + corpora;
+        int port = freePort();
+        Process first = start(port, data, spill, "512MB", 0, where);
+        String corpus = JSON.readTree(send(port, "/v1/corpora", "{\"name\": \"room\"}")).get("id").asString();
+        // a multipart upload that stops halfway: the service has part of it in incoming/ when it dies
+        String boundary = "cut-off";
+        byte[] head = ("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; "
+                + "filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] text = "lindor muzo a pawimu wipako. ".repeat(10_000)
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        try (java.net.Socket socket = new java.net.Socket("localhost", port)) {
+            var out = socket.getOutputStream();
+            out.write(("POST /v1/corpora/" + corpus + "/files HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+                    + "multipart/form-data; boundary=" + boundary + "\r\nContent-Length: "
+                    + (head.length + 10L * text.length) + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.write(head);
+            out.write(text);
+            out.flush();
+            Path incoming = corpora.resolve("incoming");
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (System.nanoTime() < deadline && incomingFiles(incoming) == 0) {
+                Thread.sleep(50);
+            }
+            assertThat(incomingFiles(incoming)).as("the upload is on its way to disk").isPositive();
+            first.destroyForcibly().waitFor();
+        }
+        port = freePort();
+        start(port, data, spill, "512MB", 0, where);
+        assertThat(incomingFiles(corpora.resolve("incoming"))).as("the cut-off upload is removed at start").isZero();
+        JsonNode view = JSON.readTree(get(port, "/v1/corpora/" + corpus));
+        assertThat(view.get("file_count").asInt()).isZero();
+        assertThat(Files.walk(corpora.resolve("blobs")).filter(Files::isRegularFile).count()).isZero();
+    }
+
+    private static long incomingFiles(Path dir) throws IOException {
+        try (var s = Files.list(dir)) {
+            return s.count();
+        }
+    }
+
     private static boolean postgresRunningOn(Path data) {
         return ProcessHandle.allProcesses().anyMatch(p -> p.info().commandLine()
                 .map(c -> c.contains("postgres") && c.contains(data.toString())).orElse(false));
@@ -337,11 +384,12 @@ class RestartRecoveryIntegrationTests {
     }
 
     /** Starts the packaged service; {@code pgPort} above 0 fixes its embedded PostgreSQL's port. */
-    private Process start(int port, Path data, Path spill, String budget, int pgPort) throws Exception {
+    private Process start(int port, Path data, Path spill, String budget, int pgPort, String... more)
+            throws Exception {
         assertThat(JAR).as("the packaged service jar (failsafe runs after package)").exists();
         Path log = Files.createTempFile("hr-service", ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector",
+        List<String> command = new java.util.ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "-Xmx2g", "-jar", JAR.toString(),
                 "--server.port=" + port,
                 "--headroom.engine.model=" + ServiceTestSupport.MODEL,
@@ -351,8 +399,9 @@ class RestartRecoveryIntegrationTests {
                 "--headroom.sessions.tiers.spill-directory=" + spill,
                 "--headroom.sessions.tiers.device-budget=" + budget,
                 "--headroom.sessions.tiers.host-budget=" + budget,
-                "--headroom.sessions.database.port=" + pgPort)
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                "--headroom.sessions.database.port=" + pgPort));
+        command.addAll(List.of(more));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(p);
         long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
         while (System.nanoTime() < deadline) {

@@ -7,7 +7,7 @@ import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import org.junit.jupiter.api.Test;
 
-/** Dependencies point one way: service → session-cache → gpu-engine (ARCHITECTURE.md). */
+/** Dependencies point one way: service → jobs → session-cache → gpu-engine (ARCHITECTURE.md). */
 class ModuleDependencyRulesTests {
 
     static final JavaClasses CLASSES = new ClassFileImporter()
@@ -18,6 +18,18 @@ class ModuleDependencyRulesTests {
     void sessionCacheShouldNotDependOnTheService() {
         noClasses().that().resideInAPackage("io.headroom.sessions..")
                 .should().dependOnClassesThat().resideInAPackage("io.headroom.service..").check(CLASSES);
+    }
+
+    @Test
+    void jobsShouldNotDependOnTheService() {
+        noClasses().that().resideInAPackage("io.headroom.jobs..")
+                .should().dependOnClassesThat().resideInAPackage("io.headroom.service..").check(CLASSES);
+    }
+
+    @Test
+    void sessionCacheShouldNotDependOnJobs() {
+        noClasses().that().resideInAPackage("io.headroom.sessions..")
+                .should().dependOnClassesThat().resideInAPackage("io.headroom.jobs..").check(CLASSES);
     }
 
     @Test
