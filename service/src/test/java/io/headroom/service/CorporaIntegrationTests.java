@@ -158,6 +158,23 @@ class CorporaIntegrationTests {
         assertThat(storedFiles()).isEqualTo(3);
         assertThat(send("GET", "/v1/corpora/" + room, null, null).json().path("file_count").asInt()).isEqualTo(4);
 
+        // the text Headroom reads from each file, extracted in the isolated process
+        Map<String, String> ids = new LinkedHashMap<>();
+        first.json().path("data").forEach(f -> ids.put(f.path("path").asString(), f.path("id").asString()));
+        JsonNode text = send("GET", "/v1/corpora/" + room + "/files/" + ids.get("memo.md") + "/text", null, null)
+                .json();
+        assertThat(text.path("extracted").asBoolean()).isTrue();
+        assertThat(text.path("text").asString()).contains("the secret code of blue is 48213");
+        JsonNode cut = send("GET", "/v1/corpora/" + room + "/files/" + ids.get("memo.md") + "/text?max_chars=10",
+                null, null).json();
+        assertThat(cut.path("text").asString()).hasSize(10);
+        assertThat(cut.path("truncated").asBoolean()).isTrue();
+        JsonNode none = send("GET", "/v1/corpora/" + room + "/files/" + ids.get("contract.txt") + "/text", null, null)
+                .json();
+        assertThat(none.path("extracted").asBoolean()).as(none.toString()).isFalse();
+        // the test's PDF is only a header and a catalog: PDFBox finds no page tree, so it is a damaged document
+        assertThat(none.path("skip_reason").asString()).startsWith("damaged or unreadable");
+
         Answer same = upload(room, files("contract.txt", memo));
         assertThat(same.status()).isEqualTo(409);
         assertThat(same.code()).isEqualTo("file_exists");

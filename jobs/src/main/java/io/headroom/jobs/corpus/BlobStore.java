@@ -40,14 +40,17 @@ public final class BlobStore {
 
     private final Path blobs;
     private final Path incoming;
+    private final Path texts;
 
     public BlobStore(Path root) {
         this.blobs = root.resolve("blobs");
         this.incoming = root.resolve("incoming");
+        this.texts = root.resolve("texts");
         try {
             directory(root);
             directory(blobs);
             directory(incoming);
+            directory(texts);
             try (var files = Files.list(incoming)) {
                 for (Path f : (Iterable<Path>) files::iterator) {
                     LOG.info("removing {}: an upload cut off by an earlier crash", f.getFileName());
@@ -102,10 +105,17 @@ public final class BlobStore {
         return true;
     }
 
-    /** Removes the owner's blob (when no row names it any more). */
+    /** Where the texts extracted from the owner's files are kept (see {@code DocumentTexts}). */
+    public Path textDirectory(String owner) {
+        return texts.resolve(ownerDigest(owner));
+    }
+
+    /** Removes the owner's blob and the text extracted from it (when no row names it any more). */
     public void delete(String owner, String sha256) {
         try {
             Files.deleteIfExists(path(owner, sha256));
+            Files.deleteIfExists(textDirectory(owner).resolve(sha256 + ".txt"));
+            Files.deleteIfExists(textDirectory(owner).resolve(sha256 + ".skip"));
         } catch (IOException e) {
             LOG.warn("could not delete an unreferenced upload: {}", e.getMessage());
         }

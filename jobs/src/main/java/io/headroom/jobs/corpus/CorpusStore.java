@@ -60,6 +60,12 @@ public final class CorpusStore {
                 .query(CorpusStore::file).list();
     }
 
+    /** One file of a corpus. */
+    public Optional<CorpusFile> file(UUID corpusId, UUID fileId) {
+        return jdbc.sql(SELECT_FILE + " WHERE corpus_id = ? AND id = ?").params(corpusId, fileId)
+                .query(CorpusStore::file).optional();
+    }
+
     /** Serialises an owner's uploads and deletions for the rest of the transaction (limits, blob references). */
     void lockOwner(String owner) {
         jdbc.sql("SELECT pg_advisory_xact_lock(hashtext('corpora:' || ?))").param(owner).query().singleRow();

@@ -3,6 +3,8 @@ package io.headroom.service.config;
 import io.headroom.jobs.corpus.BlobStore;
 import io.headroom.jobs.corpus.CorpusStore;
 import io.headroom.jobs.corpus.CorpusUploads;
+import io.headroom.jobs.extract.DocumentTexts;
+import io.headroom.jobs.extract.Extractor;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -20,6 +22,17 @@ public class JobsConfiguration {
     @Bean
     CorpusStore corpusStore(JdbcClient jdbc) {
         return new CorpusStore(jdbc);
+    }
+
+    /** The text extractor's child process starts on first use and stops with the service. */
+    @Bean(destroyMethod = "close")
+    Extractor extractor(JobsProperties p) {
+        return new Extractor(p.extraction().limits());
+    }
+
+    @Bean
+    DocumentTexts documentTexts(BlobStore blobs, Extractor extractor) {
+        return new DocumentTexts(blobs, extractor);
     }
 
     @Bean

@@ -15,10 +15,27 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param dataDirectory uploaded files, content-addressed ({@code <tmp>/headroom-corpora} when unset)
  * @param uploads the limits every upload is held to while it streams
+ * @param extraction the isolated text extractor's limits per document
  */
 @Validated
 @ConfigurationProperties("headroom.jobs")
-public record JobsProperties(Path dataDirectory, @Valid @NotNull @DefaultValue Uploads uploads) {
+public record JobsProperties(Path dataDirectory, @Valid @NotNull @DefaultValue Uploads uploads,
+        @Valid @NotNull @DefaultValue Extraction extraction) {
+
+    /**
+     * @param timeout the most one document may take to read
+     * @param heap the extractor process's heap cap
+     * @param maxChars the most text one document may yield
+     */
+    public record Extraction(
+            @NotNull @DefaultValue("60s") java.time.Duration timeout,
+            @NotNull @DefaultValue("512MB") DataSize heap,
+            @Min(1) @DefaultValue("50000000") long maxChars) {
+
+        public io.headroom.jobs.extract.Extractor.Limits limits() {
+            return new io.headroom.jobs.extract.Extractor.Limits(timeout, (int) heap.toMegabytes(), maxChars);
+        }
+    }
 
     public Path dataDirectoryOrDefault() {
         return dataDirectory != null ? dataDirectory : Path.of(System.getProperty("java.io.tmpdir"),

@@ -47,6 +47,20 @@ public final class CorpusApi {
             @Schema(requiredMode = RequiredMode.REQUIRED) Instant createdAt) {
     }
 
+    /** The text Headroom reads from a file (what the model will see), or why it reads none. */
+    public record FileText(
+            @Schema(requiredMode = RequiredMode.REQUIRED, format = "uuid") String id,
+            @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = "corpus.file.text") String object,
+            @Schema(requiredMode = RequiredMode.REQUIRED) String path,
+            @Schema(requiredMode = RequiredMode.REQUIRED) String mediaType,
+            @Schema(requiredMode = RequiredMode.REQUIRED) boolean extracted,
+            @Schema(nullable = true, description = "why the file yields no text: encrypted, damaged, no text, "
+                    + "took too long, too much text") String skipReason,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "characters of text in all") long chars,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "the text, up to max_chars") String text,
+            @Schema(requiredMode = RequiredMode.REQUIRED) boolean truncated) {
+    }
+
     /** Files of a corpus, or the files an upload added. */
     public record CorpusFileList(
             @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = "list") String object,

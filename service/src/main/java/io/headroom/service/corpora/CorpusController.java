@@ -5,6 +5,7 @@ import io.headroom.jobs.corpus.CorpusNotFoundException;
 import io.headroom.jobs.corpus.CorpusStore;
 import io.headroom.jobs.corpus.CorpusUploads;
 import io.headroom.jobs.corpus.UploadLimits;
+import io.headroom.jobs.extract.DocumentTexts;
 import io.headroom.service.api.ApiException;
 import io.headroom.service.api.Blocking;
 import io.headroom.service.audit.AuditLog;
@@ -14,14 +15,17 @@ import io.headroom.service.corpora.CorpusApi.CorpusFileView;
 import io.headroom.service.corpora.CorpusApi.CorpusList;
 import io.headroom.service.corpora.CorpusApi.CorpusView;
 import io.headroom.service.corpora.CorpusApi.CreateCorpus;
+import io.headroom.service.corpora.CorpusApi.FileText;
 import io.headroom.service.quota.Quotas;
 import io.headroom.service.security.Caller;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Encoding;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.List;
 import java.util.UUID;
@@ -39,6 +43,7 @@ import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -55,6 +60,7 @@ import reactor.core.scheduler.Schedulers;
 public class CorpusController {
 
     static final int MAX_NAME_LENGTH = 200;
+    static final int MAX_TEXT_CHARS = 1_000_000;
 
     private final CorpusStore store;
     private final CorpusUploads uploads;
@@ -62,9 +68,11 @@ public class CorpusController {
     private final JobsProperties jobs;
     private final Quotas quotas;
     private final AuditLog audit;
+    private final DocumentTexts texts;
 
     public CorpusController(CorpusStore store, CorpusUploads uploads, BlobStore blobs, JobsProperties jobs,
-            Quotas quotas, AuditLog audit) {
+            Quotas quotas, AuditLog audit, DocumentTexts texts) {
+        this.texts = texts;
         this.store = store;
         this.uploads = uploads;
         this.blobs = blobs;
@@ -130,6 +138,41 @@ public class CorpusController {
             CorpusStore.Corpus c = readable(caller, cid);
             audit.record(caller, "corpus.files.read", "corpus", id, c.owner());
             return new CorpusFileList("list", store.files(cid).stream().map(f -> view(f, false)).toList());
+        });
+    }
+
+    @GetMapping("/{id}/files/{file_id}/text")
+    @Operation(operationId = "getCorpusFileText", summary = "The text Headroom reads from a file (extracted once, "
+            + "in an isolated process), or why it reads none")
+    public Mono<FileText> text(@PathVariable String id, @PathVariable("file_id") String fileId,
+            @Parameter(schema = @Schema(minimum = "1", maximum = "1000000"))
+            @RequestParam(name = "max_chars", defaultValue = "100000") int maxChars, Caller caller) {
+        UUID cid = parse(id);
+        UUID fid = parse(fileId);
+        if (maxChars < 1 || maxChars > MAX_TEXT_CHARS) {
+            return Mono.error(ApiException.invalid("max_chars must be in [1, " + MAX_TEXT_CHARS + "], got "
+                    + maxChars, "max_chars"));
+        }
+        return Blocking.call(() -> {
+            CorpusStore.Corpus c = readable(caller, cid);
+            CorpusStore.CorpusFile f = store.file(cid, fid).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND,
+                    "invalid_request_error", "file " + fileId + " not found in corpus " + id, "file_id",
+                    "file_not_found"));
+            audit.record(caller, "corpus.file.text.read", "corpus", id, c.owner());
+            DocumentTexts.Text t = texts.text(c.owner(), f.sha256());
+            if (!t.extracted()) {
+                return new FileText(fileId, "corpus.file.text", f.path(), f.mediaType(), false, t.skipReason(), 0, "",
+                        false);
+            }
+            char[] buf = new char[maxChars];
+            int n = 0;
+            try (var reader = Files.newBufferedReader(t.file(), StandardCharsets.UTF_8)) {
+                for (int r; n < maxChars && (r = reader.read(buf, n, maxChars - n)) > 0;) {
+                    n += r;
+                }
+            }
+            return new FileText(fileId, "corpus.file.text", f.path(), f.mediaType(), true, null, t.chars(),
+                    new String(buf, 0, n), n < t.chars());
         });
     }
 
