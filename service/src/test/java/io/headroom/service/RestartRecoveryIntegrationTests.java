@@ -266,6 +266,20 @@ class RestartRecoveryIntegrationTests {
         JsonNode view = JSON.readTree(get(port, "/v1/corpora/" + corpus));
         assertThat(view.get("file_count").asInt()).isZero();
         assertThat(Files.walk(corpora.resolve("blobs")).filter(Files::isRegularFile).count()).isZero();
+
+        // the packaged service reads text in its extractor process (started from inside its own jar)
+        String part = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; "
+                + "filename=\"memo.txt\"\r\nContent-Type: text/plain\r\n\r\n" + DOCUMENT + "\r\n--" + boundary
+                + "--\r\n";
+        HttpResponse<String> added = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
+                + "/v1/corpora/" + corpus + "/files")).header("content-type", "multipart/form-data; boundary="
+                + boundary).POST(HttpRequest.BodyPublishers.ofString(part)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+        String file = JSON.readTree(added.body()).get("data").get(0).get("id").asString();
+        JsonNode read = JSON.readTree(get(port, "/v1/corpora/" + corpus + "/files/" + file + "/text"));
+        assertThat(read.get("extracted").asBoolean()).as(read.toString()).isTrue();
+        assertThat(read.get("text").asString()).contains("the secret code of blue is 48213");
     }
 
     private static long incomingFiles(Path dir) throws IOException {
