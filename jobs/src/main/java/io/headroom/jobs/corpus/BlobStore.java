@@ -177,8 +177,8 @@ public final class BlobStore {
             size += bytes.remaining();
             if (size > maxBytes) {
                 abort();
-                throw new UploadRefusedException(UploadRefusedException.Kind.TOO_LARGE, limit, "a file is larger "
-                        + "than " + maxBytes + " bytes (" + limit + ")");
+                throw new UploadRefusedException(UploadRefusedException.Kind.TOO_LARGE, limit, "the upload goes past "
+                        + "the limit of " + maxBytes + " bytes here (" + limit + ")");
             }
             digest.update(bytes.duplicate());
             while (bytes.hasRemaining()) {

@@ -225,8 +225,13 @@ public class CorpusController {
                 .doFinally(signal -> discard(received));
     }
 
-    /** Streams each file part into {@code incoming/} under the per-file limit. */
+    /**
+     * Streams each file part into {@code incoming/} under the per-file limit, and the request as a
+     * whole under the corpus limit (no corpus can hold more, so no more is written to disk) and the
+     * corpus's file count.
+     */
     private Mono<Void> receive(Flux<PartEvent> parts, UploadLimits limits, List<CorpusUploads.Upload> received) {
+        java.util.concurrent.atomic.AtomicLong total = new java.util.concurrent.atomic.AtomicLong();
         return parts.windowUntil(PartEvent::isLast).concatMap(part -> part.switchOnFirst((signal, events) -> {
             if (!signal.hasValue()) {
                 return events.then();
@@ -238,13 +243,24 @@ public class CorpusController {
                                 + "name",
                         first.name())));
             }
-            BlobStore.Writer writer = blobs.writer(limits.maxFileSize(), "max_file_size");
+            if (received.size() >= limits.maxFilesPerCorpus()) {
+                return events.doOnNext(e -> DataBufferUtils.release(e.content())).then(Mono.error(
+                        new io.headroom.jobs.corpus.UploadRefusedException(
+                                io.headroom.jobs.corpus.UploadRefusedException.Kind.INVALID, "max_files_per_corpus",
+                                "the upload holds more than " + limits.maxFilesPerCorpus() + " files")));
+            }
+            long left = limits.maxCorpusSize() - total.get();
+            BlobStore.Writer writer = left < limits.maxFileSize() ? blobs.writer(left, "max_corpus_size")
+                    : blobs.writer(limits.maxFileSize(), "max_file_size");
             return events.concatMap(e -> Mono.fromCallable(() -> {
                 write(writer, e.content());
                 return true;
             }).subscribeOn(Schedulers.boundedElastic()))
                     .then(Mono.fromCallable(writer::finish).subscribeOn(Schedulers.boundedElastic()))
-                    .doOnNext(staged -> received.add(new CorpusUploads.Upload(file.filename(), staged)))
+                    .doOnNext(staged -> {
+                        total.addAndGet(staged.size());
+                        received.add(new CorpusUploads.Upload(file.filename(), staged));
+                    })
                     .doOnError(e -> writer.abort())
                     .doOnCancel(writer::abort)
                     .then();
