@@ -243,8 +243,35 @@ class IdentityIntegrationTests {
         }
     }
 
+    @Test
+    void aProviderThatDoesNotAnswerShouldMake503sNot401sOr500s() throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        try (ConfigurableApplicationContext down = replica(Map.of("headroom.security.issuer-uri",
+                "http://localhost:" + closed + "/gone"))) {
+            int port2 = ((WebServerApplicationContext) down).getWebServer().getPort();
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port2
+                    + "/v1/sessions")).header("authorization", bearer(PROVIDER.accessToken("pat", false))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+            assertThat(r.headers().firstValue("retry-after")).isPresent();
+            assertThat(JSON.readTree(r.body()).path("error").path("code").asString())
+                    .isEqualTo("identity_provider_unavailable");
+            HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port2
+                    + "/actuator/health/liveness")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(health.statusCode()).as("the service itself is up").isEqualTo(200);
+        }
+    }
+
     /** Another instance of the service on the same database, in oidc mode with the same provider. */
     ConfigurableApplicationContext replica() throws java.sql.SQLException {
+        return replica(Map.of());
+    }
+
+    /** The same, with some settings changed. */
+    ConfigurableApplicationContext replica(Map<String, String> overrides) throws java.sql.SQLException {
         Map<String, Object> p = new LinkedHashMap<>();
         try (var c = dataSource.getConnection()) {
             p.put("spring.datasource.url", c.getMetaData().getURL());
@@ -257,6 +284,10 @@ class IdentityIntegrationTests {
         p.put("headroom.engine.threads", "1");
         p.put("headroom.sessions.tiers.spill-directory", ServiceTestSupport.tempDir("hr-kv2").toString());
         oidc((k, v) -> p.put(k, v.get()));
+        // the logging system is the JVM's: a second application must not turn the log test's levels down
+        p.put("logging.level.org.springframework.security", "DEBUG");
+        p.put("logging.level.io.headroom", "DEBUG");
+        p.putAll(overrides);
         // as arguments: they must win over application.yml, as a deployment's settings do
         return new SpringApplicationBuilder(io.headroom.service.HeadroomApplication.class)
                 .run(p.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue()).toArray(String[]::new));

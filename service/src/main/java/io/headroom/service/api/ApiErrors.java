@@ -75,6 +75,10 @@ public final class ApiErrors {
                     c.getMessage(), "messages", "context_length_exceeded");
             case QuotaExceededException q -> new ApiException(HttpStatus.TOO_MANY_REQUESTS, "rate_limit_error",
                     q.getMessage(), q.quota(), "quota_exceeded").retryAfter(q.retryAfter());
+            case org.springframework.security.authentication.AuthenticationServiceException a -> new ApiException(
+                    HttpStatus.SERVICE_UNAVAILABLE, "server_error", "credentials could not be checked now (the "
+                    + "identity provider did not answer); try again shortly", null, "identity_provider_unavailable")
+                    .retryAfter(java.time.Duration.ofSeconds(5));
             case CorpusNotFoundException c -> new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error",
                     c.getMessage(), "corpus_id", "corpus_not_found");
             case UploadRefusedException u -> upload(u);

@@ -134,6 +134,7 @@ public class OpenApiConfiguration {
         errors.put("429", "a quota is used up (param names it), or the engine queue is full; Retry-After says when "
                 + "to try again");
         errors.put("500", "internal error (nothing about it is sent)");
+        errors.put("503", "credentials could not be checked: the identity provider did not answer (Retry-After)");
         errors.forEach((status, description) -> {
             if (!responses.containsKey(status)) {
                 responses.addApiResponse(status, new ApiResponse().description(description)
