@@ -140,22 +140,27 @@ class CorporaIntegrationTests {
 
     @Test
     void uploadsShouldBeSniffedOpenedAndStoredOnce() throws IOException {
+        long before = storedFiles();
         String room = corpus("data room");
-        byte[] memo = ServiceTestSupport.DOCUMENT.getBytes(StandardCharsets.UTF_8);
-        Answer first = upload(room, files("contract.txt", PDF, "memo.md", memo,
-                "bundle.zip", zip(files("notes/readme.txt", "hello".getBytes(), "again.pdf", PDF))));
+        // bytes of this test alone: the tests share one user, whose identical bytes are stored once
+        byte[] memo = (ServiceTestSupport.DOCUMENT + " (upload test)").getBytes(StandardCharsets.UTF_8);
+        byte[] mark = "% upload test\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] pdf = java.util.Arrays.copyOf(PDF, PDF.length + mark.length);
+        System.arraycopy(mark, 0, pdf, PDF.length, mark.length);
+        Answer first = upload(room, files("contract.txt", pdf, "memo.md", memo,
+                "bundle.zip", zip(files("notes/readme.txt", "hello".getBytes(), "again.pdf", pdf))));
         assertThat(first.status()).as(first.json().toString()).isEqualTo(201);
         Map<String, String> types = new LinkedHashMap<>();
         first.json().path("data").forEach(f -> types.put(f.path("path").asString(), f.path("media_type").asString()));
         assertThat(types).containsEntry("contract.txt", "application/pdf").containsEntry("bundle.zip/again.pdf",
                 "application/pdf").containsKeys("memo.md", "bundle.zip/notes/readme.txt");
         assertThat(types.get("memo.md")).startsWith("text/");
-        assertThat(storedFiles()).as("the PDF twice in one upload is stored once").isEqualTo(3);
+        assertThat(storedFiles() - before).as("the PDF twice in one upload is stored once").isEqualTo(3);
 
         String other = corpus("second room");
-        Answer again = upload(other, files("copy.pdf", PDF));
+        Answer again = upload(other, files("copy.pdf", pdf));
         assertThat(again.json().path("data").get(0).path("deduplicated").asBoolean()).isTrue();
-        assertThat(storedFiles()).isEqualTo(3);
+        assertThat(storedFiles() - before).isEqualTo(3);
         assertThat(send("GET", "/v1/corpora/" + room, null, null).json().path("file_count").asInt()).isEqualTo(4);
 
         // the text Headroom reads from each file, extracted in the isolated process
@@ -180,7 +185,7 @@ class CorporaIntegrationTests {
         assertThat(same.code()).isEqualTo("file_exists");
 
         assertThat(send("DELETE", "/v1/corpora/" + room, null, null).status()).isEqualTo(204);
-        assertThat(storedFiles()).as("only the bytes the second corpus keeps").isEqualTo(1);
+        assertThat(storedFiles() - before).as("only the bytes the second corpus keeps").isEqualTo(1);
         assertThat(send("GET", "/v1/corpora/" + room, null, null).status()).isEqualTo(404);
     }
 
@@ -216,6 +221,58 @@ class CorporaIntegrationTests {
                 ("--" + BOUNDARY + "--\r\n").getBytes());
         assertThat(empty.status()).isEqualTo(400);
         assertThat(List.of(upload(room, files("fine.pdf", PDF)).status())).containsExactly(201);
+    }
+
+    JsonNode ingested(String corpus) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        JsonNode s = null;
+        while (System.nanoTime() < deadline) {
+            s = send("GET", "/v1/corpora/" + corpus + "/ingestion", null, null).json();
+            String status = s.path("status").asString();
+            if (status.equals("completed") || status.equals("failed")) {
+                return s;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("ingestion did not finish: " + s);
+    }
+
+    @Test
+    void ingestionShouldReadEveryFileInOrderRecordSkipsAndCheckTheContext() throws Exception {
+        String room = corpus("ingest me");
+        assertThat(upload(room, files("a-memo.md", ServiceTestSupport.DOCUMENT.getBytes(StandardCharsets.UTF_8),
+                "b-broken.pdf", PDF, "c-blank.txt", "  \n\n  ".getBytes())).status()).isEqualTo(201);
+        assertThat(send("GET", "/v1/corpora/" + room + "/ingestion", null, null).json().path("status").asString())
+                .isEqualTo("not_started");
+        Answer started = send("POST", "/v1/corpora/" + room + "/ingestion", null, null);
+        assertThat(started.status()).as(started.json().toString()).isEqualTo(202);
+        JsonNode done = ingested(room);
+        assertThat(done.path("status").asString()).as(done.toString()).isEqualTo("completed");
+        assertThat(done.path("documents_total").asInt()).isEqualTo(3);
+        assertThat(done.path("documents_read").asInt()).isEqualTo(1);
+        assertThat(done.path("documents_skipped").asInt()).isEqualTo(2);
+        assertThat(done.path("tokens").asLong()).isPositive();
+        Map<String, String> reasons = new LinkedHashMap<>();
+        done.path("skipped").forEach(k -> reasons.put(k.path("path").asString(), k.path("reason").asString()));
+        assertThat(reasons.get("b-broken.pdf")).startsWith("damaged or unreadable");
+        assertThat(reasons.get("c-blank.txt")).isEqualTo("no text");
+        long rows = jdbc.sql("SELECT count(*) FROM corpus_documents WHERE corpus_id = ?::uuid").param(room)
+                .query(Long.class).single();
+        Answer again = send("POST", "/v1/corpora/" + room + "/ingestion", null, null);
+        assertThat(again.json().path("status").asString()).as("the same files find the same run")
+                .isEqualTo("completed");
+        assertThat(jdbc.sql("SELECT count(*) FROM corpus_documents WHERE corpus_id = ?::uuid").param(room)
+                .query(Long.class).single()).isEqualTo(rows);
+
+        // more text than the model's context: the job reads it all, then fails saying by how much
+        String huge = corpus("too big");
+        byte[] text = ServiceTestSupport.DOCUMENT.repeat(60).getBytes(StandardCharsets.UTF_8);
+        assertThat(upload(huge, files("long.txt", text)).status()).isEqualTo(201);
+        send("POST", "/v1/corpora/" + huge + "/ingestion", null, null);
+        JsonNode failed = ingested(huge);
+        assertThat(failed.path("status").asString()).isEqualTo("failed");
+        assertThat(failed.path("error").asString()).contains("too many");
+        assertThat(send("POST", "/v1/corpora/" + corpus("empty") + "/ingestion", null, null).status()).isEqualTo(400);
     }
 
     static byte[] big(int n, char c) {

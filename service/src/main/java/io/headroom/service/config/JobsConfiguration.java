@@ -2,7 +2,17 @@ package io.headroom.service.config;
 
 import io.headroom.jobs.corpus.BlobStore;
 import io.headroom.jobs.corpus.CorpusStore;
+import io.headroom.engine.LoadedModel;
 import io.headroom.jobs.corpus.CorpusUploads;
+import io.headroom.jobs.ingest.CorpusDocuments;
+import io.headroom.jobs.ingest.CorpusIngestion;
+import io.headroom.jobs.ingest.Ingestions;
+import org.springframework.batch.core.job.Job;
+import org.springframework.batch.core.launch.JobOperator;
+import org.springframework.batch.core.repository.JobRepository;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.ApplicationListener;
+import org.springframework.transaction.PlatformTransactionManager;
 import io.headroom.jobs.extract.DocumentTexts;
 import io.headroom.jobs.extract.Extractor;
 import org.springframework.context.annotation.Bean;
@@ -33,6 +43,31 @@ public class JobsConfiguration {
     @Bean
     DocumentTexts documentTexts(BlobStore blobs, Extractor extractor) {
         return new DocumentTexts(blobs, extractor);
+    }
+
+    @Bean
+    CorpusDocuments corpusDocuments(JdbcClient jdbc) {
+        return new CorpusDocuments(jdbc);
+    }
+
+    /** The ingestion job, reading with the served model's tokenizer up to its context. */
+    @Bean
+    Job corpusIngestionJob(JobRepository jobs, PlatformTransactionManager tx, CorpusDocuments documents,
+            DocumentTexts texts, LoadedModel model) {
+        return CorpusIngestion.job(jobs, tx, documents, texts, text -> model.tokenizer().encode(text, false),
+                model.config().maxPositions());
+    }
+
+    @Bean(destroyMethod = "close")
+    Ingestions ingestions(JobOperator operator, JobRepository jobs, Job corpusIngestionJob, CorpusStore corpora,
+            CorpusDocuments documents, JdbcClient jdbc) {
+        return new Ingestions(operator, jobs, corpusIngestionJob, corpora, documents, jdbc);
+    }
+
+    /** Ingestions a crash cut off go on once the service is up. */
+    @Bean
+    ApplicationListener<ApplicationReadyEvent> resumeIngestions(Ingestions ingestions) {
+        return event -> ingestions.resumeInterrupted();
     }
 
     @Bean

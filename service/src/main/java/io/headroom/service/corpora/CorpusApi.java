@@ -61,6 +61,27 @@ public final class CorpusApi {
             @Schema(requiredMode = RequiredMode.REQUIRED) boolean truncated) {
     }
 
+    /** A skipped file and why. */
+    public record SkippedFile(
+            @Schema(requiredMode = RequiredMode.REQUIRED) String path,
+            @Schema(requiredMode = RequiredMode.REQUIRED) String reason) {
+    }
+
+    /** Where a corpus's ingestion stands. */
+    public record IngestionView(
+            @Schema(requiredMode = RequiredMode.REQUIRED, format = "uuid") String corpusId,
+            @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = {"not_started", "starting", "started",
+                "completed", "failed", "stopping", "stopped", "abandoned", "unknown"}) String status,
+            @Schema(requiredMode = RequiredMode.REQUIRED) int documentsTotal,
+            @Schema(requiredMode = RequiredMode.REQUIRED) int documentsRead,
+            @Schema(requiredMode = RequiredMode.REQUIRED) int documentsSkipped,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "tokens of the documents read") long tokens,
+            @Schema(requiredMode = RequiredMode.REQUIRED) List<SkippedFile> skipped,
+            @Schema(nullable = true, description = "why the ingestion failed") String error,
+            @Schema(nullable = true) Instant startedAt,
+            @Schema(nullable = true) Instant endedAt) {
+    }
+
     /** Files of a corpus, or the files an upload added. */
     public record CorpusFileList(
             @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = "list") String object,

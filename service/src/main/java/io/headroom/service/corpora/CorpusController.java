@@ -6,6 +6,7 @@ import io.headroom.jobs.corpus.CorpusStore;
 import io.headroom.jobs.corpus.CorpusUploads;
 import io.headroom.jobs.corpus.UploadLimits;
 import io.headroom.jobs.extract.DocumentTexts;
+import io.headroom.jobs.ingest.Ingestions;
 import io.headroom.service.api.ApiException;
 import io.headroom.service.api.Blocking;
 import io.headroom.service.audit.AuditLog;
@@ -16,6 +17,7 @@ import io.headroom.service.corpora.CorpusApi.CorpusList;
 import io.headroom.service.corpora.CorpusApi.CorpusView;
 import io.headroom.service.corpora.CorpusApi.CreateCorpus;
 import io.headroom.service.corpora.CorpusApi.FileText;
+import io.headroom.service.corpora.CorpusApi.IngestionView;
 import io.headroom.service.quota.Quotas;
 import io.headroom.service.security.Caller;
 import io.swagger.v3.oas.annotations.Operation;
@@ -27,6 +29,7 @@ import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -69,10 +72,12 @@ public class CorpusController {
     private final Quotas quotas;
     private final AuditLog audit;
     private final DocumentTexts texts;
+    private final Ingestions ingestions;
 
     public CorpusController(CorpusStore store, CorpusUploads uploads, BlobStore blobs, JobsProperties jobs,
-            Quotas quotas, AuditLog audit, DocumentTexts texts) {
+            Quotas quotas, AuditLog audit, DocumentTexts texts, Ingestions ingestions) {
         this.texts = texts;
+        this.ingestions = ingestions;
         this.store = store;
         this.uploads = uploads;
         this.blobs = blobs;
@@ -139,6 +144,41 @@ public class CorpusController {
             audit.record(caller, "corpus.files.read", "corpus", id, c.owner());
             return new CorpusFileList("list", store.files(cid).stream().map(f -> view(f, false)).toList());
         });
+    }
+
+    @PostMapping("/{id}/ingestion")
+    @Operation(operationId = "startCorpusIngestion", summary = "Read the corpus: every file's text, tokenised in "
+            + "document order (by path), checked against the model's context; the same files again find the same run")
+    @ApiResponse(responseCode = "202", description = "started, or already run for these files",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = IngestionView.class)))
+    public Mono<ResponseEntity<IngestionView>> ingest(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> {
+            Ingestions.Status s = ingestions.start(caller.id(), cid);
+            audit.record(caller, "corpus.ingestion.start", "corpus", id, caller.id());
+            return ResponseEntity.status(HttpStatus.ACCEPTED).body(view(cid, s));
+        });
+    }
+
+    @GetMapping("/{id}/ingestion")
+    @Operation(operationId = "getCorpusIngestion", summary = "How far the corpus's reading has come")
+    public Mono<IngestionView> ingestion(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> {
+            readable(caller, cid);
+            return view(cid, ingestions.status(cid));
+        });
+    }
+
+    private static IngestionView view(UUID corpus, Ingestions.Status s) {
+        return new IngestionView(corpus.toString(), s.state(), s.progress().files(), s.progress().read(),
+                s.progress().skipped(), s.progress().tokens(), s.skipped().stream()
+                        .map(k -> new CorpusApi.SkippedFile(k.path(), k.reason())).toList(), s.error(),
+                instant(s.startedAt()), instant(s.endedAt()));
+    }
+
+    private static Instant instant(java.time.LocalDateTime t) {
+        return t == null ? null : t.atZone(java.time.ZoneId.systemDefault()).toInstant();
     }
 
     @GetMapping("/{id}/files/{file_id}/text")

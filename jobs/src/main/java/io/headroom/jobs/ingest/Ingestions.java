@@ -1,0 +1,160 @@
+package io.headroom.jobs.ingest;
+
+import io.headroom.jobs.corpus.CorpusNotFoundException;
+import io.headroom.jobs.corpus.CorpusStore;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.LocalDateTime;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.batch.core.BatchStatus;
+import org.springframework.batch.core.job.Job;
+import org.springframework.batch.core.job.JobExecution;
+import org.springframework.batch.core.job.parameters.JobParameters;
+import org.springframework.batch.core.job.parameters.JobParametersBuilder;
+import org.springframework.batch.core.launch.JobOperator;
+import org.springframework.batch.core.repository.JobRepository;
+import org.springframework.batch.core.step.StepExecution;
+import org.springframework.jdbc.core.simple.JdbcClient;
+
+/**
+ * Starts, follows and resumes corpus ingestion jobs. A job instance is identified by its corpus
+ * and a digest of the corpus's files (paths and contents): ingesting the same files again finds the
+ * same instance (done already, or running), adding or removing files makes a new one. Jobs run one
+ * at a time on a thread of their own. At start-up, executions a crash left marked as running are
+ * marked failed and restarted: they go on from the first file not yet read.
+ */
+public final class Ingestions implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Ingestions.class);
+
+    /** Where a corpus's ingestion stands. */
+    public record Status(String state, CorpusDocuments.Progress progress, List<CorpusDocuments.Skip> skipped,
+            String error, LocalDateTime startedAt, LocalDateTime endedAt) {
+    }
+
+    private final JobOperator operator;
+    private final JobRepository repository;
+    private final Job job;
+    private final CorpusStore corpora;
+    private final CorpusDocuments documents;
+    private final JdbcClient jdbc;
+    private final ExecutorService runner = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "headroom-ingestion");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public Ingestions(JobOperator operator, JobRepository repository, Job job, CorpusStore corpora,
+            CorpusDocuments documents, JdbcClient jdbc) {
+        this.operator = operator;
+        this.repository = repository;
+        this.job = job;
+        this.corpora = corpora;
+        this.documents = documents;
+        this.jdbc = jdbc;
+    }
+
+    /** Starts ingesting the owner's corpus (or finds the run of the same files); returns its status. */
+    public Status start(String owner, UUID corpusId) {
+        corpora.find(owner, corpusId).orElseThrow(() -> new CorpusNotFoundException(corpusId));
+        List<CorpusStore.CorpusFile> files = corpora.files(corpusId);
+        if (files.isEmpty()) {
+            throw new IllegalArgumentException("the corpus has no files to ingest");
+        }
+        JobParameters params = new JobParametersBuilder().addString(CorpusIngestion.PARAMETER, corpusId.toString())
+                .addString("files", digest(files)).toJobParameters();
+        JobExecution last = repository.getLastJobExecution(CorpusIngestion.JOB, params);
+        if (last == null || last.getStatus() == BatchStatus.FAILED || last.getStatus() == BatchStatus.STOPPED) {
+            runner.submit(() -> {
+                try {
+                    operator.start(job, params);
+                } catch (Exception e) {
+                    LOG.warn("ingestion of corpus {} could not start: {}", corpusId, e.getMessage());
+                }
+            });
+            return new Status("starting", documents.progress(corpusId), List.of(), null, null, null);
+        }
+        return status(corpusId);
+    }
+
+    /** The latest ingestion of a corpus (the caller has checked who may see it). */
+    public Status status(UUID corpusId) {
+        Optional<Long> id = jdbc.sql("SELECT e.job_execution_id FROM batch_job_execution e JOIN "
+                + "batch_job_execution_params p ON p.job_execution_id = e.job_execution_id JOIN batch_job_instance i "
+                + "ON i.job_instance_id = e.job_instance_id WHERE i.job_name = ? AND p.parameter_name = ? AND "
+                + "p.parameter_value = ? ORDER BY e.job_execution_id DESC LIMIT 1")
+                .params(CorpusIngestion.JOB, CorpusIngestion.PARAMETER, corpusId.toString())
+                .query(Long.class).optional();
+        CorpusDocuments.Progress p = documents.progress(corpusId);
+        if (id.isEmpty()) {
+            return new Status("not_started", p, List.of(), null, null, null);
+        }
+        JobExecution e = repository.getJobExecution(id.get());
+        String error = e.getStatus() != BatchStatus.FAILED ? null : e.getStepExecutions().stream()
+                .filter(s -> s.getStatus() == BatchStatus.FAILED)
+                .map(s -> reason(s.getExitStatus().getExitDescription())).findFirst().orElse("the ingestion failed");
+        return new Status(e.getStatus().name().toLowerCase(java.util.Locale.ROOT), p, documents.skipped(corpusId),
+                error, e.getStartTime(), e.getEndTime());
+    }
+
+    /** Executions a crash left running: marked failed, then restarted from where they stopped. */
+    public void resumeInterrupted() {
+        for (JobExecution e : repository.findRunningJobExecutions(CorpusIngestion.JOB)) {
+            LocalDateTime now = LocalDateTime.now();
+            for (StepExecution s : e.getStepExecutions()) {
+                if (s.getStatus().isRunning()) {
+                    s.setStatus(BatchStatus.FAILED);
+                    s.setEndTime(now);
+                    repository.update(s);
+                }
+            }
+            e.setStatus(BatchStatus.FAILED);
+            e.setEndTime(now);
+            repository.update(e);
+            LOG.info("resuming corpus ingestion {} that an earlier run of the service left unfinished", e.getId());
+            runner.submit(() -> {
+                try {
+                    operator.restart(e);
+                } catch (Exception ex) {
+                    LOG.warn("ingestion {} could not be resumed: {}", e.getId(), ex.getMessage());
+                }
+            });
+        }
+    }
+
+    /**
+     * The reason in a failed step's exit description (which holds the exception's stack trace): its
+     * first line, without the exception's class name.
+     */
+    static String reason(String description) {
+        if (description == null || description.isBlank()) {
+            return "the ingestion failed";
+        }
+        String first = description.lines().findFirst().orElse("").strip();
+        return first.replaceFirst("^[\\w.$]+(Exception|Error)(: )?", "").strip();
+    }
+
+    static String digest(List<CorpusStore.CorpusFile> files) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            files.stream().sorted(java.util.Comparator.comparing(CorpusStore.CorpusFile::path)).forEach(f ->
+                    md.update((f.path() + "\u0000" + f.sha256() + "\n").getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of().formatHex(md.digest(), 0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        runner.shutdownNow();
+    }
+}
