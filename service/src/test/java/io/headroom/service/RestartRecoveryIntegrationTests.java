@@ -282,6 +282,63 @@ class RestartRecoveryIntegrationTests {
         assertThat(read.get("text").asString()).contains("the secret code of blue is 48213");
     }
 
+    @Test
+    void anIngestionCutOffByKillNineShouldGoOnAfterRestartReadingNoFileTwice() throws Exception {
+        Path data = ServiceTestSupport.tempDir("hr-ingest-pg");
+        Path spill = ServiceTestSupport.tempDir("hr-ingest-kv");
+        Path corpora = ServiceTestSupport.tempDir("hr-ingest-corpora");
+        String where = "--headroom.jobs.data-directory=" + corpora;
+        int port = freePort();
+        Process first = start(port, data, spill, "512MB", 0, where);
+        String corpus = JSON.readTree(send(port, "/v1/corpora", "{\"name\": \"many\"}")).get("id").asString();
+        int files = 150; // short notes: together well inside the passkey model's 2048-token context
+        java.io.ByteArrayOutputStream zip = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.ZipOutputStream z = new java.util.zip.ZipOutputStream(zip)) {
+            for (int i = 0; i < files; i++) {
+                z.putNextEntry(new java.util.zip.ZipEntry(String.format("notes/%03d.txt", i)));
+                z.write(("note " + i).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                z.closeEntry();
+            }
+        }
+        String boundary = "many-files";
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+        body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; "
+                + "filename=\"notes.zip\"\r\nContent-Type: application/zip\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        body.writeBytes(zip.toByteArray());
+        body.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        HttpResponse<String> added = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
+                + "/v1/corpora/" + corpus + "/files")).header("content-type", "multipart/form-data; boundary="
+                + boundary).POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(added.statusCode()).as(added.body()).isEqualTo(201);
+        send(port, "/v1/corpora/" + corpus + "/ingestion", "{}");
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        int read = 0;
+        while (System.nanoTime() < deadline && read < 20) {
+            read = JSON.readTree(get(port, "/v1/corpora/" + corpus + "/ingestion")).get("documents_read").asInt();
+            Thread.sleep(20);
+        }
+        first.destroyForcibly().waitFor(); // SIGKILL mid-job
+        assertThat(read).as("killed mid-job").isBetween(20, files - 1);
+
+        port = freePort();
+        start(port, data, spill, "512MB", 0, where);
+        JsonNode done = null;
+        deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (System.nanoTime() < deadline) {
+            done = JSON.readTree(get(port, "/v1/corpora/" + corpus + "/ingestion"));
+            if (done.get("status").asString().equals("completed")) {
+                break;
+            }
+            Thread.sleep(200);
+        }
+        assertThat(done.get("status").asString()).as(done.toString()).isEqualTo("completed");
+        assertThat(done.get("documents_total").asInt()).isEqualTo(files);
+        assertThat(done.get("documents_read").asInt()).as("every file read once, none twice").isEqualTo(files);
+        assertThat(done.get("documents_skipped").asInt()).isZero();
+    }
+
     private static long incomingFiles(Path dir) throws IOException {
         try (var s = Files.list(dir)) {
             return s.count();
