@@ -264,6 +264,16 @@ class CorporaIntegrationTests {
         assertThat(jdbc.sql("SELECT count(*) FROM corpus_documents WHERE corpus_id = ?::uuid").param(room)
                 .query(Long.class).single()).isEqualTo(rows);
 
+        // the progress stream of a finished run ends with its last state
+        HttpResponse<String> events = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
+                + "/v1/corpora/" + room + "/ingestion/events")).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(events.headers().firstValue("content-type").orElse("")).startsWith("text/event-stream");
+        assertThat(events.body()).startsWith("event: done\ndata: {").contains("\"status\":\"completed\"",
+                "\"files_per_second\"");
+        assertThat(send("POST", "/v1/corpora/" + room + "/ingestion/stop", null, null).code())
+                .isEqualTo("no_ingestion_running");
+
         // more text than the model's context: the job reads it all, then fails saying by how much
         String huge = corpus("too big");
         byte[] text = ServiceTestSupport.DOCUMENT.repeat(60).getBytes(StandardCharsets.UTF_8);
@@ -273,6 +283,49 @@ class CorporaIntegrationTests {
         assertThat(failed.path("status").asString()).isEqualTo("failed");
         assertThat(failed.path("error").asString()).contains("too many");
         assertThat(send("POST", "/v1/corpora/" + corpus("empty") + "/ingestion", null, null).status()).isEqualTo(400);
+    }
+
+    @Test
+    void aStoppedIngestionShouldGoOnFromWhereItStoppedWhenStartedAgain() throws Exception {
+        String room = corpus("stop me");
+        int n = 200; // short notes: together inside the passkey model's 2048-token context
+        Map<String, byte[]> notes = new LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            notes.put(String.format("n/%03d.txt", i), ("note " + i).getBytes(StandardCharsets.UTF_8));
+        }
+        assertThat(upload(room, files("notes.zip", zip(notes))).status()).isEqualTo(201);
+        send("POST", "/v1/corpora/" + room + "/ingestion", null, null);
+        // stop as soon as the run is there to stop (it starts on its own thread)
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        Answer stopping = send("POST", "/v1/corpora/" + room + "/ingestion/stop", null, null);
+        while (stopping.status() == 409 && System.nanoTime() < deadline) {
+            assertThat(send("GET", "/v1/corpora/" + room + "/ingestion", null, null).json().path("status")
+                    .asString()).as("the run ended before it could be stopped").isNotEqualTo("completed");
+            Thread.sleep(10);
+            stopping = send("POST", "/v1/corpora/" + room + "/ingestion/stop", null, null);
+        }
+        assertThat(stopping.status()).as(stopping.json().toString()).isEqualTo(202);
+        JsonNode stopped = ingested(room, "stopped");
+        assertThat(stopped.path("documents_read").asInt()).as(stopped.toString()).isLessThan(n);
+
+        send("POST", "/v1/corpora/" + room + "/ingestion", null, null);
+        JsonNode done = ingested(room, "completed");
+        assertThat(done.path("documents_read").asInt()).as(done.toString()).isEqualTo(n);
+        assertThat(jdbc.sql("SELECT count(*) FROM corpus_documents WHERE corpus_id = ?::uuid").param(room)
+                .query(Long.class).single()).isEqualTo(n);
+    }
+
+    JsonNode ingested(String corpus, String status) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        JsonNode s = null;
+        while (System.nanoTime() < deadline) {
+            s = send("GET", "/v1/corpora/" + corpus + "/ingestion", null, null).json();
+            if (s.path("status").asString().equals(status)) {
+                return s;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("ingestion never reached " + status + ": " + s);
     }
 
     static byte[] big(int n, char c) {

@@ -71,6 +71,13 @@ public final class CorpusDocuments {
                         rs.getInt("skipped"), rs.getLong("tokens"))).single();
     }
 
+    /** Files read (or skipped) and tokens read since {@code since}: the pace of the current run. */
+    public long[] doneSince(UUID corpusId, Instant since) {
+        return jdbc.sql("SELECT count(*) AS files, COALESCE(SUM(token_count), 0) AS tokens FROM corpus_documents "
+                + "WHERE corpus_id = ? AND read_at >= ?").params(corpusId, Timestamp.from(since))
+                .query((rs, n) -> new long[] {rs.getLong("files"), rs.getLong("tokens")}).single();
+    }
+
     public List<Skip> skipped(UUID corpusId) {
         return jdbc.sql("SELECT path, skip_reason FROM corpus_documents WHERE corpus_id = ? AND skip_reason IS NOT "
                 + "NULL ORDER BY path").param(corpusId).query((rs, n) -> new Skip(rs.getString("path"),

@@ -35,9 +35,18 @@ public final class Ingestions implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Ingestions.class);
 
-    /** Where a corpus's ingestion stands. */
+    /**
+     * Where a corpus's ingestion stands, with the current run's pace: files and tokens per second
+     * since it started, and the seconds left at that pace (null when not known).
+     */
     public record Status(String state, CorpusDocuments.Progress progress, List<CorpusDocuments.Skip> skipped,
-            String error, LocalDateTime startedAt, LocalDateTime endedAt) {
+            String error, LocalDateTime startedAt, LocalDateTime endedAt, Double filesPerSecond,
+            Double tokensPerSecond, Long etaSeconds) {
+
+        /** Whether the run has ended (or there is none to follow). */
+        public boolean finished() {
+            return !state.equals("starting") && !state.equals("started") && !state.equals("stopping");
+        }
     }
 
     private final JobOperator operator;
@@ -72,6 +81,9 @@ public final class Ingestions implements AutoCloseable {
         JobParameters params = new JobParametersBuilder().addString(CorpusIngestion.PARAMETER, corpusId.toString())
                 .addString("files", digest(files)).toJobParameters();
         JobExecution last = repository.getLastJobExecution(CorpusIngestion.JOB, params);
+        if (last != null && last.getStatus() == BatchStatus.UNKNOWN) {
+            markStopped(last);
+        }
         if (last == null || last.getStatus() == BatchStatus.FAILED || last.getStatus() == BatchStatus.STOPPED) {
             runner.submit(() -> {
                 try {
@@ -80,7 +92,8 @@ public final class Ingestions implements AutoCloseable {
                     LOG.warn("ingestion of corpus {} could not start: {}", corpusId, e.getMessage());
                 }
             });
-            return new Status("starting", documents.progress(corpusId), List.of(), null, null, null);
+            return new Status("starting", documents.progress(corpusId), List.of(), null, null, null, null, null,
+                    null);
         }
         return status(corpusId);
     }
@@ -95,14 +108,72 @@ public final class Ingestions implements AutoCloseable {
                 .query(Long.class).optional();
         CorpusDocuments.Progress p = documents.progress(corpusId);
         if (id.isEmpty()) {
-            return new Status("not_started", p, List.of(), null, null, null);
+            return new Status("not_started", p, List.of(), null, null, null, null, null, null);
         }
         JobExecution e = repository.getJobExecution(id.get());
         String error = e.getStatus() != BatchStatus.FAILED ? null : e.getStepExecutions().stream()
                 .filter(s -> s.getStatus() == BatchStatus.FAILED)
                 .map(s -> reason(s.getExitStatus().getExitDescription())).findFirst().orElse("the ingestion failed");
-        return new Status(e.getStatus().name().toLowerCase(java.util.Locale.ROOT), p, documents.skipped(corpusId),
-                error, e.getStartTime(), e.getEndTime());
+        Double filesPerSecond = null;
+        Double tokensPerSecond = null;
+        Long eta = null;
+        if (e.getStartTime() != null) {
+            java.time.Instant start = e.getStartTime().atZone(java.time.ZoneId.systemDefault()).toInstant();
+            java.time.Instant end = e.getEndTime() == null ? java.time.Instant.now()
+                    : e.getEndTime().atZone(java.time.ZoneId.systemDefault()).toInstant();
+            double seconds = Math.max(0.001, java.time.Duration.between(start, end).toMillis() / 1000.0);
+            long[] since = documents.doneSince(corpusId, start);
+            filesPerSecond = since[0] / seconds;
+            tokensPerSecond = since[1] / seconds;
+            int left = p.files() - p.done();
+            eta = e.getStatus().isRunning() && filesPerSecond > 0 ? Math.round(left / filesPerSecond)
+                    : e.getStatus().isRunning() ? null : 0L;
+        }
+        // a run stopped from the API may end as UNKNOWN (see markStopped): to the user it stopped
+        BatchStatus shown = e.getStatus() == BatchStatus.UNKNOWN ? BatchStatus.STOPPED : e.getStatus();
+        return new Status(shown.name().toLowerCase(java.util.Locale.ROOT), p, documents.skipped(corpusId),
+                error, e.getStartTime(), e.getEndTime(), filesPerSecond, tokensPerSecond, eta);
+    }
+
+    /**
+     * Stops the owner's running ingestion after the file it is reading (a stopped run goes on from
+     * there when it is started again); false when none is running.
+     */
+    public boolean stop(String owner, UUID corpusId) {
+        corpora.find(owner, corpusId).orElseThrow(() -> new CorpusNotFoundException(corpusId));
+        for (JobExecution e : repository.findRunningJobExecutions(CorpusIngestion.JOB)) {
+            if (corpusId.toString().equals(e.getJobParameters().getString(CorpusIngestion.PARAMETER))) {
+                try {
+                    return operator.stop(e);
+                } catch (Exception ex) {
+                    return false;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A run stopped from the API can end with status UNKNOWN (Spring Batch could not tell whether the
+     * chunk it was in finished), which Spring Batch will not restart. Here that is safe to resolve as
+     * STOPPED: every finished file has its row, and the next run begins at the first file without one.
+     */
+    private void markStopped(JobExecution e) {
+        LocalDateTime now = LocalDateTime.now();
+        for (StepExecution s : e.getStepExecutions()) {
+            if (s.getStatus() == BatchStatus.UNKNOWN || s.getStatus().isRunning()) {
+                s.setStatus(BatchStatus.STOPPED);
+                if (s.getEndTime() == null) {
+                    s.setEndTime(now);
+                }
+                repository.update(s);
+            }
+        }
+        e.setStatus(BatchStatus.STOPPED);
+        if (e.getEndTime() == null) {
+            e.setEndTime(now);
+        }
+        repository.update(e);
     }
 
     /** Executions a crash left running: marked failed, then restarted from where they stopped. */

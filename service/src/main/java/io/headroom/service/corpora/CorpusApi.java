@@ -79,7 +79,10 @@ public final class CorpusApi {
             @Schema(requiredMode = RequiredMode.REQUIRED) List<SkippedFile> skipped,
             @Schema(nullable = true, description = "why the ingestion failed") String error,
             @Schema(nullable = true) Instant startedAt,
-            @Schema(nullable = true) Instant endedAt) {
+            @Schema(nullable = true) Instant endedAt,
+            @Schema(nullable = true, description = "files read per second in the current run") Double filesPerSecond,
+            @Schema(nullable = true, description = "tokens read per second in the current run") Double tokensPerSecond,
+            @Schema(nullable = true, description = "seconds left at the current pace") Long etaSeconds) {
     }
 
     /** Files of a corpus, or the files an upload added. */

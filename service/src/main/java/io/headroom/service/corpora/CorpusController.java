@@ -29,6 +29,7 @@ import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
@@ -38,6 +39,7 @@ import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
+import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.http.codec.multipart.FilePartEvent;
 import org.springframework.http.codec.multipart.PartEvent;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -51,6 +53,7 @@ import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * A user's corpora and their files. Files arrive as {@code multipart/form-data} parts named
@@ -73,11 +76,13 @@ public class CorpusController {
     private final AuditLog audit;
     private final DocumentTexts texts;
     private final Ingestions ingestions;
+    private final JsonMapper json;
 
     public CorpusController(CorpusStore store, CorpusUploads uploads, BlobStore blobs, JobsProperties jobs,
-            Quotas quotas, AuditLog audit, DocumentTexts texts, Ingestions ingestions) {
+            Quotas quotas, AuditLog audit, DocumentTexts texts, Ingestions ingestions, JsonMapper json) {
         this.texts = texts;
         this.ingestions = ingestions;
+        this.json = json;
         this.store = store;
         this.uploads = uploads;
         this.blobs = blobs;
@@ -170,11 +175,47 @@ public class CorpusController {
         });
     }
 
+    @PostMapping("/{id}/ingestion/stop")
+    @Operation(operationId = "stopCorpusIngestion", summary = "Stop the running ingestion after the file it is "
+            + "reading; starting it again goes on from there")
+    @ApiResponse(responseCode = "202", description = "stopping",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = IngestionView.class)))
+    public Mono<ResponseEntity<IngestionView>> stop(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> {
+            if (!ingestions.stop(caller.id(), cid)) {
+                throw new ApiException(HttpStatus.CONFLICT, "invalid_request_error", "no ingestion of corpus " + id
+                        + " is running", null, "no_ingestion_running");
+            }
+            audit.record(caller, "corpus.ingestion.stop", "corpus", id, caller.id());
+            return ResponseEntity.status(HttpStatus.ACCEPTED).body(view(cid, ingestions.status(cid)));
+        });
+    }
+
+    @GetMapping(value = "/{id}/ingestion/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
+    @Operation(operationId = "followCorpusIngestion", summary = "The ingestion's progress as Server-Sent Events: "
+            + "event: progress with IngestionView every second, then event: done with the last one")
+    @ApiResponse(responseCode = "200", description = "the progress", content = @Content(
+            mediaType = "text/event-stream", schema = @Schema(type = "string",
+                    description = "event: progress / data: IngestionView ... event: done / data: IngestionView")))
+    public Mono<ResponseEntity<Flux<ServerSentEvent<String>>>> follow(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> readable(caller, cid)).map(c -> {
+            Flux<ServerSentEvent<String>> events = Flux.interval(Duration.ZERO, Duration.ofSeconds(1))
+                    .concatMap(tick -> Blocking.call(() -> ingestions.status(cid)))
+                    .takeUntil(Ingestions.Status::finished)
+                    .map(s -> ServerSentEvent.<String>builder().event(s.finished() ? "done" : "progress")
+                            .data(json.writeValueAsString(view(cid, s))).build());
+            return ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM).body(events);
+        });
+    }
+
     private static IngestionView view(UUID corpus, Ingestions.Status s) {
         return new IngestionView(corpus.toString(), s.state(), s.progress().files(), s.progress().read(),
                 s.progress().skipped(), s.progress().tokens(), s.skipped().stream()
                         .map(k -> new CorpusApi.SkippedFile(k.path(), k.reason())).toList(), s.error(),
-                instant(s.startedAt()), instant(s.endedAt()));
+                instant(s.startedAt()), instant(s.endedAt()), s.filesPerSecond(), s.tokensPerSecond(),
+                s.etaSeconds());
     }
 
     private static Instant instant(java.time.LocalDateTime t) {
