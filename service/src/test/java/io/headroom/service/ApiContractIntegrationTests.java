@@ -175,6 +175,22 @@ class ApiContractIntegrationTests {
     }
 
     @Test
+    void aRefusedRequestWhoseBodyArrivesLaterShouldStillGetItsAnswer() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket("localhost", port)) {
+            socket.setSoTimeout(10_000);
+            var out = socket.getOutputStream();
+            out.write(("POST /v1/sessions/%ZZ/turns HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 16\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(300); // the body comes in a read of its own, after the answer is written
+            out.write("{\"message\": \"x\"}".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 400").contains("\"code\":\"invalid_uri\"");
+        }
+    }
+
+    @Test
     void nulInAnyStoredStringShouldBe400NamingTheFieldBeforeAnyWork() {
         assertError(post("/v1/sessions", "{\"system_prompt\":\"be\\u0000nice\"}"), 400, "system_prompt");
         String id = session();

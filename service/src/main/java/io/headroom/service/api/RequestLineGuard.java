@@ -43,6 +43,8 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
     /** Bytes discarded so far; past {@link #MAX_DISCARD} the connection is closed without waiting. */
     private long discarded;
     static final long MAX_DISCARD = 1 << 20;
+    /** How long a refused request's body may take to arrive before the connection is closed anyway. */
+    static final long DISCARD_TIMEOUT_SECONDS = 5;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -53,6 +55,8 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
             if (msg instanceof LastHttpContent || discarded > MAX_DISCARD) {
                 discarding = false;
                 ctx.close(); // the body is read: closing now sends no reset that could destroy the answer
+            } else {
+                ctx.read(); // Reactor Netty reads on demand: ask for the rest of the body
             }
             ReferenceCountUtil.release(msg);
             return;
@@ -125,6 +129,13 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
             ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
         } else {
             ctx.writeAndFlush(response);
+            ctx.read(); // reads are on demand: ask for the body, to discard it
+            // a client that never sends the rest of its body does not hold the connection open
+            ctx.executor().schedule(() -> {
+                if (ctx.channel().isOpen()) {
+                    ctx.close();
+                }
+            }, DISCARD_TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         }
     }
 
