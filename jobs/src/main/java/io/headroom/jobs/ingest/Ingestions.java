@@ -126,8 +126,11 @@ public final class Ingestions implements AutoCloseable {
             filesPerSecond = since[0] / seconds;
             tokensPerSecond = since[1] / seconds;
             int left = p.files() - p.done();
-            eta = e.getStatus().isRunning() && filesPerSecond > 0 ? Math.round(left / filesPerSecond)
-                    : e.getStatus().isRunning() ? null : 0L;
+            if (!e.getStatus().isRunning()) {
+                eta = 0L;
+            } else if (filesPerSecond > 0) {
+                eta = Math.round(left / filesPerSecond);
+            } // else: running but nothing read yet in this run, so no pace to tell from (null)
         }
         // a run stopped from the API may end as UNKNOWN (see markStopped): to the user it stopped
         BatchStatus shown = e.getStatus() == BatchStatus.UNKNOWN ? BatchStatus.STOPPED : e.getStatus();
