@@ -65,7 +65,10 @@ final class RequestLineGuard extends ChannelInboundHandlerAdapter {
             String problem = problem(request);
             if (problem != null) {
                 HttpResponseStatus status = status(request.decoderResult());
-                discarding = !(msg instanceof LastHttpContent);
+                // after a decoder failure the decoder drops the rest of the input itself: close at once;
+                // a well-formed request with a bad URI has its body read (and dropped) first
+                boolean failed = request.decoderResult().isFailure();
+                discarding = !failed && !(msg instanceof LastHttpContent);
                 ReferenceCountUtil.release(msg);
                 refuse(ctx, status, problem, !discarding);
                 return;
