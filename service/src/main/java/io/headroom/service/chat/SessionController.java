@@ -9,6 +9,7 @@ import io.headroom.sessions.store.SessionRecord;
 import io.headroom.sessions.store.SessionStore;
 import io.headroom.service.api.ApiErrors;
 import io.headroom.service.api.ApiException;
+import io.headroom.service.api.Blocking;
 import io.headroom.service.api.Sampling;
 import io.headroom.service.chat.SessionApi.AppendContext;
 import io.headroom.service.chat.SessionApi.ContextAppended;
@@ -109,7 +110,7 @@ public class SessionController {
         if (body.systemPrompt() != null && tooLarge(body.systemPrompt())) {
             return Mono.error(tooLargeError("system_prompt"));
         }
-        return blocking(() -> {
+        return Blocking.call(() -> {
             SessionRecord r = engine.create(caller.id(), body.sparsity(), body.systemPrompt());
             audit.record(caller, "session.create", "session", r.getId().toString(), caller.id());
             return r;
@@ -128,7 +129,7 @@ public class SessionController {
         if (size < 1 || size > MAX_PAGE_SIZE) {
             return Mono.error(ApiException.invalid("size must be in [1, " + MAX_PAGE_SIZE + "], got " + size, "size"));
         }
-        return blocking(() -> store.list(caller.id(), PageRequest.of(page, size,
+        return Blocking.call(() -> store.list(caller.id(), PageRequest.of(page, size,
                 Sort.by(Sort.Direction.DESC, "createdAt"))))
                 .map((Page<SessionRecord> p) -> new SessionPage(p.getContent().stream().map(this::view).toList(),
                         page, size, p.getTotalElements()));
@@ -138,7 +139,7 @@ public class SessionController {
     @Operation(operationId = "getSession", summary = "A session: its size and where its KV is")
     public Mono<SessionView> get(@PathVariable String id, Caller caller) {
         UUID sid = parse(id);
-        return blocking(() -> {
+        return Blocking.call(() -> {
             SessionRecord r = readable(caller, sid);
             audit.record(caller, "session.read", "session", id, r.getOwner());
             return view(r);
@@ -150,7 +151,7 @@ public class SessionController {
     @ApiResponse(responseCode = "204", description = "deleted")
     public Mono<ResponseEntity<Void>> delete(@PathVariable String id, Caller caller) {
         UUID sid = parse(id);
-        return blocking(() -> {
+        return Blocking.call(() -> {
             if (!engine.delete(caller.id(), sid)) {
                 throw new SessionNotFoundException(sid);
             }
@@ -163,7 +164,7 @@ public class SessionController {
     @Operation(operationId = "listMessages", summary = "The conversation, in order")
     public Mono<MessageList> messages(@PathVariable String id, Caller caller) {
         UUID sid = parse(id);
-        return blocking(() -> {
+        return Blocking.call(() -> {
             SessionRecord r = readable(caller, sid);
             audit.record(caller, "session.messages.read", "session", id, r.getOwner());
             return new MessageList(store.messages(sid).stream().map(SessionController::message).toList());
@@ -184,7 +185,7 @@ public class SessionController {
         if (body.name() != null && body.name().length() > MAX_NAME_LENGTH) {
             return Mono.error(ApiException.invalid("name is longer than " + MAX_NAME_LENGTH + " characters", "name"));
         }
-        return blocking(() -> {
+        return Blocking.call(() -> {
             var appended = engine.appendDocument(caller.id(), sid, body.name(), body.text());
             audit.record(caller, "session.context.append", "session", id, caller.id());
             return appended;
@@ -224,7 +225,7 @@ public class SessionController {
                 pieces.tryEmitNext(text);
             }
         });
-        return blocking(() -> {
+        return Blocking.call(() -> {
             var future = engine.turn(caller.id(), sid, body.message(), options, listener, cancelled);
             audit.record(caller, "session.turn", "session", id, caller.id());
             return future;
@@ -323,8 +324,4 @@ public class SessionController {
         }
     }
 
-    /** Runs blocking work (JPA, tokenisation, queueing) off the event loop. */
-    static <T> Mono<T> blocking(java.util.concurrent.Callable<T> work) {
-        return io.headroom.service.api.Blocking.call(work);
-    }
 }

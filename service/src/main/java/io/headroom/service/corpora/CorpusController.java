@@ -236,9 +236,7 @@ public class CorpusController {
         }
         return Blocking.call(() -> {
             CorpusStore.Corpus c = readable(caller, cid);
-            CorpusStore.CorpusFile f = store.file(cid, fid).orElseThrow(() -> new ApiException(HttpStatus.NOT_FOUND,
-                    "invalid_request_error", "file " + fileId + " not found in corpus " + id, "file_id",
-                    "file_not_found"));
+            CorpusStore.CorpusFile f = store.file(cid, fid).orElseThrow(() -> fileNotFound(id, fileId));
             audit.record(caller, "corpus.file.text.read", "corpus", id, c.owner());
             DocumentTexts.Text t = texts.text(c.owner(), f.sha256());
             if (!t.extracted()) {
@@ -266,8 +264,7 @@ public class CorpusController {
         UUID fid = parse(fileId);
         return Blocking.call(() -> {
             if (!uploads.deleteFile(caller.id(), cid, fid)) {
-                throw new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "file " + fileId
-                        + " not found in corpus " + id, "file_id", "file_not_found");
+                throw fileNotFound(id, fileId);
             }
             audit.record(caller, "corpus.file.delete", "corpus", id, caller.id());
             return ResponseEntity.noContent().<Void>build();
@@ -381,6 +378,11 @@ public class CorpusController {
     private static CorpusFileView view(CorpusStore.CorpusFile f, boolean deduplicated) {
         return new CorpusFileView(f.id().toString(), "corpus.file", f.path(), f.mediaType(), f.size(), f.sha256(),
                 deduplicated, f.createdAt());
+    }
+
+    private static ApiException fileNotFound(String corpus, String file) {
+        return new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "file " + file
+                + " not found in corpus " + corpus, "file_id", "file_not_found");
     }
 
     static UUID parse(String id) {

@@ -37,7 +37,7 @@ public final class ApiAuthenticationErrors implements ServerAuthenticationEntryP
             OAuth2AuthenticationException o = (OAuth2AuthenticationException) e;
             String description = o.getError().getDescription() != null ? o.getError().getDescription() : o.getMessage();
             message = ApiErrors.clientTerms(description);
-            boolean key = apiKey(exchange);
+            boolean key = SecurityConfiguration.apiKeyPresented(exchange);
             code = key ? "invalid_api_key" : (o instanceof InvalidBearerTokenException
                     || "invalid_token".equals(o.getError().getErrorCode()) ? "invalid_token" : "invalid_request");
             challenge = "Bearer realm=\"headroom\", error=\"" + ("invalid_request".equals(code) ? "invalid_request"
@@ -58,11 +58,6 @@ public final class ApiAuthenticationErrors implements ServerAuthenticationEntryP
         return ApiErrorWebExceptionHandler.render(exchange, a);
     }
 
-    private static boolean apiKey(ServerWebExchange exchange) {
-        String h = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
-        return h != null && h.regionMatches(true, 0, "Bearer ", 0, 7)
-                && h.substring(7).trim().startsWith(io.headroom.service.apikeys.ApiKeyStore.PREFIX);
-    }
 
     /** A value safe inside a quoted-string of a challenge. */
     private static String quoted(String s) {

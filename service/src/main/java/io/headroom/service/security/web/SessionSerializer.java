@@ -3,7 +3,6 @@ package io.headroom.service.security.web;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InvalidClassException;
 import java.io.ObjectInputFilter;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
@@ -41,10 +40,8 @@ final class SessionSerializer {
         try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(data))) {
             in.setObjectInputFilter(FILTER);
             return in.readObject();
-        } catch (InvalidClassException | ClassNotFoundException e) {
-            return null;
-        } catch (IOException | RuntimeException e) {
-            return null;
+        } catch (IOException | ClassNotFoundException | RuntimeException e) {
+            return null; // InvalidClassException included: a class the filter refuses, or another version's
         }
     }
 }
