@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -313,6 +314,96 @@ class CorporaIntegrationTests {
         assertThat(done.path("documents_read").asInt()).as(done.toString()).isEqualTo(n);
         assertThat(jdbc.sql("SELECT count(*) FROM corpus_documents WHERE corpus_id = ?::uuid").param(room)
                 .query(Long.class).single()).isEqualTo(n);
+    }
+
+    /**
+     * The corpus is prefilled once into a DuoAttention snapshot; a session started from it answers
+     * exactly as a session that read the same documents one by one, without prefilling the corpus.
+     */
+    @Test
+    void aCorpusSessionShouldStartFromTheSnapshotAndAnswerAsASessionThatReadTheDocuments() throws Exception {
+        String room = corpus("data room");
+        String notes = "the secret code of red is 77120. the lumo wipako linzo under dorromu kaba.";
+        assertThat(upload(room, files("a-needle.md", ServiceTestSupport.DOCUMENT.getBytes(StandardCharsets.UTF_8),
+                "b-broken.pdf", PDF, "c-notes.txt", notes.getBytes(StandardCharsets.UTF_8))).status()).isEqualTo(201);
+        Answer early = send("POST", "/v1/sessions", "application/json", ("{\"corpus\": \"" + room + "\"}")
+                .getBytes());
+        assertThat(early.status()).isEqualTo(409);
+        assertThat(early.code()).isEqualTo("corpus_not_ready");
+        send("POST", "/v1/corpora/" + room + "/ingestion", null, null);
+        JsonNode done = ingested(room, "completed");
+        JsonNode snapshot = done.path("snapshot");
+        assertThat(snapshot.path("state").asString()).as(done.toString()).isEqualTo("ready");
+        assertThat(snapshot.path("documents").asInt()).isEqualTo(2);
+        int corpusTokens = snapshot.path("tokens_prefilled").asInt();
+        assertThat(corpusTokens).isPositive();
+        UUID snapshotId = UUID.fromString(snapshot.path("id").asString());
+        assertThat(jdbc.sql("SELECT count(*) FROM corpus_snapshot_documents WHERE snapshot_id = ? AND "
+                + "octet_length(streaming_state) > 0").param(snapshotId).query(Long.class).single())
+                .as("a streaming state at every document boundary").isEqualTo(2);
+
+        Answer created = send("POST", "/v1/sessions", "application/json", ("{\"corpus\": \"" + room + "\", "
+                + "\"sparsity\": 0.5}").getBytes());
+        assertThat(created.status()).as(created.json().toString()).isEqualTo(201);
+        assertThat(created.json().path("token_count").asInt()).isEqualTo(corpusTokens);
+        assertThat(created.json().path("corpus_snapshot_id").asString()).isEqualTo(snapshotId.toString());
+        String overCorpus = created.json().path("id").asString();
+        Answer wrongSparsity = send("POST", "/v1/sessions", "application/json", ("{\"corpus\": \"" + room
+                + "\", \"sparsity\": 0.25}").getBytes());
+        assertThat(wrongSparsity.status()).isEqualTo(400);
+        assertThat(send("POST", "/v1/sessions", "application/json", ("{\"corpus\": \"" + UUID.randomUUID()
+                + "\"}").getBytes()).status()).as("an unknown corpus").isEqualTo(404);
+
+        // the reference: a session at the same sparsity that reads the documents' texts one by one, in order
+        String reading = send("POST", "/v1/sessions", "application/json", "{\"sparsity\": 0.5}".getBytes()).json()
+                .path("id").asString();
+        List<String> texts = new java.util.ArrayList<>();
+        for (JsonNode f : send("GET", "/v1/corpora/" + room + "/files", null, null).json().path("data")) {
+            JsonNode t = send("GET", "/v1/corpora/" + room + "/files/" + f.path("id").asString() + "/text", null, null)
+                    .json();
+            if (t.path("extracted").asBoolean()) {
+                texts.add(t.path("text").asString());
+            }
+        }
+        assertThat(texts).hasSize(2);
+        for (String text : texts) {
+            Answer appended = send("POST", "/v1/sessions/" + reading + "/context", "application/json",
+                    JSON.writeValueAsBytes(Map.of("text", text)));
+            assertThat(appended.status()).as(appended.json().toString()).isEqualTo(200);
+        }
+        String question = "{\"message\": \"" + ServiceTestSupport.QUESTION + "\", \"max_tokens\": 8, "
+                + "\"temperature\": 0, \"stream\": false}";
+        Answer fromCorpus = send("POST", "/v1/sessions/" + overCorpus + "/turns", "application/json",
+                question.getBytes());
+        Answer fromReading = send("POST", "/v1/sessions/" + reading + "/turns", "application/json",
+                question.getBytes());
+        assertThat(fromCorpus.status()).as(fromCorpus.json().toString()).isEqualTo(200);
+        assertThat(fromCorpus.json().at("/timing/kv_source").asString()).isEqualTo("corpus");
+        assertThat(fromCorpus.json().at("/message/content").asString()).contains("48213")
+                .isEqualTo(fromReading.json().at("/message/content").asString());
+        assertThat(send("GET", "/v1/sessions/" + overCorpus, null, null).json().path("token_count").asInt())
+                .isEqualTo(send("GET", "/v1/sessions/" + reading, null, null).json().path("token_count").asInt());
+        Answer followUp = send("POST", "/v1/sessions/" + overCorpus + "/turns", "application/json",
+                question.replace("blue", "red").getBytes());
+        assertThat(followUp.json().at("/timing/kv_source").asString()).as("its own KV from now on")
+                .isEqualTo("device");
+
+        // the OpenAI API names the corpus with an extension field: the same answer, no prefill of the corpus
+        Answer openAi = send("POST", "/v1/chat/completions", "application/json", JSON.writeValueAsBytes(Map.of(
+                "model", "headroom-passkey", "messages", List.of(Map.of("role", "user", "content",
+                        ServiceTestSupport.QUESTION)), "max_tokens", 8, "temperature", 0, "headroom_corpus", room)));
+        assertThat(openAi.status()).as(openAi.json().toString()).isEqualTo(200);
+        assertThat(openAi.json().at("/choices/0/message/content").asString())
+                .isEqualTo(fromCorpus.json().at("/message/content").asString());
+        assertThat(openAi.json().at("/usage/prompt_tokens").asInt()).isGreaterThan(corpusTokens);
+
+        // a corpus that sessions started from is kept until they are gone
+        Answer refused = send("DELETE", "/v1/corpora/" + room, null, null);
+        assertThat(refused.status()).isEqualTo(409);
+        assertThat(refused.code()).isEqualTo("corpus_in_use");
+        assertThat(send("DELETE", "/v1/sessions/" + overCorpus, null, null).status()).isEqualTo(204);
+        assertThat(send("DELETE", "/v1/corpora/" + room, null, null).status()).isEqualTo(204);
+        assertThat(Files.exists(DATA.resolve("snapshots").resolve(snapshotId + ".kv"))).isFalse();
     }
 
     JsonNode ingested(String corpus, String status) throws InterruptedException {

@@ -13,13 +13,19 @@ import io.headroom.engine.generate.TokenListener;
 import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.sched.EngineQueue;
+import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.tokenizer.ChatMessage;
+import io.headroom.sessions.corpus.CorpusSnapshots;
 import io.headroom.sessions.kv.KvTiers;
 import io.headroom.sessions.kv.SessionKey;
 import io.headroom.sessions.store.SessionNotFoundException;
 import io.headroom.sessions.store.SessionRecord;
 import io.headroom.sessions.store.SessionStore;
 import io.headroom.sessions.store.StreamingStateRecord;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -84,6 +90,8 @@ public final class SessionEngine implements AutoCloseable {
     private final SessionStore store;
     private final EngineQueue queue;
     private final String modelName;
+    /** Corpus snapshots that sessions may start from (none: corpus sessions are not offered). */
+    private final CorpusSnapshots snapshots;
     /** Quotas: asked before work is queued, told what it consumed. */
     private volatile Admission admission = Admission.UNLIMITED;
     /** Sessions running an operation now (one at a time per session). */
@@ -100,6 +108,12 @@ public final class SessionEngine implements AutoCloseable {
 
     public SessionEngine(LoadedModel model, String modelName, AttentionPattern pattern, KvTiers tiers,
             SessionStore store, EngineQueue queue) {
+        this(model, modelName, pattern, tiers, store, queue, null);
+    }
+
+    public SessionEngine(LoadedModel model, String modelName, AttentionPattern pattern, KvTiers tiers,
+            SessionStore store, EngineQueue queue, CorpusSnapshots snapshots) {
+        this.snapshots = snapshots;
         this.model = model;
         this.modelName = modelName;
         this.pattern = pattern;
@@ -158,6 +172,100 @@ public final class SessionEngine implements AutoCloseable {
         return store.create(owner, modelName, sparsity, systemPrompt, systemTokens, admission.maxSessions(owner));
     }
 
+    /**
+     * Creates a session that starts from a corpus snapshot: its first tokens are the corpus, already
+     * prefilled, so its first turn costs the snapshot's upload and the question. A system prompt
+     * follows the corpus. {@code sparsity}, when given, must be the snapshot's.
+     */
+    public SessionRecord createFromCorpus(String owner, CorpusSnapshots.Snapshot snapshot, Double sparsity,
+            String systemPrompt) {
+        if (!snapshot.ready() || !snapshot.owner().equals(owner)) {
+            throw new IllegalArgumentException("corpus snapshot " + snapshot.id() + " is not ready");
+        }
+        if (!snapshot.model().equals(modelName)) {
+            throw new IllegalArgumentException("the corpus was prefilled for model " + snapshot.model()
+                    + ", this deployment serves " + modelName + ": ingest it again");
+        }
+        if (sparsity != null && !sparsity.equals(snapshot.sparsity())) {
+            throw new IllegalArgumentException("the corpus was prefilled " + (snapshot.sparsity() == null
+                    ? "with full attention" : "at sparsity " + snapshot.sparsity()) + "; omit sparsity or pass "
+                    + "the same");
+        }
+        int[] systemTokens = null;
+        if (systemPrompt != null) {
+            systemTokens = chatTokens(List.of(CORPUS_STAND_IN), new ChatMessage("system", systemPrompt), false,
+                    snapshot.tokenCount());
+        }
+        int added = systemTokens == null ? 0 : systemTokens.length;
+        checkContext(added, snapshot.tokenCount());
+        admission.admit(owner, snapshot.tokenCount() + added, added);
+        return store.create(owner, modelName, snapshot.sparsity(), snapshot.id(), snapshot.tokenCount(), systemPrompt,
+                systemTokens, admission.maxSessions(owner));
+    }
+
+    /**
+     * A corpus document's tokens as a session reads them (what {@link #appendDocument} would add
+     * after the corpus's earlier documents): the snapshot is the same as a session that appended the
+     * corpus's documents one by one in order.
+     */
+    public int[] corpusDocumentTokens(boolean first, String name, String text) {
+        if (model.chatTemplate().isModelTemplate()) {
+            return chatTokens(first ? List.of() : List.of(CORPUS_STAND_IN), new ChatMessage("user",
+                    documentText(name, text)), false, first ? 0 : 1);
+        }
+        return model.tokenizer().encode(first ? text : "\n" + text, first);
+    }
+
+    /** The head layout of a session at {@code sparsity} (null: full attention). */
+    public DuoLayout layout(Double sparsity) {
+        var c = model.config();
+        if (sparsity == null) {
+            return DuoLayout.full(c.numLayers(), c.numKvHeads());
+        }
+        if (pattern == null) {
+            throw new IllegalStateException("DuoAttention at sparsity " + sparsity + " needs a pattern; none is "
+                    + "loaded");
+        }
+        int sink = pattern.sinkSize() != null ? pattern.sinkSize() : 64;
+        int recent = pattern.recentSize() != null ? pattern.recentSize() : 256;
+        return new DuoLayout(pattern.retrievalBySparsity(sparsity), sink, recent);
+    }
+
+    /**
+     * The KV of a finished corpus snapshot, loaded from its spill file and its last streaming state;
+     * when the file is missing, stale or corrupt, recomputed from the snapshot's tokens (the file is
+     * a cache: PostgreSQL holds what it is made of). Runs on the engine thread.
+     */
+    private KvTiers.Checkout corpusKv(UUID snapshotId, int tokens, DuoLayout layout) {
+        var file = snapshots.spillFile(snapshotId);
+        try {
+            Optional<byte[]> streaming = snapshots.streamingStateAt(snapshotId, tokens);
+            if (streaming.isPresent() && java.nio.file.Files.isRegularFile(file)) {
+                try (Arena mapping = Arena.ofConfined();
+                        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                    RetrievalBlock block = RetrievalBlock.open(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(),
+                            mapping), layout, model.config().headDim());
+                    SequenceKv state = KvStateCodec.importStreaming(streaming.get(), layout, model.config().headDim(),
+                            model.options().kvPageTokens(), model.config().maxPositions());
+                    if (block.tokens() == tokens && state.length() == tokens) {
+                        return new KvTiers.Checkout(model.model().fromHost(state, block), KvTiers.Source.CORPUS);
+                    }
+                }
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            LOG.warn("corpus snapshot {}: its KV file could not be used ({}); recomputing it from its tokens",
+                    snapshotId, e.getMessage());
+        }
+        KvCache kv = model.model().newCache(layout, model.options().kvPageTokens());
+        try {
+            Generator.prefill(model.model(), kv, snapshots.tokens(snapshotId), model.options().prefillChunk());
+            return new KvTiers.Checkout(kv, KvTiers.Source.RECOMPUTED);
+        } catch (RuntimeException e) {
+            kv.close();
+            throw e;
+        }
+    }
+
     public SessionInfo info(String owner, UUID id) {
         SessionRecord r = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
         SessionKey key = new SessionKey(owner, id);
@@ -184,7 +292,7 @@ public final class SessionEngine implements AutoCloseable {
             SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
             int start = s.getTokenCount();
             int[] tokens = model.chatTemplate().isModelTemplate()
-                    ? chatTokens(history(id), new ChatMessage("user", documentText(name, text)), false, start)
+                    ? chatTokens(history(s), new ChatMessage("user", documentText(name, text)), false, start)
                     : model.tokenizer().encode(start > 0 ? "\n" + text : text, start == 0);
             checkContext(tokens.length, start);
             admission.admit(owner, tokens.length, tokens.length);
@@ -235,7 +343,7 @@ public final class SessionEngine implements AutoCloseable {
             SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
             int start = s.getTokenCount();
             int[] prompt = model.chatTemplate().isModelTemplate()
-                    ? chatTokens(history(id), ChatMessage.user(message), true, start)
+                    ? chatTokens(history(s), ChatMessage.user(message), true, start)
                     : model.tokenizer().encode(start > 0 ? " " + message : message, start == 0);
             checkContext(prompt.length + options.maxTokens(), start);
             admission.admit(owner, prompt.length + options.maxTokens(), prompt.length);
@@ -400,6 +508,61 @@ public final class SessionEngine implements AutoCloseable {
         }, persistence);
     }
 
+    /**
+     * A stateless completion over a corpus: the conversation follows the corpus snapshot's KV (a
+     * private copy, dropped afterwards), so the corpus is not prefilled again.
+     */
+    public CompletableFuture<TurnResult> complete(String owner, CorpusSnapshots.Snapshot snapshot,
+            List<ChatMessage> messages, GenerationOptions options, TokenListener listener, AtomicBoolean cancelled) {
+        return complete(owner, snapshot, messages, options, listener, cancelled, EngineQueue.Priority.INTERACTIVE);
+    }
+
+    /** A completion over a corpus in the given lane of the engine queue (batches run in the background one). */
+    public CompletableFuture<TurnResult> complete(String owner, CorpusSnapshots.Snapshot snapshot,
+            List<ChatMessage> messages, GenerationOptions options, TokenListener listener, AtomicBoolean cancelled,
+            EngineQueue.Priority priority) {
+        if (messages.isEmpty()) {
+            throw new IllegalArgumentException("messages must not be empty");
+        }
+        if (!snapshot.ready() || !snapshot.owner().equals(owner) || !snapshot.model().equals(modelName)) {
+            throw new IllegalArgumentException("the corpus has no snapshot ready for model " + modelName);
+        }
+        int corpus = snapshot.tokenCount();
+        int[] prompt;
+        if (model.chatTemplate().isModelTemplate()) {
+            List<ChatMessage> all = new ArrayList<>();
+            all.add(CORPUS_STAND_IN);
+            all.addAll(messages);
+            String before = model.chatTemplate().render(List.of(CORPUS_STAND_IN), false);
+            String after = model.chatTemplate().render(all, true);
+            prompt = model.tokenizer().encode(after.startsWith(before) ? after.substring(before.length())
+                    : model.chatTemplate().render(messages, true), false);
+        } else {
+            prompt = model.tokenizer().encode(" " + String.join(" ", messages.stream().map(ChatMessage::content)
+                    .toList()), false);
+        }
+        checkContext(prompt.length + options.maxTokens(), corpus);
+        admission.admit(owner, 0, prompt.length);
+        DuoLayout layout = layout(snapshot.sparsity());
+        long queued = System.nanoTime();
+        return queue.<TurnResult>submit(priority, () -> {
+            long t0 = System.nanoTime();
+            KvTiers.Checkout c = corpusKv(snapshot.id(), corpus, layout);
+            try (KvCache kv = c.kv()) {
+                long loaded = System.nanoTime() - t0;
+                GenerationResult r = model.generator(layout).generate(request(prompt, options, listener, cancelled),
+                        kv);
+                return new TurnResult(r.text(), r.tokens(), r.finishReason(), new Usage(prompt.length, corpus,
+                        r.tokens().length), new Timing(t0 - queued, loaded + r.prefillNanos(), r.decodeNanos(),
+                        c.source()));
+            }
+        }).whenCompleteAsync((r, e) -> {
+            if (r != null) {
+                admission.consumed(owner, r.usage().promptTokens() + r.usage().completionTokens());
+            }
+        }, persistence);
+    }
+
     /** Moves idle sessions down a tier; runs as an engine job so it never races a turn. */
     public void evictIdle() {
         try {
@@ -419,16 +582,7 @@ public final class SessionEngine implements AutoCloseable {
     }
 
     private DuoLayout layout(SessionRecord s) {
-        var c = model.config();
-        if (s.getSparsity() == null) {
-            return DuoLayout.full(c.numLayers(), c.numKvHeads());
-        }
-        if (pattern == null) {
-            throw new IllegalStateException("session " + s.getId() + " uses DuoAttention but no pattern is loaded");
-        }
-        int sink = pattern.sinkSize() != null ? pattern.sinkSize() : 64;
-        int recent = pattern.recentSize() != null ? pattern.recentSize() : 256;
-        return new DuoLayout(pattern.retrievalBySparsity(s.getSparsity()), sink, recent);
+        return layout(s.getSparsity());
     }
 
     private Generator generator(SessionRecord s) {
@@ -447,14 +601,23 @@ public final class SessionEngine implements AutoCloseable {
 
             @Override
             public KvCache recompute() {
-                KvCache kv = model.model().newCache(layout, model.options().kvPageTokens());
-                int[] all = store.segments(id).stream().flatMapToInt(seg -> Arrays.stream(seg.tokens()))
-                        .toArray();
+                return rebuild(s.getTokenCount()).kv();
+            }
+
+            @Override
+            public KvTiers.Checkout rebuild(int tokens) {
+                // a corpus session starts from its snapshot; then its own segments are prefilled again
+                KvTiers.Checkout start = s.getCorpusSnapshotId() == null
+                        ? new KvTiers.Checkout(model.model().newCache(layout, model.options().kvPageTokens()),
+                                tokens == 0 ? KvTiers.Source.EMPTY : KvTiers.Source.RECOMPUTED)
+                        : corpusKv(s.getCorpusSnapshotId(), s.getCorpusTokens(), layout);
+                KvCache kv = start.kv();
+                int[] own = store.segments(id).stream().flatMapToInt(seg -> Arrays.stream(seg.tokens())).toArray();
                 try {
-                    if (all.length > 0) {
-                        Generator.prefill(model.model(), kv, all, model.options().prefillChunk());
+                    if (own.length > 0) {
+                        Generator.prefill(model.model(), kv, own, model.options().prefillChunk());
                     }
-                    return kv;
+                    return start;
                 } catch (RuntimeException e) {
                     kv.close();
                     throw e;
@@ -468,14 +631,25 @@ public final class SessionEngine implements AutoCloseable {
         });
     }
 
-    private List<ChatMessage> history(UUID id) {
+    /**
+     * The conversation for rendering the next message with the chat template. A corpus session's
+     * corpus is stood in for by one short document: what the template adds for the next message
+     * depends on the messages before it, not on their length.
+     */
+    private List<ChatMessage> history(SessionRecord s) {
         List<ChatMessage> out = new ArrayList<>();
-        for (SessionStore.Segment seg : store.segments(id)) {
+        if (s.getCorpusSnapshotId() != null) {
+            out.add(CORPUS_STAND_IN);
+        }
+        for (SessionStore.Segment seg : store.segments(s.getId())) {
             out.add(new ChatMessage(seg.role(), seg.kind().equals("document")
                     ? documentText(seg.name(), seg.content()) : seg.content()));
         }
         return out;
     }
+
+    /** Stands in for a corpus in the history a chat template renders (see {@link #history}). */
+    private static final ChatMessage CORPUS_STAND_IN = new ChatMessage("user", documentText("corpus", "..."));
 
     private static String documentText(String name, String text) {
         return name == null ? text : "Document: " + name + "\n\n" + text;

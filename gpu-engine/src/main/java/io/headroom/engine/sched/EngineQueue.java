@@ -1,19 +1,26 @@
 package io.headroom.engine.sched;
 
 import java.time.Duration;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * The single worker that owns the engine's device: jobs (chat turns, document prefill, batch work)
- * run one at a time in arrival order. The queue is bounded; a submission that finds it full fails
- * at once with {@link QueueFullException} instead of waiting.
+ * The single worker that owns the engine's device: jobs (chat turns, document prefill, corpus
+ * prefill, batch work) run one at a time. Two lanes: {@link Priority#INTERACTIVE} jobs (a person is
+ * waiting) always run before {@link Priority#BACKGROUND} ones, which run only when no interactive
+ * job waits; within a lane, in arrival order. Background work is submitted in small pieces (a
+ * corpus prefill one chunk at a time), so an interactive job waits for at most one piece. Each lane
+ * is bounded; a submission that finds its lane full fails at once with {@link QueueFullException}
+ * instead of waiting.
  */
 public final class EngineQueue implements AutoCloseable {
+
+    /** Which lane a job waits in. */
+    public enum Priority { INTERACTIVE, BACKGROUND }
 
     /** The queue is full; try again after {@link #retryAfter()}. */
     public static final class QueueFullException extends RuntimeException {
@@ -36,7 +43,11 @@ public final class EngineQueue implements AutoCloseable {
     private static final double MEAN_WEIGHT = 0.2;
 
     private final int capacity;
-    private final ThreadPoolExecutor executor;
+    private final ArrayDeque<Runnable> interactive = new ArrayDeque<>();
+    private final ArrayDeque<Runnable> background = new ArrayDeque<>();
+    private final List<CompletableFuture<?>> pending = new ArrayList<>();
+    private final Thread worker;
+    private boolean closed;
     /** Moving mean of job run times, in nanoseconds (0 until a job has run); written by the worker. */
     private volatile double meanJobNanos;
 
@@ -45,20 +56,60 @@ public final class EngineQueue implements AutoCloseable {
             throw new IllegalArgumentException("queue capacity must be >= 1, got " + capacity);
         }
         this.capacity = capacity;
-        this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(capacity),
-                r -> {
-                    Thread t = new Thread(r, "headroom-engine");
-                    t.setDaemon(true);
-                    return t;
-                }, new ThreadPoolExecutor.AbortPolicy());
+        this.worker = new Thread(this::work, "headroom-engine");
+        worker.setDaemon(true);
+        worker.start();
     }
 
-    /** Queues {@code job}; throws {@link QueueFullException} when {@code capacity} jobs already wait. */
+    /** Queues an interactive {@code job}; throws {@link QueueFullException} when {@code capacity} already wait. */
     public <T> CompletableFuture<T> submit(Supplier<T> job) {
-        try {
-            return CompletableFuture.supplyAsync(() -> timed(job), executor);
-        } catch (RejectedExecutionException e) {
-            throw new QueueFullException(capacity, drainTime());
+        return submit(Priority.INTERACTIVE, job);
+    }
+
+    /** Queues {@code job} in {@code priority}'s lane; throws {@link QueueFullException} when that lane is full. */
+    public <T> CompletableFuture<T> submit(Priority priority, Supplier<T> job) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        ArrayDeque<Runnable> lane = priority == Priority.INTERACTIVE ? interactive : background;
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("the engine queue is closed");
+            }
+            if (lane.size() >= capacity) {
+                throw new QueueFullException(capacity, drainTime());
+            }
+            pending.add(result);
+            lane.add(() -> {
+                try {
+                    result.complete(timed(job));
+                } catch (Throwable e) {
+                    result.completeExceptionally(e);
+                }
+            });
+            notifyAll();
+        }
+        return result;
+    }
+
+    private void work() {
+        while (true) {
+            Runnable next;
+            synchronized (this) {
+                while (!closed && interactive.isEmpty() && background.isEmpty()) {
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                if (closed) {
+                    return;
+                }
+                next = interactive.isEmpty() ? background.poll() : interactive.poll();
+            }
+            next.run();
+            synchronized (this) {
+                pending.removeIf(CompletableFuture::isDone);
+            }
         }
     }
 
@@ -74,25 +125,41 @@ public final class EngineQueue implements AutoCloseable {
     }
 
     /**
-     * About how long the jobs waiting now and the one running take: the waiting ones and the running
-     * one at the moving mean of recent job times, rounded up to whole seconds, at least one.
+     * About how long the interactive jobs waiting now and the one running take: at the moving mean
+     * of recent job times, rounded up to whole seconds, at least one.
      */
     public Duration drainTime() {
         double nanos = (depth() + 1) * meanJobNanos;
         return Duration.ofSeconds(Math.max(1, (long) Math.ceil(nanos / 1e9)));
     }
 
-    /** Jobs waiting (not counting the one running). */
-    public int depth() {
-        return executor.getQueue().size();
+    /** Interactive jobs waiting (not counting the one running). */
+    public synchronized int depth() {
+        return interactive.size();
+    }
+
+    /** Background jobs waiting. */
+    public synchronized int backgroundDepth() {
+        return background.size();
     }
 
     public int capacity() {
         return capacity;
     }
 
+    /** Stops the worker after the job it is running; jobs still waiting fail with a cancellation. */
     @Override
     public void close() {
-        executor.shutdownNow();
+        List<CompletableFuture<?>> abandoned;
+        synchronized (this) {
+            closed = true;
+            interactive.clear();
+            background.clear();
+            abandoned = new ArrayList<>(pending);
+            pending.clear();
+            notifyAll();
+        }
+        worker.interrupt();
+        abandoned.forEach(f -> f.completeExceptionally(new CancellationException("the engine queue was closed")));
     }
 }

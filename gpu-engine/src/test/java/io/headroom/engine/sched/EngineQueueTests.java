@@ -52,6 +52,50 @@ class EngineQueueTests {
     }
 
     @Test
+    void interactiveJobsShouldRunBeforeBackgroundJobsThatWaitedLonger() throws Exception {
+        try (EngineQueue queue = new EngineQueue(4)) {
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch started = new CountDownLatch(1);
+            queue.submit(() -> {
+                started.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return null;
+            });
+            assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+            java.util.List<String> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            var b1 = queue.submit(EngineQueue.Priority.BACKGROUND, () -> order.add("b1"));
+            var i1 = queue.submit(() -> order.add("i1"));
+            var b2 = queue.submit(EngineQueue.Priority.BACKGROUND, () -> order.add("b2"));
+            var i2 = queue.submit(EngineQueue.Priority.INTERACTIVE, () -> order.add("i2"));
+            assertThat(queue.depth()).isEqualTo(2);
+            assertThat(queue.backgroundDepth()).isEqualTo(2);
+            release.countDown();
+            java.util.concurrent.CompletableFuture.allOf(b1, i1, b2, i2).get(10, TimeUnit.SECONDS);
+            assertThat(order).containsExactly("i1", "i2", "b1", "b2");
+        }
+    }
+
+    @Test
+    void closingShouldFailTheJobsStillWaiting() throws Exception {
+        EngineQueue queue = new EngineQueue(2);
+        CountDownLatch started = new CountDownLatch(1);
+        queue.submit(() -> {
+            started.countDown();
+            return sleep(10_000);
+        });
+        assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+        var waiting = queue.submit(EngineQueue.Priority.BACKGROUND, () -> "never");
+        queue.close();
+        assertThatThrownBy(() -> waiting.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(
+                java.util.concurrent.CancellationException.class);
+        assertThatThrownBy(() -> queue.submit(() -> null)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void anIdleQueueShouldSayOneSecond() {
         try (EngineQueue queue = new EngineQueue(1)) {
             assertThat(queue.drainTime()).isEqualTo(Duration.ofSeconds(1));

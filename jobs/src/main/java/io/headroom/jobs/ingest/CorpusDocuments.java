@@ -29,6 +29,10 @@ public final class CorpusDocuments {
         }
     }
 
+    /** A file that was read (not skipped), with where its text is found. */
+    public record Read(UUID fileId, String owner, String path, String sha256) {
+    }
+
     /** A skipped file and why. */
     public record Skip(String path, String reason) {
     }
@@ -76,6 +80,14 @@ public final class CorpusDocuments {
         return jdbc.sql("SELECT count(*) AS files, COALESCE(SUM(token_count), 0) AS tokens FROM corpus_documents "
                 + "WHERE corpus_id = ? AND read_at >= ?").params(corpusId, Timestamp.from(since))
                 .query((rs, n) -> new long[] {rs.getLong("files"), rs.getLong("tokens")}).single();
+    }
+
+    /** The corpus's files that were read (not skipped), in document order (by path). */
+    public List<Read> readInOrder(UUID corpusId) {
+        return jdbc.sql("SELECT d.file_id, d.owner, d.path, f.sha256 FROM corpus_documents d JOIN corpus_files f ON "
+                + "f.id = d.file_id WHERE d.corpus_id = ? AND d.skip_reason IS NULL ORDER BY d.path").param(corpusId)
+                .query((rs, n) -> new Read(rs.getObject("file_id", UUID.class), rs.getString("owner"),
+                        rs.getString("path"), rs.getString("sha256"))).list();
     }
 
     public List<Skip> skipped(UUID corpusId) {

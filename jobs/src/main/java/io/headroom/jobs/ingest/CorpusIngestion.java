@@ -25,15 +25,20 @@ import org.springframework.transaction.PlatformTransactionManager;
  *       {@code corpus_documents}; a file that yields no text (encrypted, damaged, empty, too slow) is
  *       recorded as skipped with its reason and the rest goes on. Each file commits on its own, and
  *       the next file is the first without a row, so a restart after a crash reads none twice.</li>
- *   <li>{@code check}: the corpus's tokens must fit the model's context; otherwise the job fails
- *       saying by how much.</li>
+ *   <li>{@code check}: some file must have text, and the corpus's tokens must fit the model's
+ *       context; otherwise the job fails saying why.</li>
+ *   <li>{@code prefill}: the documents prefilled in order into one DuoAttention KV cache, on the
+ *       engine's background lane, one document per chunk, checkpointed ({@link SnapshotPrefill}).</li>
+ *   <li>{@code persist}: the final checkpoint verified and made the snapshot's spill file, the
+ *       snapshot marked ready ({@link SnapshotPersist}).</li>
  * </ol>
- * Prefilling the corpus into its KV snapshot is the next step to come.
  */
 public final class CorpusIngestion {
 
     public static final String JOB = "corpusIngestion";
     public static final String PARAMETER = "corpus";
+    /** The job parameter that names the files ingested (see {@link Ingestions}). */
+    public static final String FILES = "files";
 
     private CorpusIngestion() {
     }
@@ -43,7 +48,8 @@ public final class CorpusIngestion {
      * @param contextTokens the most tokens the model can hold
      */
     public static Job job(JobRepository jobs, PlatformTransactionManager tx, CorpusDocuments documents,
-            DocumentTexts texts, Function<String, int[]> tokenizer, long contextTokens) {
+            DocumentTexts texts, Function<String, int[]> tokenizer, long contextTokens, SnapshotPrefill prefill,
+            SnapshotPersist persist) {
         Step read = new StepBuilder("read", jobs).<CorpusStore.CorpusFile, CorpusDocuments.Document>chunk(1)
                 .transactionManager(tx)
                 .reader(() -> documents.nextUnread(corpus()).orElse(null))
@@ -52,6 +58,10 @@ public final class CorpusIngestion {
                 .build();
         Step check = new StepBuilder("check", jobs).tasklet((contribution, context) -> {
             CorpusDocuments.Progress p = documents.progress(corpus());
+            if (p.read() == 0) {
+                throw new IllegalStateException("none of the corpus's " + p.files() + " files has text to read ("
+                        + p.skipped() + " skipped)");
+            }
             if (p.tokens() > contextTokens) {
                 throw new CorpusTooLargeException("the corpus reads as " + p.tokens() + " tokens; the model holds "
                         + contextTokens + " (" + (p.tokens() - contextTokens) + " too many): remove files and ingest "
@@ -59,13 +69,20 @@ public final class CorpusIngestion {
             }
             return RepeatStatus.FINISHED;
         }, tx).build();
-        return new JobBuilder(JOB, jobs).start(read).next(check).build();
+        Step prefillStep = new StepBuilder("prefill", jobs).tasklet(prefill, tx).listener(prefill).build();
+        Step persistStep = new StepBuilder("persist", jobs).tasklet(persist, tx).build();
+        return new JobBuilder(JOB, jobs).start(read).next(check).next(prefillStep).next(persistStep).build();
     }
 
     /** The corpus of the running step's job. */
     static UUID corpus() {
         return UUID.fromString(StepSynchronizationManager.getContext().getStepExecution().getJobParameters()
                 .getString(PARAMETER));
+    }
+
+    /** The digest of the files the running step's job ingests. */
+    static String filesDigest() {
+        return StepSynchronizationManager.getContext().getStepExecution().getJobParameters().getString(FILES);
     }
 
     private static CorpusDocuments.Document read(CorpusStore.CorpusFile f, DocumentTexts texts,

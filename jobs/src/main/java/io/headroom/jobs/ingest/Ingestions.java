@@ -22,6 +22,7 @@ import org.springframework.batch.core.job.parameters.JobParametersBuilder;
 import org.springframework.batch.core.launch.JobOperator;
 import org.springframework.batch.core.repository.JobRepository;
 import org.springframework.batch.core.step.StepExecution;
+import io.headroom.sessions.corpus.CorpusSnapshots;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
@@ -41,12 +42,16 @@ public final class Ingestions implements AutoCloseable {
      */
     public record Status(String state, CorpusDocuments.Progress progress, List<CorpusDocuments.Skip> skipped,
             String error, LocalDateTime startedAt, LocalDateTime endedAt, Double filesPerSecond,
-            Double tokensPerSecond, Long etaSeconds) {
+            Double tokensPerSecond, Long etaSeconds, SnapshotProgress snapshot) {
 
         /** Whether the run has ended (or there is none to follow). */
         public boolean finished() {
             return !state.equals("starting") && !state.equals("started") && !state.equals("stopping");
         }
+    }
+
+    /** The corpus's KV snapshot: building (with the tokens prefilled so far) or ready. */
+    public record SnapshotProgress(UUID id, String state, int documents, int prefilledTokens) {
     }
 
     private final JobOperator operator;
@@ -55,6 +60,8 @@ public final class Ingestions implements AutoCloseable {
     private final CorpusStore corpora;
     private final CorpusDocuments documents;
     private final JdbcClient jdbc;
+    private final SnapshotPrefill prefill;
+    private final CorpusSnapshots snapshots;
     private final ExecutorService runner = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "headroom-ingestion");
         t.setDaemon(true);
@@ -62,7 +69,9 @@ public final class Ingestions implements AutoCloseable {
     });
 
     public Ingestions(JobOperator operator, JobRepository repository, Job job, CorpusStore corpora,
-            CorpusDocuments documents, JdbcClient jdbc) {
+            CorpusDocuments documents, JdbcClient jdbc, SnapshotPrefill prefill, CorpusSnapshots snapshots) {
+        this.prefill = prefill;
+        this.snapshots = snapshots;
         this.operator = operator;
         this.repository = repository;
         this.job = job;
@@ -79,7 +88,7 @@ public final class Ingestions implements AutoCloseable {
             throw new IllegalArgumentException("the corpus has no files to ingest");
         }
         JobParameters params = new JobParametersBuilder().addString(CorpusIngestion.PARAMETER, corpusId.toString())
-                .addString("files", digest(files)).toJobParameters();
+                .addString(CorpusIngestion.FILES, digest(files)).toJobParameters();
         JobExecution last = repository.getLastJobExecution(CorpusIngestion.JOB, params);
         if (last != null && last.getStatus() == BatchStatus.UNKNOWN) {
             markStopped(last);
@@ -93,7 +102,7 @@ public final class Ingestions implements AutoCloseable {
                 }
             });
             return new Status("starting", documents.progress(corpusId), List.of(), null, null, null, null, null,
-                    null);
+                    null, snapshot(corpusId));
         }
         return status(corpusId);
     }
@@ -108,7 +117,7 @@ public final class Ingestions implements AutoCloseable {
                 .query(Long.class).optional();
         CorpusDocuments.Progress p = documents.progress(corpusId);
         if (id.isEmpty()) {
-            return new Status("not_started", p, List.of(), null, null, null, null, null, null);
+            return new Status("not_started", p, List.of(), null, null, null, null, null, null, snapshot(corpusId));
         }
         JobExecution e = repository.getJobExecution(id.get());
         String error = e.getStatus() != BatchStatus.FAILED ? null : e.getStepExecutions().stream()
@@ -126,16 +135,61 @@ public final class Ingestions implements AutoCloseable {
             filesPerSecond = since[0] / seconds;
             tokensPerSecond = since[1] / seconds;
             int left = p.files() - p.done();
+            SnapshotProgress building = snapshot(corpusId);
             if (!e.getStatus().isRunning()) {
                 eta = 0L;
-            } else if (filesPerSecond > 0) {
+            } else if (left > 0 && filesPerSecond > 0) {
                 eta = Math.round(left / filesPerSecond);
-            } // else: running but nothing read yet in this run, so no pace to tell from (null)
+            } else if (left == 0 && building != null && building.prefilledTokens() > 0) {
+                // reading is done, prefill runs: at its pace so far (tokens per second since this run began)
+                double prefillRate = building.prefilledTokens() / seconds;
+                eta = Math.round(Math.max(0, p.tokens() - building.prefilledTokens()) / prefillRate);
+            } // else: running but nothing done yet in this run, so no pace to tell from (null)
         }
         // a run stopped from the API may end as UNKNOWN (see markStopped): to the user it stopped
         BatchStatus shown = e.getStatus() == BatchStatus.UNKNOWN ? BatchStatus.STOPPED : e.getStatus();
         return new Status(shown.name().toLowerCase(java.util.Locale.ROOT), p, documents.skipped(corpusId),
-                error, e.getStartTime(), e.getEndTime(), filesPerSecond, tokensPerSecond, eta);
+                error, e.getStartTime(), e.getEndTime(), filesPerSecond, tokensPerSecond, eta, snapshot(corpusId));
+    }
+
+    private SnapshotProgress snapshot(UUID corpusId) {
+        return snapshots.latest(corpusId).map(s -> new SnapshotProgress(s.id(), s.state(), s.documents(),
+                s.tokenCount())).orElse(null);
+    }
+
+    /**
+     * Cancels the owner's ingestion: a running one stops after the document it is on (waiting up to
+     * {@code wait} for that), and the KV prefilled so far is discarded. The text read so far is
+     * kept: a later start does not read it again. Returns whether a run was stopped or a snapshot in
+     * progress discarded.
+     */
+    public boolean cancel(String owner, UUID corpusId, java.time.Duration wait) {
+        corpora.find(owner, corpusId).orElseThrow(() -> new CorpusNotFoundException(corpusId));
+        prefill.cancel(corpusId);
+        try {
+            boolean stopped = stop(owner, corpusId);
+            long deadline = System.nanoTime() + wait.toNanos();
+            while (running(corpusId) && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            if (running(corpusId)) {
+                throw new IllegalStateException("the ingestion did not stop within " + wait.toSeconds()
+                        + " s; cancel again");
+            }
+            boolean discarded = snapshots.latest(corpusId).filter(s -> !s.ready())
+                    .map(s -> snapshots.discard(s.id())).orElse(false);
+            return stopped || discarded;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while cancelling", e);
+        } finally {
+            prefill.forget(corpusId);
+        }
+    }
+
+    private boolean running(UUID corpusId) {
+        return repository.findRunningJobExecutions(CorpusIngestion.JOB).stream().anyMatch(e ->
+                corpusId.toString().equals(e.getJobParameters().getString(CorpusIngestion.PARAMETER)));
     }
 
     /**

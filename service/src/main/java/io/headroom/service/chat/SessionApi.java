@@ -21,7 +21,10 @@ public final class SessionApi {
             @Schema(description = "must be the served model's id when given") String model,
             @Schema(description = "DuoAttention: the share of KV heads that stream (0 = all heads retrieval); "
                     + "omit for full attention", minimum = "0", maximum = "1") Double sparsity,
-            @Schema(description = "the conversation's system message") String systemPrompt) {
+            @Schema(description = "the conversation's system message (after the corpus, when there is one)")
+            String systemPrompt,
+            @Schema(format = "uuid", description = "start from this corpus's KV snapshot: the whole corpus is in the "
+                    + "context from the first turn, without prefilling it again") String corpus) {
     }
 
     /** A session as clients see it. */
@@ -38,7 +41,11 @@ public final class SessionApi {
             @Schema(requiredMode = RequiredMode.REQUIRED, description = "KV bytes per tier (device, host, disk)")
             Map<String, Long> kvBytes,
             @Schema(requiredMode = RequiredMode.REQUIRED) Instant createdAt,
-            @Schema(requiredMode = RequiredMode.REQUIRED) Instant lastActiveAt) {
+            @Schema(requiredMode = RequiredMode.REQUIRED) Instant lastActiveAt,
+            @Schema(nullable = true, format = "uuid", description = "the corpus snapshot the session started from")
+            String corpusSnapshotId,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "tokens of that corpus (0 without one)")
+            int corpusTokens) {
     }
 
     /** A page of sessions. */
@@ -62,7 +69,7 @@ public final class SessionApi {
             @Schema(requiredMode = RequiredMode.REQUIRED) int documentTokens,
             @Schema(requiredMode = RequiredMode.REQUIRED) int sessionTokens,
             @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = {"empty", "device", "host", "disk",
-                "recomputed"}) String kvSource,
+                "recomputed", "corpus"}) String kvSource,
             @Schema(requiredMode = RequiredMode.REQUIRED) double prefillMs) {
     }
 
@@ -97,7 +104,7 @@ public final class SessionApi {
             @Schema(requiredMode = RequiredMode.REQUIRED) double decodeMs,
             @Schema(requiredMode = RequiredMode.REQUIRED) double tokensPerSecond,
             @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = {"empty", "device", "host", "disk",
-                "recomputed"}) String kvSource) {
+                "recomputed", "corpus"}) String kvSource) {
     }
 
     /**

@@ -23,6 +23,7 @@ import io.headroom.service.chat.SessionApi.TurnRequest;
 import io.headroom.service.chat.SessionApi.TurnResponse;
 import io.headroom.service.audit.AuditLog;
 import io.headroom.service.config.EngineProperties;
+import io.headroom.service.corpora.CorpusSessions;
 import io.headroom.service.security.Caller;
 import io.headroom.service.config.SessionProperties;
 import io.headroom.service.api.GenerationMetrics;
@@ -73,6 +74,7 @@ public class SessionController {
     private final SessionProperties sessionProperties;
     private final GenerationMetrics metrics;
     private final JsonMapper json;
+    private final CorpusSessions corpora;
 
     /** The most sessions one page may hold. */
     static final int MAX_PAGE_SIZE = 200;
@@ -81,7 +83,8 @@ public class SessionController {
 
     public SessionController(SessionEngine engine, SessionStore store, AuditLog audit,
             EngineProperties engineProperties, SessionProperties sessionProperties, GenerationMetrics metrics,
-            JsonMapper json) {
+            JsonMapper json, CorpusSessions corpora) {
+        this.corpora = corpora;
         this.engine = engine;
         this.store = store;
         this.audit = audit;
@@ -110,8 +113,19 @@ public class SessionController {
         if (body.systemPrompt() != null && tooLarge(body.systemPrompt())) {
             return Mono.error(tooLargeError("system_prompt"));
         }
+        UUID corpus = null;
+        if (body.corpus() != null) {
+            try {
+                corpus = UUID.fromString(body.corpus());
+            } catch (IllegalArgumentException e) {
+                return Mono.error(ApiException.invalid("corpus must be a corpus id (a UUID)", "corpus"));
+            }
+        }
+        UUID corpusId = corpus;
         return Blocking.call(() -> {
-            SessionRecord r = engine.create(caller.id(), body.sparsity(), body.systemPrompt());
+            SessionRecord r = corpusId == null ? engine.create(caller.id(), body.sparsity(), body.systemPrompt())
+                    : engine.createFromCorpus(caller.id(), corpora.readySnapshot(caller.id(), corpusId),
+                            body.sparsity(), body.systemPrompt());
             audit.record(caller, "session.create", "session", r.getId().toString(), caller.id());
             return r;
         }).map(r -> ResponseEntity.status(HttpStatus.CREATED).body(view(r)));
@@ -308,7 +322,8 @@ public class SessionController {
                 e -> e.getKey().name().toLowerCase(Locale.ROOT), Map.Entry::getValue, (a, b) -> a,
                 java.util.LinkedHashMap::new));
         return new SessionView(r.getId().toString(), r.getOwner(), r.getModel(), r.getSparsity(), r.getSystemPrompt(),
-                r.getTokenCount(), info.state(), bytes, r.getCreatedAt(), r.getLastActiveAt());
+                r.getTokenCount(), info.state(), bytes, r.getCreatedAt(), r.getLastActiveAt(),
+                r.getCorpusSnapshotId() == null ? null : r.getCorpusSnapshotId().toString(), r.getCorpusTokens());
     }
 
     private static Message message(MessageRecord m) {

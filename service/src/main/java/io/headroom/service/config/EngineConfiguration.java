@@ -5,6 +5,7 @@ import io.headroom.engine.LoadedModel;
 import io.headroom.engine.duo.AttentionPattern;
 import io.headroom.engine.sched.EngineQueue;
 import io.headroom.sessions.SessionEngine;
+import io.headroom.sessions.corpus.CorpusSnapshots;
 import io.headroom.sessions.kv.KvTiers;
 import io.headroom.sessions.store.SessionStore;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -44,12 +45,14 @@ public class EngineConfiguration {
 
     @Bean(destroyMethod = "close")
     SessionEngine sessionEngine(EngineProperties p, LoadedModel model, KvTiers tiers, SessionStore store,
-            EngineQueue queue, MeterRegistry registry) {
+            EngineQueue queue, MeterRegistry registry, CorpusSnapshots snapshots) {
         AttentionPattern pattern = p.pattern() != null && Files.isDirectory(p.pattern())
                 ? AttentionPattern.load(p.pattern()) : null;
-        SessionEngine engine = new SessionEngine(model, p.modelName(), pattern, tiers, store, queue);
+        SessionEngine engine = new SessionEngine(model, p.modelName(), pattern, tiers, store, queue, snapshots);
         Gauge.builder("headroom.engine.queue.depth", queue, EngineQueue::depth)
                 .description("engine jobs waiting").register(registry);
+        Gauge.builder("headroom.engine.queue.background.depth", queue, EngineQueue::backgroundDepth)
+                .description("background engine jobs waiting (corpus prefill, batches)").register(registry);
         for (KvTiers.Tier tier : KvTiers.Tier.values()) {
             Gauge.builder("headroom.kv.bytes", tiers, t -> t.totals().get(tier))
                     .tag("tier", tier.name().toLowerCase(java.util.Locale.ROOT))

@@ -7,6 +7,10 @@ import io.headroom.jobs.corpus.CorpusUploads;
 import io.headroom.jobs.ingest.CorpusDocuments;
 import io.headroom.jobs.ingest.CorpusIngestion;
 import io.headroom.jobs.ingest.Ingestions;
+import io.headroom.jobs.ingest.SnapshotPersist;
+import io.headroom.jobs.ingest.SnapshotPrefill;
+import io.headroom.sessions.SessionEngine;
+import io.headroom.sessions.corpus.CorpusSnapshots;
 import org.springframework.batch.core.job.Job;
 import org.springframework.batch.core.launch.JobOperator;
 import org.springframework.batch.core.repository.JobRepository;
@@ -50,18 +54,33 @@ public class JobsConfiguration {
         return new CorpusDocuments(jdbc);
     }
 
-    /** The ingestion job, reading with the served model's tokenizer up to its context. */
+    @Bean
+    CorpusSnapshots corpusSnapshots(JdbcClient jdbc, JobsProperties p) {
+        return new CorpusSnapshots(jdbc, p.snapshotDirectory());
+    }
+
+    /** Snapshots are built at the configured sparsity, else 0.5 where a pattern is loaded, else full attention. */
+    @Bean
+    SnapshotPrefill snapshotPrefill(SessionEngine engine, CorpusSnapshots snapshots, CorpusDocuments documents,
+            DocumentTexts texts, JobsProperties p) {
+        Double sparsity = p.snapshot().sparsity() != null ? p.snapshot().sparsity()
+                : engine.hasPattern() ? Double.valueOf(0.5) : null;
+        return new SnapshotPrefill(engine, snapshots, documents, texts, sparsity, p.snapshot().checkpointInterval());
+    }
+
+    /** The ingestion job, reading with the served model's tokenizer up to its context, then prefilling. */
     @Bean
     Job corpusIngestionJob(JobRepository jobs, PlatformTransactionManager tx, CorpusDocuments documents,
-            DocumentTexts texts, LoadedModel model) {
+            DocumentTexts texts, LoadedModel model, SessionEngine engine, CorpusSnapshots snapshots,
+            SnapshotPrefill prefill) {
         return CorpusIngestion.job(jobs, tx, documents, texts, text -> model.tokenizer().encode(text, false),
-                model.config().maxPositions());
+                model.config().maxPositions(), prefill, new SnapshotPersist(engine, snapshots, prefill.sparsity()));
     }
 
     @Bean(destroyMethod = "close")
     Ingestions ingestions(JobOperator operator, JobRepository jobs, Job corpusIngestionJob, CorpusStore corpora,
-            CorpusDocuments documents, JdbcClient jdbc) {
-        return new Ingestions(operator, jobs, corpusIngestionJob, corpora, documents, jdbc);
+            CorpusDocuments documents, JdbcClient jdbc, SnapshotPrefill prefill, CorpusSnapshots snapshots) {
+        return new Ingestions(operator, jobs, corpusIngestionJob, corpora, documents, jdbc, prefill, snapshots);
     }
 
     /** Ingestions a crash cut off go on once the service is up. */

@@ -16,11 +16,29 @@ import org.springframework.validation.annotation.Validated;
  * @param dataDirectory uploaded files, content-addressed ({@code <tmp>/headroom-corpora} when unset)
  * @param uploads the limits every upload is held to while it streams
  * @param extraction the isolated text extractor's limits per document
+ * @param snapshot how corpora are prefilled into KV snapshots
  */
 @Validated
 @ConfigurationProperties("headroom.jobs")
 public record JobsProperties(Path dataDirectory, @Valid @NotNull @DefaultValue Uploads uploads,
-        @Valid @NotNull @DefaultValue Extraction extraction) {
+        @Valid @NotNull @DefaultValue Extraction extraction, @Valid @NotNull @DefaultValue Snapshot snapshot) {
+
+    /**
+     * @param sparsity the DuoAttention sparsity snapshots are built at, and so every session over a
+     *     corpus attends at: in [0, 1]; unset, 0.5 where a pattern is loaded and full attention where not
+     * @param checkpointInterval how often a running prefill writes its KV so far to disk (what a
+     *     restart after a crash goes on from)
+     */
+    public record Snapshot(
+            @jakarta.validation.constraints.DecimalMin("0") @jakarta.validation.constraints.DecimalMax("1")
+            Double sparsity,
+            @NotNull @DefaultValue("30s") java.time.Duration checkpointInterval) {
+    }
+
+    /** Where corpus snapshots (their retrieval KV files) are kept. */
+    public Path snapshotDirectory() {
+        return dataDirectoryOrDefault().resolve("snapshots");
+    }
 
     /**
      * @param timeout the most one document may take to read

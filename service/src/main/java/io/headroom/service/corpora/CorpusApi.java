@@ -82,7 +82,18 @@ public final class CorpusApi {
             @Schema(nullable = true) Instant endedAt,
             @Schema(nullable = true, description = "files read per second in the current run") Double filesPerSecond,
             @Schema(nullable = true, description = "tokens read per second in the current run") Double tokensPerSecond,
-            @Schema(nullable = true, description = "seconds left at the current pace") Long etaSeconds) {
+            @Schema(nullable = true, description = "seconds left at the current pace") Long etaSeconds,
+            @Schema(nullable = true, description = "the corpus's KV snapshot, once prefill has begun")
+            SnapshotView snapshot) {
+    }
+
+    /** A corpus's KV snapshot: sessions over the corpus start from it when it is ready. */
+    public record SnapshotView(
+            @Schema(requiredMode = RequiredMode.REQUIRED, format = "uuid") String id,
+            @Schema(requiredMode = RequiredMode.REQUIRED, allowableValues = {"building", "ready"}) String state,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "documents prefilled") int documents,
+            @Schema(requiredMode = RequiredMode.REQUIRED, description = "tokens prefilled (all of them once ready)")
+            int tokensPrefilled) {
     }
 
     /** Files of a corpus, or the files an upload added. */

@@ -8,6 +8,7 @@ import io.headroom.jobs.corpus.UploadLimits;
 import io.headroom.jobs.extract.DocumentTexts;
 import io.headroom.jobs.ingest.Ingestions;
 import io.headroom.service.api.ApiException;
+import io.headroom.sessions.corpus.CorpusSnapshots;
 import io.headroom.service.api.Blocking;
 import io.headroom.service.audit.AuditLog;
 import io.headroom.service.config.JobsProperties;
@@ -77,9 +78,12 @@ public class CorpusController {
     private final DocumentTexts texts;
     private final Ingestions ingestions;
     private final JsonMapper json;
+    private final CorpusSnapshots snapshots;
 
     public CorpusController(CorpusStore store, CorpusUploads uploads, BlobStore blobs, JobsProperties jobs,
-            Quotas quotas, AuditLog audit, DocumentTexts texts, Ingestions ingestions, JsonMapper json) {
+            Quotas quotas, AuditLog audit, DocumentTexts texts, Ingestions ingestions, JsonMapper json,
+            CorpusSnapshots snapshots) {
+        this.snapshots = snapshots;
         this.texts = texts;
         this.ingestions = ingestions;
         this.json = json;
@@ -132,9 +136,22 @@ public class CorpusController {
     public Mono<ResponseEntity<Void>> delete(@PathVariable String id, Caller caller) {
         UUID cid = parse(id);
         return Blocking.call(() -> {
-            if (!uploads.deleteCorpus(caller.id(), cid)) {
-                throw new CorpusNotFoundException(cid);
+            store.find(caller.id(), cid).orElseThrow(() -> new CorpusNotFoundException(cid));
+            long sessions = snapshots.sessionsUsing(cid);
+            if (sessions > 0) {
+                throw new ApiException(HttpStatus.CONFLICT, "invalid_request_error", sessions + " session(s) "
+                        + "started from this corpus; delete them first", null, "corpus_in_use");
             }
+            List<UUID> snapshotIds = snapshots.ids(cid);
+            try {
+                if (!uploads.deleteCorpus(caller.id(), cid)) {
+                    throw new CorpusNotFoundException(cid);
+                }
+            } catch (org.springframework.dao.DataIntegrityViolationException e) {
+                throw new ApiException(HttpStatus.CONFLICT, "invalid_request_error", "a session started from this "
+                        + "corpus meanwhile; delete it first", null, "corpus_in_use");
+            }
+            snapshotIds.forEach(snapshots::deleteFiles);
             audit.record(caller, "corpus.delete", "corpus", id, caller.id());
             return ResponseEntity.noContent().<Void>build();
         });
@@ -192,6 +209,23 @@ public class CorpusController {
         });
     }
 
+    @PostMapping("/{id}/ingestion/cancel")
+    @Operation(operationId = "cancelCorpusIngestion", summary = "Cancel the ingestion: stop it and discard the KV "
+            + "prefilled so far (the text read is kept)")
+    @ApiResponse(responseCode = "200", description = "cancelled",
+            content = @Content(mediaType = "application/json", schema = @Schema(implementation = IngestionView.class)))
+    public Mono<IngestionView> cancel(@PathVariable String id, Caller caller) {
+        UUID cid = parse(id);
+        return Blocking.call(() -> {
+            if (!ingestions.cancel(caller.id(), cid, Duration.ofSeconds(60))) {
+                throw new ApiException(HttpStatus.CONFLICT, "invalid_request_error", "no ingestion of corpus " + id
+                        + " is running or has KV in progress", null, "no_ingestion_running");
+            }
+            audit.record(caller, "corpus.ingestion.cancel", "corpus", id, caller.id());
+            return view(cid, ingestions.status(cid));
+        });
+    }
+
     @GetMapping(value = "/{id}/ingestion/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
     @Operation(operationId = "followCorpusIngestion", summary = "The ingestion's progress as Server-Sent Events: "
             + "event: progress with IngestionView every second, then event: done with the last one")
@@ -215,7 +249,8 @@ public class CorpusController {
                 s.progress().skipped(), s.progress().tokens(), s.skipped().stream()
                         .map(k -> new CorpusApi.SkippedFile(k.path(), k.reason())).toList(), s.error(),
                 instant(s.startedAt()), instant(s.endedAt()), s.filesPerSecond(), s.tokensPerSecond(),
-                s.etaSeconds());
+                s.etaSeconds(), s.snapshot() == null ? null : new CorpusApi.SnapshotView(s.snapshot().id().toString(),
+                        s.snapshot().state(), s.snapshot().documents(), s.snapshot().prefilledTokens()));
     }
 
     private static Instant instant(java.time.LocalDateTime t) {

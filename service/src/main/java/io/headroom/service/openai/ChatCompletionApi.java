@@ -44,7 +44,9 @@ public final class ChatCompletionApi {
             @Schema(description = "only false") Boolean logprobs,
             ResponseFormat responseFormat,
             @Schema(format = "uuid", description = "Headroom extension: continue this session (only the last user "
-                    + "message is sent; the session keeps the history)") String headroomSession) {
+                    + "message is sent; the session keeps the history)") String headroomSession,
+            @Schema(format = "uuid", description = "Headroom extension: answer over this corpus (its KV snapshot is "
+                    + "the context before the messages; it is not prefilled again)") String headroomCorpus) {
     }
 
     /** One message of the conversation. */

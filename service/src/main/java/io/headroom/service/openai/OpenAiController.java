@@ -65,8 +65,11 @@ public class OpenAiController {
     private final JsonMapper json;
     private final long created = System.currentTimeMillis() / 1000;
 
+    private final io.headroom.service.corpora.CorpusSessions corpora;
+
     public OpenAiController(SessionEngine engine, AuditLog audit, EngineProperties limits, GenerationMetrics metrics,
-            JsonMapper json) {
+            JsonMapper json, io.headroom.service.corpora.CorpusSessions corpora) {
+        this.corpora = corpora;
         this.engine = engine;
         this.audit = audit;
         this.limits = limits;
@@ -133,6 +136,11 @@ public class OpenAiController {
         boolean includeUsage = body.streamOptions() != null
                 && Boolean.TRUE.equals(body.streamOptions().includeUsage());
         UUID session = session(body.headroomSession());
+        if (session != null && body.headroomCorpus() != null) {
+            return Mono.error(ApiException.invalid("headroom_corpus and headroom_session cannot go together: a "
+                    + "session over a corpus is created with POST /v1/sessions {\"corpus\": ...}", "headroom_corpus"));
+        }
+        String corpus = body.headroomCorpus();
         if (session != null && !messages.getLast().role().equals("user")) {
             return Mono.error(ApiException.invalid("with headroom_session the last message must be the new user "
                     + "message", "messages"));
@@ -147,7 +155,7 @@ public class OpenAiController {
                     }
                 });
         // the request takes its place in the engine queue (or is refused with 429) before any byte is sent
-        return Mono.fromCallable(() -> start(caller, session, messages, options, listener, cancelled))
+        return Mono.fromCallable(() -> start(caller, session, corpus, messages, options, listener, cancelled))
                 .subscribeOn(Schedulers.boundedElastic())
                 .map(future -> {
                     future.whenComplete((r, e) -> {
@@ -197,9 +205,14 @@ public class OpenAiController {
         }
     }
 
-    private CompletableFuture<SessionEngine.TurnResult> start(Caller caller, UUID session,
+    private CompletableFuture<SessionEngine.TurnResult> start(Caller caller, UUID session, String corpus,
             List<io.headroom.engine.tokenizer.ChatMessage> messages, SessionEngine.GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
+        if (corpus != null) {
+            var snapshot = corpora.readySnapshot(caller.id(), corpus, "headroom_corpus");
+            audit.record(caller, "chat_completion.create", "corpus", corpus, caller.id());
+            return engine.complete(caller.id(), snapshot, messages, options, listener, cancelled);
+        }
         if (session == null) {
             audit.record(caller, "chat_completion.create", null, null, null);
             return engine.complete(caller.id(), messages, options, listener, cancelled);

@@ -60,7 +60,7 @@ public final class KvTiers implements AutoCloseable {
     public enum Tier { DEVICE, HOST, DISK }
 
     /** How a checked-out cache was obtained. */
-    public enum Source { DEVICE, HOST, DISK, RECOMPUTED, EMPTY }
+    public enum Source { DEVICE, HOST, DISK, RECOMPUTED, EMPTY, CORPUS }
 
     /** What the caller knows that tiers do not: the durable streaming state and how to rebuild. */
     public interface Rebuild {
@@ -69,6 +69,14 @@ public final class KvTiers implements AutoCloseable {
 
         /** The cache recomputed by prefilling the session's stored tokens. */
         KvCache recompute();
+
+        /**
+         * The cache rebuilt when no tier holds it, and how: by default {@link #recompute}. A session
+         * started from a corpus starts from the corpus's snapshot ({@link Source#CORPUS}) instead.
+         */
+        default Checkout rebuild(int tokens) {
+            return new Checkout(recompute(), tokens == 0 ? Source.EMPTY : Source.RECOMPUTED);
+        }
 
         /**
          * The engine's cache holding {@code streaming}'s streaming state and length and
@@ -205,8 +213,7 @@ public final class KvTiers implements AutoCloseable {
                 deleteQuietly(file);
             }
         }
-        KvCache kv = rebuild.recompute();
-        return new Checkout(kv, tokens == 0 ? Source.EMPTY : Source.RECOMPUTED);
+        return rebuild.rebuild(tokens);
     }
 
     /** Returns a session's cache after a turn; then budgets are enforced. */

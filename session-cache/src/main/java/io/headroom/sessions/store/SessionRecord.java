@@ -39,6 +39,13 @@ public class SessionRecord {
     @Column(name = "last_active_at", nullable = false)
     private Instant lastActiveAt;
 
+    /** The corpus snapshot the session started from (its first {@link #corpusTokens} tokens), or null. */
+    @Column(name = "corpus_snapshot_id")
+    private UUID corpusSnapshotId;
+
+    @Column(name = "corpus_tokens", nullable = false)
+    private int corpusTokens;
+
     @Version
     private long version;
 
@@ -85,6 +92,22 @@ public class SessionRecord {
 
     public Instant getLastActiveAt() {
         return lastActiveAt;
+    }
+
+    public UUID getCorpusSnapshotId() {
+        return corpusSnapshotId;
+    }
+
+    /** Tokens of the corpus the session started from (0 for a session without one). */
+    public int getCorpusTokens() {
+        return corpusTokens;
+    }
+
+    /** Starts the session from a corpus snapshot of {@code tokens} tokens (before anything else is in it). */
+    void startFromCorpus(UUID snapshotId, int tokens) {
+        this.corpusSnapshotId = snapshotId;
+        this.corpusTokens = tokens;
+        this.tokenCount = tokens;
     }
 
     /** Reserves the next position in the session's segment order. */

@@ -48,12 +48,25 @@ public class SessionStore {
     @Transactional
     public SessionRecord create(String owner, String model, Double sparsity, String systemPrompt, int[] systemTokens,
             int maxSessions) {
+        return create(owner, model, sparsity, null, 0, systemPrompt, systemTokens, maxSessions);
+    }
+
+    /**
+     * Creates a session whose first {@code corpusTokens} tokens are the corpus snapshot
+     * {@code snapshotId} (none when null), followed by the system prompt if there is one.
+     */
+    @Transactional
+    public SessionRecord create(String owner, String model, Double sparsity, UUID snapshotId, int corpusTokens,
+            String systemPrompt, int[] systemTokens, int maxSessions) {
         sessions.lockOwner(owner);
         if (sessions.countByOwner(owner) >= maxSessions) {
             throw new io.headroom.sessions.QuotaExceededException("sessions", "you hold " + maxSessions
                     + " sessions, the most your quota allows; delete one first", java.time.Duration.ofMinutes(1));
         }
         SessionRecord s = new SessionRecord(UUID.randomUUID(), owner, model, sparsity, systemPrompt, clock.instant());
+        if (snapshotId != null) {
+            s.startFromCorpus(snapshotId, corpusTokens);
+        }
         sessions.save(s);
         if (systemPrompt != null) {
             messages.save(new MessageRecord(s.getId(), owner, s.takeSeq(), "system", systemPrompt, systemTokens,

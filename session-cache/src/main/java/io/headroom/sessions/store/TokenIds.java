@@ -4,18 +4,18 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Token ids stored as little-endian int32 bytes (the {@code token_ids} bytea columns). */
-final class TokenIds {
+public final class TokenIds {
 
     private TokenIds() {
     }
 
-    static byte[] toBytes(int[] ids) {
+    public static byte[] toBytes(int[] ids) {
         ByteBuffer b = ByteBuffer.allocate(ids.length * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asIntBuffer().put(ids);
         return b.array();
     }
 
-    static int[] fromBytes(byte[] bytes) {
+    public static int[] fromBytes(byte[] bytes) {
         if (bytes.length % Integer.BYTES != 0) {
             throw new IllegalStateException("token id column of " + bytes.length + " bytes is not a whole number of "
                     + "int32 ids");
