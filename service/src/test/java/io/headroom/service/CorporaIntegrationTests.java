@@ -406,6 +406,91 @@ class CorporaIntegrationTests {
         assertThat(Files.exists(DATA.resolve("snapshots").resolve(snapshotId + ".kv"))).isFalse();
     }
 
+    /**
+     * The OpenAI Batch API through the official OpenAI Java SDK: a JSONL file of questions over a
+     * corpus, with a malformed line, a duplicate custom_id and a request over the context; the good
+     * requests answer, each bad line is an error line, and a file that is not JSONL fails the batch.
+     */
+    @Test
+    void aBatchOfQuestionsOverACorpusShouldRunThroughTheOfficialOpenAiClient() throws Exception {
+        String room = corpus("batch room");
+        assertThat(upload(room, files("needle.md", ServiceTestSupport.DOCUMENT.getBytes(StandardCharsets.UTF_8)))
+                .status()).isEqualTo(201);
+        send("POST", "/v1/corpora/" + room + "/ingestion", null, null);
+        ingested(room, "completed");
+        com.openai.client.OpenAIClient client = com.openai.client.okhttp.OpenAIOkHttpClient.builder()
+                .baseUrl("http://localhost:" + port + "/v1").apiKey("not-needed").maxRetries(0).build();
+        String ask = "{\"custom_id\": \"%s\", \"method\": \"POST\", \"url\": \"/v1/chat/completions\", "
+                + "\"body\": {\"model\": \"headroom-passkey\", \"max_tokens\": %d, \"temperature\": 0, "
+                + "\"messages\": [{\"role\": \"user\", \"content\": \"%s\"}]}}";
+        String jsonl = String.join("\n", String.format(ask, "q1", 8, ServiceTestSupport.QUESTION),
+                String.format(ask, "q2", 4, "the lumo"), "{not json", String.format(ask, "q1", 4, "again"),
+                String.format(ask, "q3", 4, "linko linko"), String.format(ask, "too-long", 100_000, "hello")) + "\n";
+        com.openai.models.files.FileObject input = client.files().create(com.openai.models.files.FileCreateParams
+                .builder().file(jsonl.getBytes(StandardCharsets.UTF_8)).purpose(com.openai.models.files.FilePurpose
+                        .BATCH).build());
+        assertThat(input.bytes()).isEqualTo(jsonl.getBytes(StandardCharsets.UTF_8).length);
+        com.openai.models.batches.Batch batch = client.batches().create(com.openai.models.batches.BatchCreateParams
+                .builder().inputFileId(input.id()).endpoint(com.openai.models.batches.BatchCreateParams.Endpoint
+                        .V1_CHAT_COMPLETIONS).completionWindow(com.openai.models.batches.BatchCreateParams
+                        .CompletionWindow._24H).metadata(com.openai.models.batches.BatchCreateParams.Metadata.builder()
+                        .putAdditionalProperty("team", com.openai.core.JsonValue.from("legal")).build())
+                .putAdditionalBodyProperty("headroom_corpus", com.openai.core.JsonValue.from(room)).build());
+        com.openai.models.batches.Batch done = awaitBatch(client, batch.id());
+        assertThat(done.status()).as(done.toString()).isEqualTo(com.openai.models.batches.Batch.Status.COMPLETED);
+        var counts = done.requestCounts().orElseThrow();
+        assertThat(List.of(counts.total(), counts.completed(), counts.failed())).isEqualTo(List.of(6L, 3L, 3L));
+
+        List<JsonNode> output = lines(client, done.outputFileId().orElseThrow());
+        assertThat(output.stream().map(l -> l.path("custom_id").asString()).toList()).containsExactly("q1", "q2",
+                "q3");
+        assertThat(output.getFirst().at("/response/status_code").asInt()).isEqualTo(200);
+        assertThat(output.getFirst().at("/response/body/choices/0/message/content").asString())
+                .as("answered over the corpus").contains("48213");
+        assertThat(output.getFirst().at("/response/body/usage/prompt_tokens").asInt()).isGreaterThan(20);
+        List<JsonNode> errors = lines(client, done.errorFileId().orElseThrow());
+        assertThat(errors).hasSize(3);
+        assertThat(errors.get(0).at("/error/code").asString()).isEqualTo("invalid_json");
+        assertThat(errors.get(1).at("/error/code").asString()).isEqualTo("duplicate_custom_id");
+        assertThat(errors.get(2).path("custom_id").asString()).isEqualTo("too-long");
+        assertThat(errors.get(2).at("/response/status_code").asInt()).isEqualTo(400);
+        assertThat(client.batches().list().data().stream().map(com.openai.models.batches.Batch::id))
+                .contains(batch.id());
+
+        // a file that is not JSONL fails the batch in validation, with its errors
+        com.openai.models.files.FileObject prose = client.files().create(com.openai.models.files.FileCreateParams
+                .builder().file("dear team,\nplease read this.\n".getBytes(StandardCharsets.UTF_8))
+                .purpose(com.openai.models.files.FilePurpose.BATCH).build());
+        com.openai.models.batches.Batch failed = awaitBatch(client, client.batches().create(
+                com.openai.models.batches.BatchCreateParams.builder().inputFileId(prose.id())
+                        .endpoint(com.openai.models.batches.BatchCreateParams.Endpoint.V1_CHAT_COMPLETIONS)
+                        .completionWindow(com.openai.models.batches.BatchCreateParams.CompletionWindow._24H).build())
+                .id());
+        assertThat(failed.status()).isEqualTo(com.openai.models.batches.Batch.Status.FAILED);
+        assertThat(failed.errors().orElseThrow().data().orElseThrow().getFirst().code()).hasValue("invalid_file");
+        assertThat(send("GET", "/v1/batches/batch_" + "0".repeat(32), null, null).status()).isEqualTo(404);
+        assertThat(send("GET", "/v1/files/" + input.id() + "x", null, null).status()).isEqualTo(404);
+    }
+
+    static com.openai.models.batches.Batch awaitBatch(com.openai.client.OpenAIClient client, String id)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        com.openai.models.batches.Batch b = client.batches().retrieve(id);
+        while (System.nanoTime() < deadline && List.of("validating", "in_progress", "finalizing", "cancelling")
+                .contains(b.status().asString())) {
+            Thread.sleep(200);
+            b = client.batches().retrieve(id);
+        }
+        return b;
+    }
+
+    static List<JsonNode> lines(com.openai.client.OpenAIClient client, String fileId) throws IOException {
+        try (com.openai.core.http.HttpResponse r = client.files().content(fileId)) {
+            String body = new String(r.body().readAllBytes(), StandardCharsets.UTF_8);
+            return body.lines().map(JSON::readTree).toList();
+        }
+    }
+
     JsonNode ingested(String corpus, String status) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
         JsonNode s = null;

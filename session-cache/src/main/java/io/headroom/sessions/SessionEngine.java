@@ -481,6 +481,12 @@ public final class SessionEngine implements AutoCloseable {
     /** A stateless completion of a whole conversation (OpenAI requests without a session). */
     public CompletableFuture<TurnResult> complete(String owner, List<ChatMessage> messages, GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
+        return complete(owner, messages, options, listener, cancelled, EngineQueue.Priority.INTERACTIVE);
+    }
+
+    /** A stateless completion in the given lane of the engine queue (batches run in the background one). */
+    public CompletableFuture<TurnResult> complete(String owner, List<ChatMessage> messages, GenerationOptions options,
+            TokenListener listener, AtomicBoolean cancelled, EngineQueue.Priority priority) {
         if (messages.isEmpty()) {
             throw new IllegalArgumentException("messages must not be empty");
         }
@@ -494,7 +500,7 @@ public final class SessionEngine implements AutoCloseable {
         checkContext(prompt.length + options.maxTokens(), 0);
         admission.admit(owner, 0, prompt.length);
         long queued = System.nanoTime();
-        return queue.<TurnResult>submit(() -> {
+        return queue.<TurnResult>submit(priority, () -> {
             long t0 = System.nanoTime();
             Generator g = model.generator();
             GenerationResult r = g.generate(request(prompt, options, listener, cancelled));

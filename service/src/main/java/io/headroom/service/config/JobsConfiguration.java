@@ -6,7 +6,14 @@ import io.headroom.engine.LoadedModel;
 import io.headroom.jobs.corpus.CorpusUploads;
 import io.headroom.jobs.ingest.CorpusDocuments;
 import io.headroom.jobs.ingest.CorpusIngestion;
+import io.headroom.jobs.batch.BatchJobs;
+import io.headroom.jobs.batch.BatchRun;
+import io.headroom.jobs.batch.Batches;
+import io.headroom.jobs.batch.OpenAiFiles;
 import io.headroom.jobs.ingest.Ingestions;
+import io.headroom.service.batch.OpenAiBatchRequests;
+import io.headroom.service.corpora.CorpusSessions;
+import tools.jackson.databind.json.JsonMapper;
 import io.headroom.jobs.ingest.SnapshotPersist;
 import io.headroom.jobs.ingest.SnapshotPrefill;
 import io.headroom.sessions.SessionEngine;
@@ -87,6 +94,34 @@ public class JobsConfiguration {
     @Bean
     ApplicationListener<ApplicationReadyEvent> resumeIngestions(Ingestions ingestions) {
         return event -> ingestions.resumeInterrupted();
+    }
+
+    @Bean
+    OpenAiFiles openAiFiles(JdbcClient jdbc, JobsProperties p) {
+        return new OpenAiFiles(jdbc, p.filesDirectory());
+    }
+
+    @Bean
+    Batches batches(JdbcClient jdbc) {
+        return new Batches(jdbc);
+    }
+
+    @Bean
+    Job openAiBatchJob(JobRepository jobs, PlatformTransactionManager tx, Batches batches, OpenAiFiles files,
+            SessionEngine engine, EngineProperties limits, CorpusSessions corpora, JsonMapper json, JobsProperties p) {
+        return BatchRun.job(jobs, tx, batches, files, new OpenAiBatchRequests(engine, limits, corpora, json),
+                p.batches().maxRequests());
+    }
+
+    @Bean(destroyMethod = "close")
+    BatchJobs batchJobs(JobOperator operator, JobRepository jobs, Job openAiBatchJob, Batches batches) {
+        return new BatchJobs(operator, jobs, openAiBatchJob, batches);
+    }
+
+    /** Batches a crash cut off go on once the service is up. */
+    @Bean
+    ApplicationListener<ApplicationReadyEvent> resumeBatches(BatchJobs batchJobs) {
+        return event -> batchJobs.resumeInterrupted();
     }
 
     @Bean

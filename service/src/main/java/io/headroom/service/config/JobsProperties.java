@@ -17,11 +17,27 @@ import org.springframework.validation.annotation.Validated;
  * @param uploads the limits every upload is held to while it streams
  * @param extraction the isolated text extractor's limits per document
  * @param snapshot how corpora are prefilled into KV snapshots
+ * @param batches the OpenAI Files and Batch APIs' limits
  */
 @Validated
 @ConfigurationProperties("headroom.jobs")
 public record JobsProperties(Path dataDirectory, @Valid @NotNull @DefaultValue Uploads uploads,
-        @Valid @NotNull @DefaultValue Extraction extraction, @Valid @NotNull @DefaultValue Snapshot snapshot) {
+        @Valid @NotNull @DefaultValue Extraction extraction, @Valid @NotNull @DefaultValue Snapshot snapshot,
+        @Valid @NotNull @DefaultValue Batches batches) {
+
+    /**
+     * @param maxFileSize one uploaded batch input file
+     * @param maxRequests requests (lines) one batch may hold
+     */
+    public record Batches(
+            @NotNull @DefaultValue("200MB") DataSize maxFileSize,
+            @Min(1) @DefaultValue("50000") int maxRequests) {
+    }
+
+    /** Where the Files API keeps its files. */
+    public Path filesDirectory() {
+        return dataDirectoryOrDefault().resolve("files");
+    }
 
     /**
      * @param sparsity the DuoAttention sparsity snapshots are built at, and so every session over a

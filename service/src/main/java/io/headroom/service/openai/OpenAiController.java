@@ -106,45 +106,18 @@ public class OpenAiController {
         @Content(mediaType = "text/event-stream", schema = @Schema(type = "string",
                 description = "data: ChatCompletionChunk ... data: [DONE]"))})
     public Mono<ResponseEntity<?>> completions(@RequestBody ChatCompletionRequest body, Caller caller) {
-        if (body.model() == null) {
-            return Mono.error(ApiException.invalid("you must provide a model parameter", "model"));
+        ChatRequests.Parsed parsed;
+        try {
+            parsed = ChatRequests.parse(body, engine.modelName(), limits);
+        } catch (ApiException e) {
+            return Mono.error(e);
         }
-        if (!body.model().equals(engine.modelName())) {
-            return Mono.error(new ApiException(HttpStatus.NOT_FOUND, "invalid_request_error", "The model '"
-                    + body.model() + "' does not exist", "model", "model_not_found"));
-        }
-        List<io.headroom.engine.tokenizer.ChatMessage> messages = messages(body.messages());
-        if (body.n() != null && body.n() != 1) {
-            return Mono.error(unsupported("n", "only n = 1 is supported"));
-        }
-        if (Boolean.TRUE.equals(body.logprobs())) {
-            return Mono.error(unsupported("logprobs", "logprobs are not supported by Headroom"));
-        }
-        if (body.responseFormat() != null && !"text".equals(body.responseFormat().type())) {
-            return Mono.error(unsupported("response_format", "only response_format {\"type\": \"text\"} is "
-                    + "supported"));
-        }
-        if (body.streamOptions() != null && !Boolean.TRUE.equals(body.stream())) {
-            return Mono.error(ApiException.invalid("stream_options is only allowed with stream true",
-                    "stream_options"));
-        }
-        Integer maxTokens = body.maxCompletionTokens() != null ? body.maxCompletionTokens() : body.maxTokens();
-        SessionEngine.GenerationOptions options = Sampling.options(limits, maxTokens, body.temperature(),
-                body.topP(), body.topK(), body.minP(), body.repetitionPenalty(), body.presencePenalty(),
-                body.frequencyPenalty(), body.seed(), stops(body.stop()));
-        boolean stream = Boolean.TRUE.equals(body.stream());
-        boolean includeUsage = body.streamOptions() != null
-                && Boolean.TRUE.equals(body.streamOptions().includeUsage());
-        UUID session = session(body.headroomSession());
-        if (session != null && body.headroomCorpus() != null) {
-            return Mono.error(ApiException.invalid("headroom_corpus and headroom_session cannot go together: a "
-                    + "session over a corpus is created with POST /v1/sessions {\"corpus\": ...}", "headroom_corpus"));
-        }
-        String corpus = body.headroomCorpus();
-        if (session != null && !messages.getLast().role().equals("user")) {
-            return Mono.error(ApiException.invalid("with headroom_session the last message must be the new user "
-                    + "message", "messages"));
-        }
+        List<io.headroom.engine.tokenizer.ChatMessage> messages = parsed.messages();
+        SessionEngine.GenerationOptions options = parsed.options();
+        boolean stream = parsed.stream();
+        boolean includeUsage = parsed.includeUsage();
+        UUID session = parsed.session();
+        String corpus = parsed.corpus();
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         AtomicBoolean cancelled = new AtomicBoolean();
         Sinks.Many<String> pieces = Sinks.many().unicast().onBackpressureBuffer();
@@ -189,22 +162,6 @@ public class OpenAiController {
                 });
     }
 
-    private static ApiException unsupported(String field, String message) {
-        return new ApiException(HttpStatus.BAD_REQUEST, "invalid_request_error", message, field,
-                "unsupported_parameter");
-    }
-
-    private static UUID session(String id) {
-        if (id == null) {
-            return null;
-        }
-        try {
-            return UUID.fromString(id);
-        } catch (IllegalArgumentException e) {
-            throw ApiException.invalid("headroom_session must be a session id", "headroom_session");
-        }
-    }
-
     private CompletableFuture<SessionEngine.TurnResult> start(Caller caller, UUID session, String corpus,
             List<io.headroom.engine.tokenizer.ChatMessage> messages, SessionEngine.GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
@@ -247,67 +204,10 @@ public class OpenAiController {
         return new CompletionUsage(prompt, r.usage().completionTokens(), prompt + r.usage().completionTokens());
     }
 
-    static String finish(FinishReason r) {
+    public static String finish(FinishReason r) {
         return switch (r) {
             case STOP_TOKEN, STOP_STRING, CANCELLED -> "stop";
             case LENGTH, CONTEXT_LIMIT -> "length";
         };
-    }
-
-    private static List<io.headroom.engine.tokenizer.ChatMessage> messages(List<ChatMessage> in) {
-        if (in == null || in.isEmpty()) {
-            throw ApiException.invalid("messages must be a non-empty array", "messages");
-        }
-        List<io.headroom.engine.tokenizer.ChatMessage> out = new ArrayList<>();
-        for (int i = 0; i < in.size(); i++) {
-            ChatMessage m = in.get(i);
-            String at = "messages[" + i + "]";
-            if (m == null) {
-                throw ApiException.invalid(at + " must be an object", at);
-            }
-            if (m.role() == null || !List.of("system", "developer", "user", "assistant").contains(m.role())) {
-                throw ApiException.invalid(at + ".role must be system, developer, user or assistant", at + ".role");
-            }
-            out.add(new io.headroom.engine.tokenizer.ChatMessage(m.role().equals("developer") ? "system" : m.role(),
-                    content(m.content(), at + ".content")));
-        }
-        return out;
-    }
-
-    /** A message's content: a string, or an array of {@code {"type": "text", "text": ...}} parts. */
-    private static String content(Object content, String at) {
-        if (content instanceof String s) {
-            return s;
-        }
-        if (content instanceof List<?> parts) {
-            StringBuilder sb = new StringBuilder();
-            for (int j = 0; j < parts.size(); j++) {
-                String partAt = at + "[" + j + "]";
-                if (!(parts.get(j) instanceof Map<?, ?> part) || !"text".equals(part.get("type"))
-                        || !(part.get("text") instanceof String text)) {
-                    throw ApiException.invalid(partAt + " must be {\"type\": \"text\", \"text\": string}; only text "
-                            + "content parts are supported", partAt);
-                }
-                if (part.size() != 2) {
-                    throw ApiException.invalid(partAt + " may hold only type and text", partAt);
-                }
-                sb.append(text);
-            }
-            return sb.toString();
-        }
-        throw ApiException.invalid(at + " must be a string or an array of text parts", at);
-    }
-
-    private static List<String> stops(Object stop) {
-        if (stop == null) {
-            return null;
-        }
-        if (stop instanceof String s) {
-            return List.of(s);
-        }
-        if (stop instanceof List<?> list && list.stream().allMatch(x -> x instanceof String)) {
-            return list.stream().map(String.class::cast).toList();
-        }
-        throw ApiException.invalid("stop must be a string or an array of strings", "stop");
     }
 }
