@@ -441,7 +441,16 @@ class IdentityIntegrationTests {
         Answer uploaded = upload("/v1/corpora/" + corpus + "/files", dave, "memo.txt", DOCUMENT);
         assertThat(uploaded.status()).as(uploaded.body()).isEqualTo(201);
         String file = uploaded.json().path("data").get(0).path("id").asString();
-        Map<String, String> owned = Map.of("session", session, "api-key", key, "corpus", corpus, "file", file);
+        Answer jsonl = call("POST", "/v1/files", dave, "--" + BOUNDARY + "\r\nContent-Disposition: form-data; "
+                + "name=\"purpose\"\r\n\r\nbatch\r\n" + multipart("questions.jsonl", "{}").substring(2),
+                "multipart/form-data; boundary=" + BOUNDARY);
+        assertThat(jsonl.status()).as(jsonl.body()).isEqualTo(200);
+        String openAiFile = jsonl.json().path("id").asString();
+        Answer batch = call("POST", "/v1/batches", dave, "{\"input_file_id\": \"" + openAiFile + "\", \"endpoint\": "
+                + "\"/v1/chat/completions\", \"completion_window\": \"24h\"}");
+        assertThat(batch.status()).as(batch.body()).isEqualTo(200);
+        Map<String, String> owned = Map.of("session", session, "api-key", key, "corpus", corpus, "file", file,
+                "openai-file", openAiFile, "batch", batch.json().path("id").asString());
         String before = call("GET", "/v1/sessions/" + session + "/messages", dave, null).body();
 
         OpenApiDocument doc = new OpenApiDocument(JSON.readTree(call("GET", "/v3/api-docs", null, null).body()));
@@ -458,6 +467,10 @@ class IdentityIntegrationTests {
                 path = op.path().replace("{id}", owned.get("api-key"));
             } else if (op.path().startsWith("/v1/corpora/{id}")) {
                 path = op.path().replace("{id}", owned.get("corpus")).replace("{file_id}", owned.get("file"));
+            } else if (op.path().startsWith("/v1/files/{id}")) {
+                path = op.path().replace("{id}", owned.get("openai-file"));
+            } else if (op.path().startsWith("/v1/batches/{id}")) {
+                path = op.path().replace("{id}", owned.get("batch"));
             } else {
                 uncovered.add(op.method() + " " + op.path());
                 continue;

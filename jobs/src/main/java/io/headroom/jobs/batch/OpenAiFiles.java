@@ -139,6 +139,12 @@ public final class OpenAiFiles {
                 + "owner = ?").params(id, owner).query(OpenAiFiles::row).optional();
     }
 
+    /** A file whoever owns it: for an admin's reads only. */
+    public Optional<FileRecord> findAnyOwner(String id) {
+        return jdbc.sql("SELECT id, owner, purpose, filename, bytes, created_at FROM openai_files WHERE id = ?")
+                .param(id).query(OpenAiFiles::row).optional();
+    }
+
     /** The owner's files, newest first, optionally of one purpose. */
     public List<FileRecord> list(String owner, String purpose, int limit) {
         return jdbc.sql("SELECT id, owner, purpose, filename, bytes, created_at FROM openai_files WHERE owner = ? AND "
@@ -155,6 +161,9 @@ public final class OpenAiFiles {
     }
 
     public boolean delete(String owner, String id) {
+        if (!id.matches("file-[0-9a-f]{32}")) {
+            return false;
+        }
         int rows = jdbc.sql("DELETE FROM openai_files WHERE id = ? AND owner = ?").params(id, owner).update();
         if (rows > 0) {
             try {

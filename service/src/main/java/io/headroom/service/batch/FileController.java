@@ -161,7 +161,7 @@ public class FileController {
     public Mono<ResponseEntity<Resource>> content(@PathVariable String id, Caller caller) {
         return Blocking.call(() -> {
             OpenAiFiles.FileRecord f = find(caller, id);
-            audit.record(caller, "file.content.read", "file", id, caller.id());
+            audit.record(caller, "file.content.read", "file", id, f.owner());
             return ResponseEntity.ok().contentType(f.filename().endsWith(".jsonl")
                     ? new MediaType("application", "jsonl", StandardCharsets.UTF_8)
                     : MediaType.APPLICATION_OCTET_STREAM).body((Resource) new FileSystemResource(files.path(f.id())));
@@ -172,8 +172,9 @@ public class FileController {
     @Operation(operationId = "deleteFile", summary = "Delete a file")
     public Mono<FileDeleted> delete(@PathVariable String id, Caller caller) {
         return Blocking.call(() -> {
-            find(caller, id);
-            files.delete(caller.id(), id);
+            if (!files.delete(caller.id(), id)) { // an admin reads any file, but deletes only their own
+                throw notFound(id);
+            }
             audit.record(caller, "file.delete", "file", id, caller.id());
             return new FileDeleted(id, "file", true);
         });
@@ -183,7 +184,7 @@ public class FileController {
         if (id == null || !id.matches("file-[0-9a-f]{32}")) {
             throw notFound(id);
         }
-        return files.find(caller.id(), id).orElseThrow(() -> notFound(id));
+        return (caller.admin() ? files.findAnyOwner(id) : files.find(caller.id(), id)).orElseThrow(() -> notFound(id));
     }
 
     static ApiException notFound(String id) {
