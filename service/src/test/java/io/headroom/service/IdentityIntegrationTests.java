@@ -442,7 +442,7 @@ class IdentityIntegrationTests {
         assertThat(uploaded.status()).as(uploaded.body()).isEqualTo(201);
         String file = uploaded.json().path("data").get(0).path("id").asString();
         Answer jsonl = call("POST", "/v1/files", dave, "--" + BOUNDARY + "\r\nContent-Disposition: form-data; "
-                + "name=\"purpose\"\r\n\r\nbatch\r\n" + multipart("questions.jsonl", "{}").substring(2),
+                + "name=\"purpose\"\r\n\r\nbatch\r\n" + multipart("questions.jsonl", "{}"),
                 "multipart/form-data; boundary=" + BOUNDARY);
         assertThat(jsonl.status()).as(jsonl.body()).isEqualTo(200);
         String openAiFile = jsonl.json().path("id").asString();
