@@ -109,6 +109,9 @@ public class BatchController {
     @Operation(operationId = "listBatches", summary = "The caller's batches, newest first")
     public Mono<BatchList> list(@RequestParam(required = false) String after,
             @RequestParam(defaultValue = "20") int limit, Caller caller) {
+        if (after != null && !after.matches("batch_[0-9a-f]{32}")) {
+            return Mono.error(ApiException.invalid("after must be a batch id", "after"));
+        }
         if (limit < 1 || limit > 100) {
             return Mono.error(ApiException.invalid("limit must be in [1, 100], got " + limit, "limit"));
         }

@@ -138,6 +138,9 @@ public class FileController {
     @Operation(operationId = "listFiles", summary = "The caller's files, newest first")
     public Mono<FileList> list(@RequestParam(required = false) String purpose,
             @RequestParam(defaultValue = "100") int limit, Caller caller) {
+        if (purpose != null && !purpose.equals("batch") && !purpose.equals("batch_output")) {
+            return Mono.error(ApiException.invalid("purpose must be batch or batch_output", "purpose"));
+        }
         if (limit < 1 || limit > 10_000) {
             return Mono.error(ApiException.invalid("limit must be in [1, 10000], got " + limit, "limit"));
         }
