@@ -398,12 +398,14 @@ class CorporaIntegrationTests {
         assertThat(openAi.json().at("/usage/prompt_tokens").asInt()).isGreaterThan(corpusTokens);
 
         // a corpus that sessions started from is kept until they are gone
+        Path snapshotFile = DATA.resolve("snapshots").resolve(snapshotId + ".kv");
+        assertThat(snapshotFile).as("the snapshot's spill file").isRegularFile();
         Answer refused = send("DELETE", "/v1/corpora/" + room, null, null);
         assertThat(refused.status()).isEqualTo(409);
         assertThat(refused.code()).isEqualTo("corpus_in_use");
         assertThat(send("DELETE", "/v1/sessions/" + overCorpus, null, null).status()).isEqualTo(204);
         assertThat(send("DELETE", "/v1/corpora/" + room, null, null).status()).isEqualTo(204);
-        assertThat(Files.exists(DATA.resolve("snapshots").resolve(snapshotId + ".kv"))).isFalse();
+        assertThat(snapshotFile).doesNotExist();
     }
 
     /**

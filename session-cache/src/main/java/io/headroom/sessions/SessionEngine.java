@@ -13,9 +13,9 @@ import io.headroom.engine.generate.TokenListener;
 import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.sched.EngineQueue;
-import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.tokenizer.ChatMessage;
 import io.headroom.sessions.corpus.CorpusSnapshots;
+import io.headroom.sessions.kv.KvFiles;
 import io.headroom.sessions.kv.KvTiers;
 import io.headroom.sessions.kv.SessionKey;
 import io.headroom.sessions.store.SessionNotFoundException;
@@ -23,11 +23,6 @@ import io.headroom.sessions.store.SessionRecord;
 import io.headroom.sessions.store.SessionStore;
 import io.headroom.sessions.store.StreamingStateRecord;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
@@ -52,9 +47,7 @@ import org.slf4j.LoggerFactory;
  * never blocks an event loop; database work happens in short transactions before and after, never
  * across a stream.
  *
- * <p>Prompt building: a model with a chat template gets each new message rendered by the template
- * (the difference between the conversation rendered with and without it, when the template renders
- * prefixes stably). A model without one is treated as a completion model: text is appended as is.
+ * <p>What each operation adds as tokens is {@link SessionPrompts}' job.
  */
 public final class SessionEngine implements AutoCloseable {
 
@@ -90,6 +83,7 @@ public final class SessionEngine implements AutoCloseable {
     private final SessionStore store;
     private final EngineQueue queue;
     private final String modelName;
+    private final SessionPrompts prompts;
     /** Corpus snapshots that sessions may start from (none: corpus sessions are not offered). */
     private final CorpusSnapshots snapshots;
     /** Quotas: asked before work is queued, told what it consumed. */
@@ -103,9 +97,6 @@ public final class SessionEngine implements AutoCloseable {
         return t;
     });
 
-    /** How often a streaming answer is saved, so that a crash loses at most this much of it. */
-    static final long PARTIAL_SAVE_INTERVAL_NANOS = Duration.ofMillis(500).toNanos();
-
     public SessionEngine(LoadedModel model, String modelName, AttentionPattern pattern, KvTiers tiers,
             SessionStore store, EngineQueue queue) {
         this(model, modelName, pattern, tiers, store, queue, null);
@@ -115,6 +106,7 @@ public final class SessionEngine implements AutoCloseable {
             SessionStore store, EngineQueue queue, CorpusSnapshots snapshots) {
         this.snapshots = snapshots;
         this.model = model;
+        this.prompts = new SessionPrompts(model);
         this.modelName = modelName;
         this.pattern = pattern;
         this.tiers = tiers;
@@ -163,7 +155,7 @@ public final class SessionEngine implements AutoCloseable {
         }
         int[] systemTokens = null;
         if (systemPrompt != null) {
-            systemTokens = chatTokens(List.of(), new ChatMessage("system", systemPrompt), false, 0);
+            systemTokens = prompts.system(systemPrompt, false, 0);
             checkContext(systemTokens.length, 0);
         }
         if (systemTokens != null) {
@@ -193,8 +185,7 @@ public final class SessionEngine implements AutoCloseable {
         }
         int[] systemTokens = null;
         if (systemPrompt != null) {
-            systemTokens = chatTokens(List.of(CORPUS_STAND_IN), new ChatMessage("system", systemPrompt), false,
-                    snapshot.tokenCount());
+            systemTokens = prompts.system(systemPrompt, true, snapshot.tokenCount());
         }
         int added = systemTokens == null ? 0 : systemTokens.length;
         checkContext(added, snapshot.tokenCount());
@@ -203,17 +194,9 @@ public final class SessionEngine implements AutoCloseable {
                 systemTokens, admission.maxSessions(owner));
     }
 
-    /**
-     * A corpus document's tokens as a session reads them (what {@link #appendDocument} would add
-     * after the corpus's earlier documents): the snapshot is the same as a session that appended the
-     * corpus's documents one by one in order.
-     */
-    public int[] corpusDocumentTokens(boolean first, String name, String text) {
-        if (model.chatTemplate().isModelTemplate()) {
-            return chatTokens(first ? List.of() : List.of(CORPUS_STAND_IN), new ChatMessage("user",
-                    documentText(name, text)), false, first ? 0 : 1);
-        }
-        return model.tokenizer().encode(first ? text : "\n" + text, first);
+    /** How operations turn into tokens (also what a corpus snapshot's documents are). */
+    public SessionPrompts prompts() {
+        return prompts;
     }
 
     /** The head layout of a session at {@code sparsity} (null: full attention). */
@@ -241,25 +224,26 @@ public final class SessionEngine implements AutoCloseable {
         try {
             Optional<byte[]> streaming = snapshots.streamingStateAt(snapshotId, tokens);
             if (streaming.isPresent() && java.nio.file.Files.isRegularFile(file)) {
-                try (Arena mapping = Arena.ofConfined();
-                        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-                    RetrievalBlock block = RetrievalBlock.open(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(),
-                            mapping), layout, model.config().headDim());
-                    SequenceKv state = KvStateCodec.importStreaming(streaming.get(), layout, model.config().headDim(),
-                            model.options().kvPageTokens(), model.config().maxPositions());
-                    if (block.tokens() == tokens && state.length() == tokens) {
-                        return new KvTiers.Checkout(model.model().fromHost(state, block), KvTiers.Source.CORPUS);
-                    }
+                KvCache kv = KvFiles.load(file, streaming.get(), tokens, layout, model);
+                if (kv != null) {
+                    return new KvTiers.Checkout(kv, KvTiers.Source.CORPUS);
                 }
             }
         } catch (IOException | IllegalArgumentException e) {
             LOG.warn("corpus snapshot {}: its KV file could not be used ({}); recomputing it from its tokens",
                     snapshotId, e.getMessage());
         }
-        KvCache kv = model.model().newCache(layout, model.options().kvPageTokens());
+        return new KvTiers.Checkout(prefilled(model.model().newCache(layout, model.options().kvPageTokens()),
+                snapshots.tokens(snapshotId)), KvTiers.Source.RECOMPUTED);
+    }
+
+    /** {@code kv} with {@code tokens} prefilled into it; closed when the prefill fails. */
+    private KvCache prefilled(KvCache kv, int[] tokens) {
         try {
-            Generator.prefill(model.model(), kv, snapshots.tokens(snapshotId), model.options().prefillChunk());
-            return new KvTiers.Checkout(kv, KvTiers.Source.RECOMPUTED);
+            if (tokens.length > 0) {
+                Generator.prefill(model.model(), kv, tokens, model.options().prefillChunk());
+            }
+            return kv;
         } catch (RuntimeException e) {
             kv.close();
             throw e;
@@ -291,9 +275,7 @@ public final class SessionEngine implements AutoCloseable {
             // read under the session's lock: the operation before this one may have just committed
             SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
             int start = s.getTokenCount();
-            int[] tokens = model.chatTemplate().isModelTemplate()
-                    ? chatTokens(history(s), new ChatMessage("user", documentText(name, text)), false, start)
-                    : model.tokenizer().encode(start > 0 ? "\n" + text : text, start == 0);
+            int[] tokens = prompts.document(history(s), name, text, start);
             checkContext(tokens.length, start);
             admission.admit(owner, tokens.length, tokens.length);
             long queued = System.nanoTime();
@@ -342,12 +324,10 @@ public final class SessionEngine implements AutoCloseable {
             // read under the session's lock: the operation before this one may have just committed
             SessionRecord s = store.find(owner, id).orElseThrow(() -> new SessionNotFoundException(id));
             int start = s.getTokenCount();
-            int[] prompt = model.chatTemplate().isModelTemplate()
-                    ? chatTokens(history(s), ChatMessage.user(message), true, start)
-                    : model.tokenizer().encode(start > 0 ? " " + message : message, start == 0);
+            int[] prompt = prompts.turn(history(s), message, start);
             checkContext(prompt.length + options.maxTokens(), start);
             admission.admit(owner, prompt.length + options.maxTokens(), prompt.length);
-            PartialAnswer partial = new PartialAnswer(id, start, listener);
+            PartialAnswer partial = new PartialAnswer(store, persistence, id, start, listener);
             long queued = System.nanoTime();
             CompletableFuture<Engined<GenerationResult>> engined = queue.submit(() -> {
                 long t0 = System.nanoTime();
@@ -430,54 +410,6 @@ public final class SessionEngine implements AutoCloseable {
         }
     }
 
-    /**
-     * Passes tokens on to the caller's listener and, every {@link #PARTIAL_SAVE_INTERVAL_NANOS},
-     * hands a copy of the answer so far to the persistence thread (the engine thread never waits for
-     * the database).
-     */
-    private final class PartialAnswer implements TokenListener {
-
-        private final UUID id;
-        private final int expectedTokens;
-        private final TokenListener next;
-        private final StringBuilder text = new StringBuilder();
-        private int[] tokens = new int[64];
-        private int count;
-        private long lastSave = System.nanoTime();
-
-        PartialAnswer(UUID id, int expectedTokens, TokenListener next) {
-            this.id = id;
-            this.expectedTokens = expectedTokens;
-            this.next = next;
-        }
-
-        @Override
-        public void onToken(int tokenId, String piece) {
-            next.onToken(tokenId, piece);
-            text.append(piece);
-            if (tokenId >= 0) {
-                if (count == tokens.length) {
-                    tokens = Arrays.copyOf(tokens, count * 2);
-                }
-                tokens[count++] = tokenId;
-            }
-            long now = System.nanoTime();
-            if (now - lastSave >= PARTIAL_SAVE_INTERVAL_NANOS) {
-                lastSave = now;
-                String content = text.toString();
-                int[] ids = Arrays.copyOf(tokens, count);
-                persistence.execute(() -> {
-                    try {
-                        store.savePartialAnswer(id, expectedTokens, content, ids);
-                    } catch (RuntimeException e) {
-                        LOG.warn("session {}: the answer so far could not be saved ({}); the commit will try", id,
-                                e.toString());
-                    }
-                });
-            }
-        }
-    }
-
     /** A stateless completion of a whole conversation (OpenAI requests without a session). */
     public CompletableFuture<TurnResult> complete(String owner, List<ChatMessage> messages, GenerationOptions options,
             TokenListener listener, AtomicBoolean cancelled) {
@@ -490,13 +422,7 @@ public final class SessionEngine implements AutoCloseable {
         if (messages.isEmpty()) {
             throw new IllegalArgumentException("messages must not be empty");
         }
-        int[] prompt;
-        if (model.chatTemplate().isModelTemplate()) {
-            prompt = model.tokenizer().encode(model.chatTemplate().render(messages, true), false);
-        } else {
-            prompt = model.tokenizer().encode(String.join(" ", messages.stream().map(ChatMessage::content)
-                    .toList()), true);
-        }
+        int[] prompt = prompts.completion(messages);
         checkContext(prompt.length + options.maxTokens(), 0);
         admission.admit(owner, 0, prompt.length);
         long queued = System.nanoTime();
@@ -534,19 +460,7 @@ public final class SessionEngine implements AutoCloseable {
             throw new IllegalArgumentException("the corpus has no snapshot ready for model " + modelName);
         }
         int corpus = snapshot.tokenCount();
-        int[] prompt;
-        if (model.chatTemplate().isModelTemplate()) {
-            List<ChatMessage> all = new ArrayList<>();
-            all.add(CORPUS_STAND_IN);
-            all.addAll(messages);
-            String before = model.chatTemplate().render(List.of(CORPUS_STAND_IN), false);
-            String after = model.chatTemplate().render(all, true);
-            prompt = model.tokenizer().encode(after.startsWith(before) ? after.substring(before.length())
-                    : model.chatTemplate().render(messages, true), false);
-        } else {
-            prompt = model.tokenizer().encode(" " + String.join(" ", messages.stream().map(ChatMessage::content)
-                    .toList()), false);
-        }
+        int[] prompt = prompts.completionAfterCorpus(messages);
         checkContext(prompt.length + options.maxTokens(), corpus);
         admission.admit(owner, 0, prompt.length);
         DuoLayout layout = layout(snapshot.sparsity());
@@ -617,17 +531,8 @@ public final class SessionEngine implements AutoCloseable {
                         ? new KvTiers.Checkout(model.model().newCache(layout, model.options().kvPageTokens()),
                                 tokens == 0 ? KvTiers.Source.EMPTY : KvTiers.Source.RECOMPUTED)
                         : corpusKv(s.getCorpusSnapshotId(), s.getCorpusTokens(), layout);
-                KvCache kv = start.kv();
                 int[] own = store.segments(id).stream().flatMapToInt(seg -> Arrays.stream(seg.tokens())).toArray();
-                try {
-                    if (own.length > 0) {
-                        Generator.prefill(model.model(), kv, own, model.options().prefillChunk());
-                    }
-                    return start;
-                } catch (RuntimeException e) {
-                    kv.close();
-                    throw e;
-                }
+                return new KvTiers.Checkout(prefilled(start.kv(), own), start.source());
             }
 
             @Override
@@ -637,42 +542,9 @@ public final class SessionEngine implements AutoCloseable {
         });
     }
 
-    /**
-     * The conversation for rendering the next message with the chat template. A corpus session's
-     * corpus is stood in for by one short document: what the template adds for the next message
-     * depends on the messages before it, not on their length.
-     */
+    /** The conversation the chat template renders the session's next message after. */
     private List<ChatMessage> history(SessionRecord s) {
-        List<ChatMessage> out = new ArrayList<>();
-        if (s.getCorpusSnapshotId() != null) {
-            out.add(CORPUS_STAND_IN);
-        }
-        for (SessionStore.Segment seg : store.segments(s.getId())) {
-            out.add(new ChatMessage(seg.role(), seg.kind().equals("document")
-                    ? documentText(seg.name(), seg.content()) : seg.content()));
-        }
-        return out;
-    }
-
-    /** Stands in for a corpus in the history a chat template renders (see {@link #history}). */
-    private static final ChatMessage CORPUS_STAND_IN = new ChatMessage("user", documentText("corpus", "..."));
-
-    private static String documentText(String name, String text) {
-        return name == null ? text : "Document: " + name + "\n\n" + text;
-    }
-
-    /** Tokens that rendering {@code next} after {@code history} adds. */
-    private int[] chatTokens(List<ChatMessage> history, ChatMessage next, boolean generationPrompt, int start) {
-        if (!model.chatTemplate().isModelTemplate()) {
-            return model.tokenizer().encode(next.content(), start == 0);
-        }
-        List<ChatMessage> all = new ArrayList<>(history);
-        all.add(next);
-        String before = history.isEmpty() ? "" : model.chatTemplate().render(history, false);
-        String after = model.chatTemplate().render(all, generationPrompt);
-        String delta = after.startsWith(before) ? after.substring(before.length())
-                : model.chatTemplate().render(List.of(next), generationPrompt);
-        return model.tokenizer().encode(delta, false);
+        return prompts.history(s.getCorpusSnapshotId() != null, store.segments(s.getId()));
     }
 
     private void checkContext(int newTokens, int existing) {

@@ -20,23 +20,29 @@ class EngineQueueTests {
         return null;
     }
 
+    /** Starts a job that holds the worker until the returned latch is released. */
+    static CountDownLatch occupy(EngineQueue queue) throws InterruptedException {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch started = new CountDownLatch(1);
+        queue.submit(() -> {
+            started.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return null;
+        });
+        assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+        return release;
+    }
+
     @Test
     void aFullQueueShouldRefuseAtOnceWithTheTimeItsJobsTakeToDrain() throws Exception {
         try (EngineQueue queue = new EngineQueue(2)) {
             // teach the queue that jobs take about 1.2 s
             queue.submit(() -> sleep(1200)).get(10, TimeUnit.SECONDS);
-            CountDownLatch release = new CountDownLatch(1);
-            CountDownLatch started = new CountDownLatch(1);
-            queue.submit(() -> {
-                started.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return null;
-            });
-            assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+            CountDownLatch release = occupy(queue);
             queue.submit(() -> null);
             queue.submit(() -> null);
             long t0 = System.nanoTime();
@@ -54,18 +60,7 @@ class EngineQueueTests {
     @Test
     void interactiveJobsShouldRunBeforeBackgroundJobsThatWaitedLonger() throws Exception {
         try (EngineQueue queue = new EngineQueue(4)) {
-            CountDownLatch release = new CountDownLatch(1);
-            CountDownLatch started = new CountDownLatch(1);
-            queue.submit(() -> {
-                started.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return null;
-            });
-            assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+            CountDownLatch release = occupy(queue);
             java.util.List<String> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
             var b1 = queue.submit(EngineQueue.Priority.BACKGROUND, () -> order.add("b1"));
             var i1 = queue.submit(() -> order.add("i1"));

@@ -1,6 +1,6 @@
 package io.headroom.jobs.batch;
 
-import java.time.LocalDateTime;
+import io.headroom.jobs.InterruptedExecutions;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -13,7 +13,6 @@ import org.springframework.batch.core.job.parameters.JobParameters;
 import org.springframework.batch.core.job.parameters.JobParametersBuilder;
 import org.springframework.batch.core.launch.JobOperator;
 import org.springframework.batch.core.repository.JobRepository;
-import org.springframework.batch.core.step.StepExecution;
 
 /**
  * Runs batches ({@link BatchRun}) one at a time on a thread of their own, and resumes at start-up
@@ -66,19 +65,7 @@ public final class BatchJobs implements AutoCloseable {
 
     /** Batches a crash left unfinished: their executions marked failed, then run again. */
     public void resumeInterrupted() {
-        for (JobExecution e : repository.findRunningJobExecutions(BatchRun.JOB)) {
-            LocalDateTime now = LocalDateTime.now();
-            for (StepExecution s : e.getStepExecutions()) {
-                if (s.getStatus().isRunning()) {
-                    s.setStatus(BatchStatus.FAILED);
-                    s.setEndTime(now);
-                    repository.update(s);
-                }
-            }
-            e.setStatus(BatchStatus.FAILED);
-            e.setEndTime(now);
-            repository.update(e);
-        }
+        InterruptedExecutions.markFailed(repository, BatchRun.JOB);
         for (String id : batches.unfinished()) {
             LOG.info("resuming batch {} that an earlier run of the service left unfinished", id);
             start(id);

@@ -10,7 +10,9 @@ import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.springframework.batch.core.job.Job;
@@ -21,6 +23,7 @@ import org.springframework.batch.core.step.Step;
 import org.springframework.batch.core.step.builder.StepBuilder;
 import org.springframework.batch.infrastructure.repeat.RepeatStatus;
 import org.springframework.transaction.PlatformTransactionManager;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The batch job (Spring Batch), identified by its batch: {@value #PARAMETER}.
@@ -39,6 +42,7 @@ public final class BatchRun {
 
     public static final String JOB = "openAiBatch";
     public static final String PARAMETER = "batch";
+    private static final JsonMapper JSON = JsonMapper.builder().build();
     /** The most errors a batch lists in its {@code errors} (every line's error is in the error file). */
     static final int MAX_LISTED_ERRORS = 100;
 
@@ -144,29 +148,13 @@ public final class BatchRun {
 
     /** A {@code {code, message, line}} error object (JSON) for the batch's {@code errors}. */
     static String error(String code, String message, Integer line) {
-        return "{\"object\":\"error\",\"code\":" + quote(code) + ",\"message\":" + quote(message) + ",\"param\":null,"
-                + "\"line\":" + (line == null ? "null" : line) + "}";
-    }
-
-    static String quote(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("object", "error");
+        e.put("code", code);
+        e.put("message", message);
+        e.put("param", null);
+        e.put("line", line);
+        return JSON.writeValueAsString(e);
     }
 
     private static void finalizeBatch(Batches.Batch b, Batches batches, OpenAiFiles files) {

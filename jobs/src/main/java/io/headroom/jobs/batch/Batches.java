@@ -40,7 +40,7 @@ public final class Batches {
     }
 
     public static String newId() {
-        return "batch_" + OpenAiFiles.hex();
+        return "batch_" + OpenAiFiles.randomHex();
     }
 
     public Batch create(String owner, String endpoint, String inputFileId, String completionWindow, UUID corpusId,
@@ -100,11 +100,15 @@ public final class Batches {
 
     /** Records a line's result (once: a second write for the same line changes nothing). */
     public void answer(String batchId, int lineNo, boolean ok, String resultLine) {
-        jdbc.sql("UPDATE batch_results SET ok = ?, result = ?, request = NULL WHERE batch_id = ? AND line_no = ? AND "
-                + "ok IS NULL").params(ok, resultLine, batchId, lineNo).update();
-        counts(batchId);
+        int answered = jdbc.sql("UPDATE batch_results SET ok = ?, result = ?, request = NULL WHERE batch_id = ? AND "
+                + "line_no = ? AND ok IS NULL").params(ok, resultLine, batchId, lineNo).update();
+        if (answered > 0) { // counted with the line, in the same transaction (the step's chunk)
+            String column = ok ? "completed" : "failed";
+            jdbc.sql("UPDATE batches SET " + column + " = " + column + " + 1 WHERE id = ?").param(batchId).update();
+        }
     }
 
+    /** Counts every line's result (once, after validation recorded the invalid lines). */
     private void counts(String batchId) {
         jdbc.sql("UPDATE batches b SET completed = (SELECT count(*) FROM batch_results r WHERE r.batch_id = b.id AND "
                 + "r.ok), failed = (SELECT count(*) FROM batch_results r WHERE r.batch_id = b.id AND NOT r.ok) WHERE "

@@ -1,19 +1,16 @@
 package io.headroom.jobs.batch;
 
+import io.headroom.sessions.files.PrivateFiles;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
-import java.util.UUID;
 import org.springframework.jdbc.core.simple.JdbcClient;
 
 /**
@@ -29,15 +26,6 @@ public final class OpenAiFiles {
             Instant createdAt) {
     }
 
-    /** The upload is larger than the limit. */
-    public static final class TooLargeException extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        TooLargeException(String message) {
-            super(message);
-        }
-    }
-
     private final JdbcClient jdbc;
     private final Path directory;
 
@@ -45,10 +33,7 @@ public final class OpenAiFiles {
         this.jdbc = jdbc;
         this.directory = directory;
         try {
-            Files.createDirectories(directory);
-            if (Files.getFileStore(directory).supportsFileAttributeView(PosixFileAttributeView.class)) {
-                Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwx------"));
-            }
+            PrivateFiles.directory(directory);
             try (var leftovers = Files.list(directory)) { // uploads a crash cut off
                 for (Path f : (Iterable<Path>) leftovers::iterator) {
                     if (f.getFileName().toString().endsWith(".tmp")) {
@@ -63,40 +48,7 @@ public final class OpenAiFiles {
 
     /** A new file id. */
     public static String newId() {
-        return "file-" + UUID.randomUUID().toString().replace("-", "");
-    }
-
-    /**
-     * Stores {@code in} as a new file, at most {@code maxBytes} (else {@link TooLargeException} and
-     * nothing kept).
-     */
-    public FileRecord create(String owner, String purpose, String filename, InputStream in, long maxBytes)
-            throws IOException {
-        String id = newId();
-        Path tmp = directory.resolve(id + ".tmp");
-        try {
-            long n;
-            try (var out = Files.newOutputStream(tmp)) {
-                byte[] buf = new byte[64 * 1024];
-                n = 0;
-                for (int r; (r = in.read(buf)) != -1;) {
-                    n += r;
-                    if (n > maxBytes) {
-                        throw new TooLargeException("the file is larger than " + maxBytes + " bytes");
-                    }
-                    out.write(buf, 0, r);
-                }
-            }
-            Files.move(tmp, path(id), StandardCopyOption.ATOMIC_MOVE);
-            Instant now = Instant.now();
-            jdbc.sql("INSERT INTO openai_files (id, owner, purpose, filename, bytes, created_at) VALUES (?, ?, ?, ?, "
-                    + "?, ?)").params(id, owner, purpose, filename, n, Timestamp.from(now)).update();
-            return new FileRecord(id, owner, purpose, filename, n, now);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            Files.deleteIfExists(path(id));
-            throw e;
-        }
+        return "file-" + randomHex();
     }
 
     /** Keeps a file already staged on disk (same file system) as a new file; the staged file is moved. */
@@ -175,8 +127,8 @@ public final class OpenAiFiles {
         return rows > 0;
     }
 
-    /** A random hex id suffix for output ids. */
-    static String hex() {
+    /** 32 random hex digits: the unique part of the ids the OpenAI APIs hand out. */
+    public static String randomHex() {
         byte[] b = new byte[16];
         new java.security.SecureRandom().nextBytes(b);
         return HexFormat.of().formatHex(b);

@@ -1,5 +1,6 @@
 package io.headroom.jobs.corpus;
 
+import io.headroom.sessions.files.PrivateFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -12,8 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -142,10 +141,7 @@ public final class BlobStore {
     }
 
     private static void directory(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        if (Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class)) {
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        }
+        PrivateFiles.directory(dir);
     }
 
     /** Streams one incoming file to disk, hashing and counting; past the limit it refuses and deletes. */
@@ -163,10 +159,8 @@ public final class BlobStore {
             this.limit = limit;
             try {
                 this.file = incoming.resolve(UUID.randomUUID() + ".part");
-                this.channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                if (Files.getFileStore(file).supportsFileAttributeView(PosixFileAttributeView.class)) {
-                    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-                }
+                this.channel = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE), PrivateFiles.fileAttributes(incoming));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create an incoming upload file", e);
             }

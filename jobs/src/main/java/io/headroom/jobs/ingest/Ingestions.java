@@ -1,5 +1,6 @@
 package io.headroom.jobs.ingest;
 
+import io.headroom.jobs.InterruptedExecutions;
 import io.headroom.jobs.corpus.CorpusNotFoundException;
 import io.headroom.jobs.corpus.CorpusStore;
 import java.nio.charset.StandardCharsets;
@@ -116,8 +117,9 @@ public final class Ingestions implements AutoCloseable {
                 .params(CorpusIngestion.JOB, CorpusIngestion.PARAMETER, corpusId.toString())
                 .query(Long.class).optional();
         CorpusDocuments.Progress p = documents.progress(corpusId);
+        SnapshotProgress snapshot = snapshot(corpusId);
         if (id.isEmpty()) {
-            return new Status("not_started", p, List.of(), null, null, null, null, null, null, snapshot(corpusId));
+            return new Status("not_started", p, List.of(), null, null, null, null, null, null, snapshot);
         }
         JobExecution e = repository.getJobExecution(id.get());
         String error = e.getStatus() != BatchStatus.FAILED ? null : e.getStepExecutions().stream()
@@ -135,21 +137,20 @@ public final class Ingestions implements AutoCloseable {
             filesPerSecond = since[0] / seconds;
             tokensPerSecond = since[1] / seconds;
             int left = p.files() - p.done();
-            SnapshotProgress building = snapshot(corpusId);
             if (!e.getStatus().isRunning()) {
                 eta = 0L;
             } else if (left > 0 && filesPerSecond > 0) {
                 eta = Math.round(left / filesPerSecond);
-            } else if (left == 0 && building != null && building.prefilledTokens() > 0) {
+            } else if (left == 0 && snapshot != null && snapshot.prefilledTokens() > 0) {
                 // reading is done, prefill runs: at its pace so far (tokens per second since this run began)
-                double prefillRate = building.prefilledTokens() / seconds;
-                eta = Math.round(Math.max(0, p.tokens() - building.prefilledTokens()) / prefillRate);
+                double prefillRate = snapshot.prefilledTokens() / seconds;
+                eta = Math.round(Math.max(0, p.tokens() - snapshot.prefilledTokens()) / prefillRate);
             } // else: running but nothing done yet in this run, so no pace to tell from (null)
         }
         // a run stopped from the API may end as UNKNOWN (see markStopped): to the user it stopped
         BatchStatus shown = e.getStatus() == BatchStatus.UNKNOWN ? BatchStatus.STOPPED : e.getStatus();
         return new Status(shown.name().toLowerCase(java.util.Locale.ROOT), p, documents.skipped(corpusId),
-                error, e.getStartTime(), e.getEndTime(), filesPerSecond, tokensPerSecond, eta, snapshot(corpusId));
+                error, e.getStartTime(), e.getEndTime(), filesPerSecond, tokensPerSecond, eta, snapshot);
     }
 
     private SnapshotProgress snapshot(UUID corpusId) {
@@ -235,18 +236,7 @@ public final class Ingestions implements AutoCloseable {
 
     /** Executions a crash left running: marked failed, then restarted from where they stopped. */
     public void resumeInterrupted() {
-        for (JobExecution e : repository.findRunningJobExecutions(CorpusIngestion.JOB)) {
-            LocalDateTime now = LocalDateTime.now();
-            for (StepExecution s : e.getStepExecutions()) {
-                if (s.getStatus().isRunning()) {
-                    s.setStatus(BatchStatus.FAILED);
-                    s.setEndTime(now);
-                    repository.update(s);
-                }
-            }
-            e.setStatus(BatchStatus.FAILED);
-            e.setEndTime(now);
-            repository.update(e);
+        for (JobExecution e : InterruptedExecutions.markFailed(repository, CorpusIngestion.JOB)) {
             LOG.info("resuming corpus ingestion {} that an earlier run of the service left unfinished", e.getId());
             runner.submit(() -> {
                 try {

@@ -1,17 +1,13 @@
 package io.headroom.jobs.ingest;
 
-import io.headroom.engine.duo.DuoLayout;
-import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.sessions.SessionEngine;
 import io.headroom.sessions.corpus.CorpusSnapshots;
+import io.headroom.sessions.kv.KvFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
@@ -46,11 +42,11 @@ public final class SnapshotPersist implements Tasklet {
     @Override
     public RepeatStatus execute(StepContribution contribution, ChunkContext context) {
         UUID corpus = CorpusIngestion.corpus();
-        List<CorpusSnapshots.Boundary> docs;
+        List<CorpusSnapshots.Document> docs;
         CorpusSnapshots.Snapshot s = snapshots.latest(corpus).orElseThrow(() -> new IllegalStateException(
                 "the corpus has no snapshot to persist"));
         if (!s.ready()) {
-            docs = snapshots.boundaries(s.id());
+            docs = snapshots.documents(s.id());
             int[] tokens = docs.stream().flatMapToInt(d -> Arrays.stream(d.tokens())).toArray();
             Path file = snapshots.spillFile(s.id());
             Path partial = snapshots.partialFile(s.id());
@@ -77,14 +73,11 @@ public final class SnapshotPersist implements Tasklet {
     }
 
     private void verify(Path file, int tokens) throws IOException {
-        DuoLayout layout = engine.layout(sparsity);
-        try (Arena mapping = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            RetrievalBlock block = RetrievalBlock.open(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), mapping),
-                    layout, engine.model().config().headDim());
-            if (block.tokens() != tokens) {
-                throw new IllegalStateException("the prefill's last checkpoint holds " + block.tokens()
-                        + " tokens, the corpus's documents " + tokens + ": ingest again");
-            }
+        int held = KvFiles.read(file, engine.layout(sparsity), engine.model().config().headDim(),
+                io.headroom.engine.kv.RetrievalBlock::tokens);
+        if (held != tokens) {
+            throw new IllegalStateException("the prefill's last checkpoint holds " + held + " tokens, the corpus's "
+                    + "documents " + tokens + ": ingest again");
         }
     }
 }

@@ -4,21 +4,17 @@ import io.headroom.engine.KvCache;
 import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.generate.Generator;
 import io.headroom.engine.kv.KvStateCodec;
-import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
 import io.headroom.engine.sched.EngineQueue;
 import io.headroom.jobs.extract.DocumentTexts;
 import io.headroom.sessions.SessionEngine;
 import io.headroom.sessions.corpus.CorpusSnapshots;
+import io.headroom.sessions.kv.KvFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -175,7 +171,7 @@ public final class SnapshotPrefill implements Tasklet, StepExecutionListener {
         List<Doc> docs = new ArrayList<>(files.size());
         long total = 0;
         for (CorpusDocuments.Read f : files) {
-            int[] tokens = engine.corpusDocumentTokens(docs.isEmpty(), f.path(), text(f));
+            int[] tokens = engine.prompts().corpusDocument(docs.isEmpty(), f.path(), text(f));
             docs.add(new Doc(f, tokens));
             total += tokens.length;
         }
@@ -222,7 +218,7 @@ public final class SnapshotPrefill implements Tasklet, StepExecutionListener {
             return 0;
         }
         int i = 0;
-        for (CorpusSnapshots.Boundary saved : snapshots.boundaries(b.snapshot.id())) {
+        for (CorpusSnapshots.Document saved : snapshots.documents(b.snapshot.id())) {
             if (saved.tokenEnd() > checkpoint) {
                 break;
             }
@@ -246,16 +242,12 @@ public final class SnapshotPrefill implements Tasklet, StepExecutionListener {
             return null;
         }
         int headDim = engine.model().config().headDim();
-        try (Arena mapping = Arena.ofShared(); FileChannel ch = FileChannel.open(snapshots.partialFile(id),
-                StandardOpenOption.READ)) {
-            RetrievalBlock block = RetrievalBlock.open(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), mapping),
-                    b.layout, headDim);
+        try {
             SequenceKv state = KvStateCodec.importStreaming(streaming, b.layout, headDim,
                     engine.model().options().kvPageTokens(), engine.model().config().maxPositions());
-            if (block.tokens() != tokens || state.length() != tokens) {
-                return null;
-            }
-            return onEngine(() -> engine.model().model().fromHost(state, block));
+            // the file is verified here; only the copy into the engine's cache runs on the engine thread
+            return KvFiles.read(snapshots.partialFile(id), b.layout, headDim, block -> block.tokens() == tokens
+                    && state.length() == tokens ? onEngine(() -> engine.model().model().fromHost(state, block)) : null);
         } catch (IOException | IllegalArgumentException e) {
             LOG.warn("corpus snapshot {}: its checkpoint cannot be used ({}); prefilling from the start", id,
                     e.getMessage());
@@ -280,16 +272,9 @@ public final class SnapshotPrefill implements Tasklet, StepExecutionListener {
     /** Writes the retrieval KV so far to the partial file (replacing the last one at once) and records it. */
     private void checkpoint(Build b) {
         UUID id = b.snapshot.id();
-        Path partial = snapshots.partialFile(id);
-        Path tmp = partial.resolveSibling(partial.getFileName() + ".tmp");
         try (Arena arena = Arena.ofShared()) {
-            RetrievalBlock block = onEngine(() -> b.kv.exportRetrieval(arena));
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                block.writeTo(ch);
-                ch.force(true);
-            }
-            Files.move(tmp, partial, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            // the device-to-host copy runs on the engine thread, the disk write here
+            KvFiles.write(onEngine(() -> b.kv.exportRetrieval(arena)), snapshots.partialFile(id));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the checkpoint of corpus snapshot " + id, e);
         }

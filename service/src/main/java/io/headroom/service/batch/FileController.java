@@ -4,6 +4,7 @@ import io.headroom.jobs.batch.OpenAiFiles;
 import io.headroom.jobs.corpus.BlobStore;
 import io.headroom.service.api.ApiException;
 import io.headroom.service.api.Blocking;
+import io.headroom.service.api.PartStaging;
 import io.headroom.service.audit.AuditLog;
 import io.headroom.service.batch.BatchApi.FileDeleted;
 import io.headroom.service.batch.BatchApi.FileList;
@@ -19,7 +20,6 @@ import java.nio.file.Files;
 import java.util.concurrent.atomic.AtomicReference;
 import org.springframework.core.io.FileSystemResource;
 import org.springframework.core.io.Resource;
-import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -96,13 +96,7 @@ public class FileController {
             if (!(first instanceof FormPartEvent) && first.name().equals("file") && staged.get() == null) {
                 // a file part; some clients send one without a file name (a plain part with a content type)
                 filename.set(first instanceof FilePartEvent file ? file.filename() : "upload.jsonl");
-                BlobStore.Writer writer = blobs.writer(max, "max_file_size");
-                return events.concatMap(e -> Mono.fromCallable(() -> {
-                    write(writer, e.content());
-                    return true;
-                }).subscribeOn(Schedulers.boundedElastic()))
-                        .then(Mono.fromCallable(writer::finish).subscribeOn(Schedulers.boundedElastic()))
-                        .doOnNext(staged::set).doOnError(e -> writer.abort()).doOnCancel(writer::abort).then();
+                return PartStaging.stage(events, blobs.writer(max, "max_file_size")).doOnNext(staged::set).then();
             }
             return events.doOnNext(e -> DataBufferUtils.release(e.content())).then(Mono.error(ApiException.invalid(
                     "unexpected form part '" + first.name() + "': send purpose and one file", first.name())));
@@ -198,15 +192,5 @@ public class FileController {
     static FileObject view(OpenAiFiles.FileRecord f) {
         return new FileObject(f.id(), "file", f.bytes(), f.createdAt().getEpochSecond(), f.filename(), f.purpose(),
                 "processed");
-    }
-
-    private static void write(BlobStore.Writer writer, DataBuffer buffer) throws IOException {
-        try (DataBuffer.ByteBufferIterator it = buffer.readableByteBuffers()) {
-            while (it.hasNext()) {
-                writer.write(it.next());
-            }
-        } finally {
-            DataBufferUtils.release(buffer);
-        }
     }
 }

@@ -3,6 +3,7 @@ package io.headroom.service.batch;
 import io.headroom.engine.generate.TokenListener;
 import io.headroom.engine.sched.EngineQueue;
 import io.headroom.jobs.batch.BatchRequests;
+import io.headroom.jobs.batch.OpenAiFiles;
 import io.headroom.service.api.ApiErrors;
 import io.headroom.service.api.ApiException;
 import io.headroom.service.config.EngineProperties;
@@ -89,7 +90,7 @@ public final class OpenAiBatchRequests implements BatchRequests {
     @Override
     public String errorLine(String customId, String code, String message) {
         Map<String, Object> line = new LinkedHashMap<>();
-        line.put("id", "batch_req_" + hex());
+        line.put("id", "batch_req_" + OpenAiFiles.randomHex());
         line.put("custom_id", customId);
         line.put("response", null);
         line.put("error", Map.of("code", code, "message", message));
@@ -98,7 +99,7 @@ public final class OpenAiBatchRequests implements BatchRequests {
 
     @Override
     public Outcome run(String owner, UUID corpus, String customId, String body) {
-        String requestId = "req_" + hex();
+        String requestId = "req_" + OpenAiFiles.randomHex();
         try {
             ChatCompletionRequest request = json.readValue(body, ChatCompletionRequest.class);
             ChatRequests.Parsed p = ChatRequests.parse(request, engine.modelName(), limits);
@@ -118,7 +119,7 @@ public final class OpenAiBatchRequests implements BatchRequests {
                             p.options(), none, new AtomicBoolean(), EngineQueue.Priority.BACKGROUND);
             SessionEngine.TurnResult r = f.join();
             int prompt = r.usage().promptTokens() + r.usage().contextTokens();
-            ChatCompletion c = new ChatCompletion("chatcmpl-" + hex(), "chat.completion",
+            ChatCompletion c = new ChatCompletion("chatcmpl-" + OpenAiFiles.randomHex(), "chat.completion",
                     System.currentTimeMillis() / 1000, engine.modelName(), List.of(new Choice(0,
                             new AssistantMessage("assistant", r.text(), null), null,
                             OpenAiController.finish(r.finishReason()))), new CompletionUsage(prompt,
@@ -145,14 +146,10 @@ public final class OpenAiBatchRequests implements BatchRequests {
         response.put("request_id", requestId);
         response.put("body", body);
         Map<String, Object> line = new LinkedHashMap<>();
-        line.put("id", "batch_req_" + hex());
+        line.put("id", "batch_req_" + OpenAiFiles.randomHex());
         line.put("custom_id", customId);
         line.put("response", response);
         line.put("error", null);
         return json.writeValueAsString(line);
-    }
-
-    private static String hex() {
-        return UUID.randomUUID().toString().replace("-", "");
     }
 }

@@ -113,19 +113,10 @@ public class SessionController {
         if (body.systemPrompt() != null && tooLarge(body.systemPrompt())) {
             return Mono.error(tooLargeError("system_prompt"));
         }
-        UUID corpus = null;
-        if (body.corpus() != null) {
-            try {
-                corpus = UUID.fromString(body.corpus());
-            } catch (IllegalArgumentException e) {
-                return Mono.error(ApiException.invalid("corpus must be a corpus id (a UUID)", "corpus"));
-            }
-        }
-        UUID corpusId = corpus;
         return Blocking.call(() -> {
-            SessionRecord r = corpusId == null ? engine.create(caller.id(), body.sparsity(), body.systemPrompt())
-                    : engine.createFromCorpus(caller.id(), corpora.readySnapshot(caller.id(), corpusId),
-                            body.sparsity(), body.systemPrompt());
+            SessionRecord r = body.corpus() == null ? engine.create(caller.id(), body.sparsity(), body.systemPrompt())
+                    : engine.createFromCorpus(caller.id(), corpora.readySnapshot(caller.id(), body.corpus(),
+                            "corpus"), body.sparsity(), body.systemPrompt());
             audit.record(caller, "session.create", "session", r.getId().toString(), caller.id());
             return r;
         }).map(r -> ResponseEntity.status(HttpStatus.CREATED).body(view(r)));

@@ -10,6 +10,7 @@ import io.headroom.jobs.ingest.Ingestions;
 import io.headroom.service.api.ApiException;
 import io.headroom.sessions.corpus.CorpusSnapshots;
 import io.headroom.service.api.Blocking;
+import io.headroom.service.api.PartStaging;
 import io.headroom.service.audit.AuditLog;
 import io.headroom.service.config.JobsProperties;
 import io.headroom.service.corpora.CorpusApi.CorpusFileList;
@@ -35,7 +36,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -53,7 +53,6 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -365,29 +364,11 @@ public class CorpusController {
             long left = limits.maxCorpusSize() - total.get();
             BlobStore.Writer writer = left < limits.maxFileSize() ? blobs.writer(left, "max_corpus_size")
                     : blobs.writer(limits.maxFileSize(), "max_file_size");
-            return events.concatMap(e -> Mono.fromCallable(() -> {
-                write(writer, e.content());
-                return true;
-            }).subscribeOn(Schedulers.boundedElastic()))
-                    .then(Mono.fromCallable(writer::finish).subscribeOn(Schedulers.boundedElastic()))
-                    .doOnNext(staged -> {
-                        total.addAndGet(staged.size());
-                        received.add(new CorpusUploads.Upload(file.filename(), staged));
-                    })
-                    .doOnError(e -> writer.abort())
-                    .doOnCancel(writer::abort)
-                    .then();
+            return PartStaging.stage(events, writer).doOnNext(staged -> {
+                total.addAndGet(staged.size());
+                received.add(new CorpusUploads.Upload(file.filename(), staged));
+            }).then();
         })).then();
-    }
-
-    private static void write(BlobStore.Writer writer, DataBuffer buffer) throws IOException {
-        try (DataBuffer.ByteBufferIterator it = buffer.readableByteBuffers()) {
-            while (it.hasNext()) {
-                writer.write(it.next());
-            }
-        } finally {
-            DataBufferUtils.release(buffer);
-        }
     }
 
     private static void discard(List<CorpusUploads.Upload> received) {

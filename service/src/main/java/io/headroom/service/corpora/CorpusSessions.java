@@ -28,7 +28,7 @@ public class CorpusSessions {
     }
 
     /** The owner's corpus's newest ready snapshot. */
-    public CorpusSnapshots.Snapshot readySnapshot(String owner, UUID corpusId) {
+    private CorpusSnapshots.Snapshot readySnapshot(String owner, UUID corpusId) {
         corpora.find(owner, corpusId).orElseThrow(() -> new CorpusNotFoundException(corpusId));
         return snapshots.latestReady(owner, corpusId, engine.modelName()).orElseThrow(() -> new ApiException(
                 HttpStatus.CONFLICT, "invalid_request_error", "corpus " + corpusId + " has no KV snapshot yet: ingest "

@@ -1,12 +1,11 @@
 package io.headroom.sessions.corpus;
 
+import io.headroom.sessions.files.PrivateFiles;
 import io.headroom.sessions.store.TokenIds;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
@@ -43,6 +42,14 @@ public final class CorpusSnapshots {
         }
     }
 
+    /** A prefilled document as recorded, without its streaming state (which only a resume reads, by itself). */
+    public record Document(int ord, UUID fileId, String path, int tokenStart, int[] tokens) {
+
+        public int tokenEnd() {
+            return tokenStart + tokens.length;
+        }
+    }
+
     private static final String COLUMNS = "id, corpus_id, owner, files_digest, model, sparsity, state, token_count, "
             + "documents, checkpoint_tokens, spill_bytes, created_at, ready_at";
 
@@ -53,17 +60,10 @@ public final class CorpusSnapshots {
         this.jdbc = jdbc;
         this.directory = directory;
         try {
-            Files.createDirectories(directory);
-            if (Files.getFileStore(directory).supportsFileAttributeView(PosixFileAttributeView.class)) {
-                Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwx------"));
-            }
+            PrivateFiles.directory(directory);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the corpus snapshot directory " + directory, e);
         }
-    }
-
-    public Path directory() {
-        return directory;
     }
 
     /** The finished snapshot's retrieval KV. */
@@ -113,12 +113,12 @@ public final class CorpusSnapshots {
     }
 
     /** The documents prefilled so far, in order. */
-    public List<Boundary> boundaries(UUID id) {
-        return jdbc.sql("SELECT ord, file_id, path, token_start, token_ids, streaming_state FROM "
-                + "corpus_snapshot_documents WHERE snapshot_id = ? ORDER BY ord").param(id)
-                .query((rs, n) -> new Boundary(rs.getInt("ord"), rs.getObject("file_id", UUID.class),
-                        rs.getString("path"), rs.getInt("token_start"), TokenIds.fromBytes(rs.getBytes("token_ids")),
-                        rs.getBytes("streaming_state"))).list();
+    public List<Document> documents(UUID id) {
+        return jdbc.sql("SELECT ord, file_id, path, token_start, token_ids FROM corpus_snapshot_documents WHERE "
+                + "snapshot_id = ? ORDER BY ord").param(id)
+                .query((rs, n) -> new Document(rs.getInt("ord"), rs.getObject("file_id", UUID.class),
+                        rs.getString("path"), rs.getInt("token_start"), TokenIds.fromBytes(rs.getBytes("token_ids"))))
+                .list();
     }
 
     /** Records a prefilled document (again, after a restart, replacing what a crash left). */

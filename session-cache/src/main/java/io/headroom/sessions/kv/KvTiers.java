@@ -5,17 +5,12 @@ import io.headroom.engine.duo.DuoLayout;
 import io.headroom.engine.kv.KvStateCodec;
 import io.headroom.engine.kv.RetrievalBlock;
 import io.headroom.engine.kv.SequenceKv;
+import io.headroom.sessions.files.PrivateFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -24,7 +19,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -141,10 +135,7 @@ public final class KvTiers implements AutoCloseable {
      * key names it any more.
      */
     static void prepareSpillDirectory(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        if (Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class)) {
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        }
+        PrivateFiles.directory(dir);
         try (var files = Files.list(dir)) {
             for (Path f : (Iterable<Path>) files::iterator) {
                 String name = f.getFileName().toString();
@@ -197,14 +188,11 @@ public final class KvTiers implements AutoCloseable {
             try {
                 byte[] streaming = rebuild.streamingState(tokens);
                 if (streaming != null) {
-                    try (Arena mapping = Arena.ofConfined();
-                            FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-                        RetrievalBlock block = RetrievalBlock.open(
-                                ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), mapping), layout, shape.headDim());
-                        SequenceKv kv = streaming(streaming, layout);
-                        if (block.tokens() == tokens && kv.length() == tokens) {
-                            return new Checkout(rebuild.adopt(kv, block), Source.DISK);
-                        }
+                    SequenceKv kv = streaming(streaming, layout);
+                    KvCache adopted = KvFiles.read(file, layout, shape.headDim(), block ->
+                            block.tokens() == tokens && kv.length() == tokens ? rebuild.adopt(kv, block) : null);
+                    if (adopted != null) {
+                        return new Checkout(adopted, Source.DISK);
                     }
                 }
             } catch (IOException | IllegalArgumentException e) {
@@ -370,31 +358,14 @@ public final class KvTiers implements AutoCloseable {
 
     private void spill(SessionKey id, Parked p) {
         Path file = spillFile(id);
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING), ownerOnly())) {
-            p.retrieval.writeTo(ch);
-            ch.force(true);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            deleteQuietly(tmp); // the session recomputes on its next turn; nothing durable is lost
+        try {
+            KvFiles.write(p.retrieval, file);
+        } catch (IOException e) { // the session recomputes on its next turn; nothing durable is lost
             LOG.warn("session {}: its KV could not be spilled to {} ({}); it is recomputed on its next turn", id,
                     file, e.toString());
         } finally {
             p.arena.close();
         }
-    }
-
-    private FileAttribute<?>[] ownerOnly() {
-        try {
-            if (Files.getFileStore(spillDirectory).supportsFileAttributeView(PosixFileAttributeView.class)) {
-                return new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(
-                        PosixFilePermissions.fromString("rw-------"))};
-            }
-        } catch (IOException e) {
-            // the open that follows reports the directory's problem
-        }
-        return new FileAttribute<?>[0];
     }
 
     Path spillFile(SessionKey id) {
