@@ -109,13 +109,16 @@ class RestartRecoveryIntegrationTests {
         Path data = ServiceTestSupport.tempDir("hr-crash-turn-pg");
         Path spill = ServiceTestSupport.tempDir("hr-crash-turn-kv");
         int port = freePort();
-        Process first = start(port, data, spill, "512MB", 0);
+        int firstPg = freePort();
+        Process first = start(port, data, spill, "512MB", firstPg);
         String id = null;
         int tokens = 0;
-        // a sampled answer may end early on its own stop token: then try a fresh session with the next seed,
-        // until an answer is still streaming past two partial saves (every 500 ms)
+        // kill -9 while the answer is being generated and part of it is saved. The client reads behind the
+        // engine, so that is decided with the service frozen (SIGSTOP): its turn is still pending in
+        // PostgreSQL with a saved partial answer. A sampled answer may end on its own stop token first: then
+        // a fresh session tries the next seed.
         for (int seed = 3; id == null; seed++) {
-            assertThat(seed).as("seeds tried for an answer longer than 1.2 s").isLessThan(13);
+            assertThat(seed).as("seeds tried for an answer still running after a partial save").isLessThan(43);
             String candidate = JSON.readTree(send(port, "/v1/sessions", "{}")).get("id").asString();
             send(port, "/v1/sessions/" + candidate + "/context", "{\"text\": \"" + DOCUMENT + "\"}");
             HttpResponse<java.util.stream.Stream<String>> stream = http.send(HttpRequest.newBuilder(URI.create(
@@ -124,23 +127,32 @@ class RestartRecoveryIntegrationTests {
                             + "\"max_tokens\": 1500, \"temperature\": 1.0, \"seed\": " + seed + "}")).build(),
                     HttpResponse.BodyHandlers.ofLines());
             long t0 = System.nanoTime();
+            long checkAt = 700_000_000L; // past the first partial save (every 500 ms)
             var lines = stream.body().iterator();
             tokens = 0;
             boolean done = false;
-            while (!done && lines.hasNext() && (System.nanoTime() - t0 < 1_200_000_000L || tokens < 10)) {
+            while (!done && id == null && lines.hasNext()) {
                 String line = lines.next();
                 tokens += line.equals("event: token") ? 1 : 0;
                 done = line.equals("event: done") || line.equals("event: error");
+                if (!done && tokens >= 10 && System.nanoTime() - t0 >= checkAt) {
+                    signal(first, "STOP");
+                    if (savedPartialBytes(firstPg, candidate) > 0) {
+                        first.destroyForcibly().waitFor();
+                        id = candidate;
+                    } else {
+                        signal(first, "CONT");
+                        checkAt += 300_000_000L;
+                    }
+                }
             }
-            if (!done && lines.hasNext()) {
-                id = candidate;
-            } else {
-                System.out.printf("[crash] turn: seed %d answered in full before 1.2 s; trying the next%n", seed);
+            if (id == null) {
+                System.out.printf("[crash] turn: seed %d answered in full (%d tokens) before a partial save; trying "
+                        + "the next%n", seed, tokens);
                 stream.body().close();
             }
         }
         assertThat(tokens).as("tokens streamed before the kill").isPositive();
-        first.destroyForcibly().waitFor();
 
         int pg = freePort();
         port = freePort();
@@ -377,6 +389,22 @@ class RestartRecoveryIntegrationTests {
                 assertThat(rs.getInt(3)).as("pending turns after recovery").isZero();
             }
         }
+    }
+
+    /** Bytes of the partial answer saved for the session's turn in flight (0 when none is pending). */
+    private static int savedPartialBytes(int pg, String session) throws java.sql.SQLException {
+        try (java.sql.Connection c = database(pg); var st = c.prepareStatement(
+                "select octet_length(partial_token_ids) from pending_turns where session_id = ?")) {
+            st.setObject(1, java.util.UUID.fromString(session));
+            try (var rs = st.executeQuery()) {
+                return rs.next() ? rs.getInt(1) : 0;
+            }
+        }
+    }
+
+    /** Sends {@code signal} (STOP, CONT) to the service process. */
+    private static void signal(Process p, String signal) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor()).isZero();
     }
 
     private static java.sql.Connection database(int pg) throws java.sql.SQLException {
